@@ -1,0 +1,136 @@
+//! The command line (clap derive): one variant per command, shared arguments flattened in.
+//! Every option that the workflow sets has an environment variable; secret values are
+//! never shown in `--help` (`hide_env_values`).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pages-zendesk-sync",
+    version,
+    about = "Keep a Zendesk account in step with cloud.gov Pages organizations, users, memberships and roles",
+    long_about = "Keep a Zendesk account in step with cloud.gov Pages: its organizations, its partner \
+users, their organization memberships and their roles (org manager or not).\n\n\
+Start with `plan` (reads both sides, writes nothing), then `sync --dry-run`, then `sync`. \
+The monthly GitHub Actions job runs `run`. `demo` runs the whole monthly job against local \
+stand-ins without credentials or network.\n\n\
+Exit status: 0 all criteria satisfied; 1 the run finished but a criterion is unsatisfied or \
+records failed; 2 bad input or configuration, nothing written (also a tripped safety guard); \
+3 a remote API failed and the run stopped (the next run converges)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The monthly job: open this month's issue, sync, verify, comment, tick, close.
+    Run(RunArgs),
+    /// Read the reports and Zendesk, print the changes a sync would make; write nothing.
+    Plan(CommonArgs),
+    /// Plan, apply the changes to Zendesk and verify; no GitHub.
+    Sync(SyncArgs),
+    /// Check every acceptance criterion against Zendesk; write nothing.
+    Verify(CommonArgs),
+    /// Write Zendesk data-importer CSV files from the reports (offline fallback).
+    Export(ExportArgs),
+    /// Run the whole monthly job against local Zendesk and GitHub stand-ins.
+    Demo(DemoArgs),
+}
+
+/// Options shared by the commands that read the Pages reports and Zendesk.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// The Pages organizations report (organizations.csv): a file path or an https:// URL.
+    #[arg(long, env = "PAGES_ORGANIZATIONS_REPORT", value_name = "PATH|URL")]
+    pub organizations: Option<String>,
+
+    /// The Pages users report (users.csv): a file path or an https:// URL.
+    #[arg(long, env = "PAGES_USERS_REPORT", value_name = "PATH|URL")]
+    pub users: Option<String>,
+
+    /// YAML configuration file (see README "Configuration"); defaults apply without one.
+    #[arg(long, env = "PAGES_ZENDESK_SYNC_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Write the full machine-readable result, per record, to this JSON file.
+    /// It contains emails and names: keep it out of public places.
+    #[arg(long, value_name = "FILE")]
+    pub report_json: Option<PathBuf>,
+
+    /// Apply a plan even when its membership removals exceed the safety guard's limits.
+    #[arg(long)]
+    pub allow_mass_removal: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// Plan and report, but write nothing to Zendesk.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// The month of the issue, YYYY-MM (default: the current month in UTC).
+    #[arg(long, env = "PAGES_ZENDESK_SYNC_MONTH", value_name = "YYYY-MM")]
+    pub month: Option<String>,
+
+    /// Plan and comment, but write nothing to Zendesk, tick nothing and never close.
+    #[arg(long, env = "PAGES_ZENDESK_SYNC_DRY_RUN")]
+    pub dry_run: bool,
+
+    /// The issue template (default: .github/ISSUE_TEMPLATE/pages-zendesk-sync.md or the
+    /// config file's github.template).
+    #[arg(long, value_name = "PATH")]
+    pub template: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    /// The Pages organizations report (organizations.csv): a file path or an https:// URL.
+    #[arg(long, env = "PAGES_ORGANIZATIONS_REPORT", value_name = "PATH|URL")]
+    pub organizations: Option<String>,
+
+    /// The Pages users report (users.csv): a file path or an https:// URL.
+    #[arg(long, env = "PAGES_USERS_REPORT", value_name = "PATH|URL")]
+    pub users: Option<String>,
+
+    /// YAML configuration file.
+    #[arg(long, env = "PAGES_ZENDESK_SYNC_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Directory to write the importer CSV files into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Write the row problems, per row, to this JSON file.
+    #[arg(long, value_name = "FILE")]
+    pub report_json: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Directory with organizations.csv and users.csv (default: the shipped examples).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,305 @@
+//! Configuration: the optional YAML file (`--config`) and the environment, validated into
+//! [`Settings`] before any network call. Unknown keys in the file are an error, so a typo
+//! never silently falls back to a default.
+//!
+//! Secrets (API tokens) are read here into `SecretString` and never printed.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+
+/// The file as written by a person. Every key is optional; defaults live in [`Settings`].
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub users: RawUsers,
+    #[serde(default)]
+    pub guard: RawGuard,
+    #[serde(default)]
+    pub zendesk: RawZendesk,
+    #[serde(default)]
+    pub github: RawGithub,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUsers {
+    pub external_id_prefix: Option<String>,
+    /// `details`, `notes`, or `user_field:<key>`.
+    pub roles_field: Option<String>,
+    pub manager_tag: Option<String>,
+    pub send_verification_email: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGuard {
+    pub max_membership_removal_percent: Option<f64>,
+    pub min_users_report_percent: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawZendesk {
+    pub requests_per_minute: Option<u32>,
+    pub max_jobs_in_flight: Option<usize>,
+    pub request_timeout_seconds: Option<u64>,
+    pub max_retries: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGithub {
+    pub template: Option<PathBuf>,
+    pub label: Option<String>,
+}
+
+/// Where the roles text goes on a Zendesk user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RolesField {
+    Details,
+    Notes,
+    /// A custom user field, by its key.
+    UserField(String),
+}
+
+/// What the planner needs to know about the mapping (DESIGN.md "Mapping into Zendesk").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub external_id_prefix: String,
+    pub roles_field: RolesField,
+    pub manager_tag: String,
+    /// When false (the default) new users are created with `skip_verify_email`.
+    pub send_verification_email: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            external_id_prefix: "pages-user-".into(),
+            roles_field: RolesField::Details,
+            manager_tag: "pages_org_manager".into(),
+            send_verification_email: false,
+        }
+    }
+}
+
+/// Limits of the safety guard (DESIGN.md "Never lose data").
+#[derive(Debug, Clone, PartialEq)]
+pub struct GuardLimits {
+    /// Refuse when removals exceed this percentage of the managed memberships.
+    pub max_membership_removal_percent: f64,
+    /// Refuse when the users report holds fewer partner users than this percentage of the
+    /// partner users Zendesk holds (a truncated report must never empty Zendesk).
+    pub min_users_report_percent: f64,
+    /// `--allow-mass-removal`: the operator has read the plan and accepts the removals.
+    pub allow_mass_removal: bool,
+}
+
+impl Default for GuardLimits {
+    fn default() -> Self {
+        GuardLimits {
+            max_membership_removal_percent: 10.0,
+            min_users_report_percent: 50.0,
+            allow_mass_removal: false,
+        }
+    }
+}
+
+/// Zendesk client tuning that does not involve credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZendeskTuning {
+    pub requests_per_minute: u32,
+    pub max_jobs_in_flight: usize,
+    pub request_timeout_seconds: u64,
+    pub max_retries: u32,
+}
+
+impl Default for ZendeskTuning {
+    fn default() -> Self {
+        ZendeskTuning {
+            // The Team plan's account limit; Zendesk's rate-limit headers raise it at run time.
+            requests_per_minute: 200,
+            // Zendesk allows 30 queued-or-running jobs per account; leave room for others.
+            max_jobs_in_flight: 10,
+            request_timeout_seconds: 60,
+            max_retries: 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GithubSettings {
+    pub template: PathBuf,
+    /// Label put on every generated issue; used to find this month's issue.
+    pub label: String,
+}
+
+impl Default for GithubSettings {
+    fn default() -> Self {
+        GithubSettings {
+            template: PathBuf::from(".github/ISSUE_TEMPLATE/pages-zendesk-sync.md"),
+            label: "pages-zendesk-sync".into(),
+        }
+    }
+}
+
+/// The validated configuration file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FileSettings {
+    pub policy: Policy,
+    pub guard: GuardLimits,
+    pub zendesk: ZendeskTuning,
+    pub github: GithubSettings,
+}
+
+impl FileSettings {
+    /// Reads and validates a YAML file; `None` gives the defaults.
+    pub fn load(path: Option<&Path>) -> Result<Self> {
+        let Some(path) = path else {
+            return Ok(Self::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config file {}", path.display()))?;
+        Self::parse(&text).with_context(|| format!("config file {}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> Result<Self> {
+        let raw: RawConfig = if text.trim().is_empty() {
+            RawConfig::default()
+        } else {
+            serde_yaml::from_str(text)?
+        };
+        Self::validate(raw)
+    }
+
+    fn validate(raw: RawConfig) -> Result<Self> {
+        let mut s = FileSettings::default();
+        if let Some(prefix) = raw.users.external_id_prefix {
+            if prefix.trim() != prefix || prefix.chars().any(char::is_whitespace) {
+                bail!("users.external_id_prefix must not contain white space");
+            }
+            s.policy.external_id_prefix = prefix;
+        }
+        if let Some(field) = raw.users.roles_field {
+            s.policy.roles_field = match field.trim() {
+                "details" => RolesField::Details,
+                "notes" => RolesField::Notes,
+                other => match other.strip_prefix("user_field:") {
+                    Some(key) if valid_field_key(key) => RolesField::UserField(key.to_string()),
+                    _ => bail!(
+                        "users.roles_field must be `details`, `notes` or `user_field:<key>` \
+                         (key: letters, digits and underscores), got {other:?}"
+                    ),
+                },
+            };
+        }
+        if let Some(tag) = raw.users.manager_tag {
+            if tag.is_empty()
+                || !tag
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            {
+                bail!("users.manager_tag must be lowercase letters, digits and underscores, got {tag:?}");
+            }
+            s.policy.manager_tag = tag;
+        }
+        if let Some(send) = raw.users.send_verification_email {
+            s.policy.send_verification_email = send;
+        }
+        if let Some(p) = raw.guard.max_membership_removal_percent {
+            if !(0.0..=100.0).contains(&p) {
+                bail!("guard.max_membership_removal_percent must be between 0 and 100, got {p}");
+            }
+            s.guard.max_membership_removal_percent = p;
+        }
+        if let Some(p) = raw.guard.min_users_report_percent {
+            if !(0.0..=100.0).contains(&p) {
+                bail!("guard.min_users_report_percent must be between 0 and 100, got {p}");
+            }
+            s.guard.min_users_report_percent = p;
+        }
+        if let Some(rpm) = raw.zendesk.requests_per_minute {
+            if !(1..=100_000).contains(&rpm) {
+                bail!("zendesk.requests_per_minute must be between 1 and 100000, got {rpm}");
+            }
+            s.zendesk.requests_per_minute = rpm;
+        }
+        if let Some(jobs) = raw.zendesk.max_jobs_in_flight {
+            if !(1..=30).contains(&jobs) {
+                bail!("zendesk.max_jobs_in_flight must be between 1 and 30 (Zendesk's limit), got {jobs}");
+            }
+            s.zendesk.max_jobs_in_flight = jobs;
+        }
+        if let Some(t) = raw.zendesk.request_timeout_seconds {
+            if !(1..=600).contains(&t) {
+                bail!("zendesk.request_timeout_seconds must be between 1 and 600, got {t}");
+            }
+            s.zendesk.request_timeout_seconds = t;
+        }
+        if let Some(r) = raw.zendesk.max_retries {
+            if r > 20 {
+                bail!("zendesk.max_retries must be at most 20, got {r}");
+            }
+            s.zendesk.max_retries = r;
+        }
+        if let Some(t) = raw.github.template {
+            s.github.template = t;
+        }
+        if let Some(label) = raw.github.label {
+            if label.trim().is_empty() || label.contains(',') {
+                bail!("github.label must be a non-empty label name without commas");
+            }
+            s.github.label = label;
+        }
+        Ok(s)
+    }
+}
+
+fn valid_field_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !key.chars().all(|c| c.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_file_gives_the_defaults() {
+        assert_eq!(FileSettings::parse("").unwrap(), FileSettings::default());
+    }
+
+    #[test]
+    fn every_key_is_read() {
+        let s = FileSettings::parse(
+            "users:\n  external_id_prefix: pz-\n  roles_field: user_field:pages_roles\n  manager_tag: mgr\n  send_verification_email: true\n\
+             guard:\n  max_membership_removal_percent: 5\n  min_users_report_percent: 80\n\
+             zendesk:\n  requests_per_minute: 700\n  max_jobs_in_flight: 3\n  request_timeout_seconds: 10\n  max_retries: 2\n\
+             github:\n  template: t.md\n  label: sync\n",
+        )
+        .unwrap();
+        assert_eq!(s.policy.external_id_prefix, "pz-");
+        assert_eq!(s.policy.roles_field, RolesField::UserField("pages_roles".into()));
+        assert_eq!(s.policy.manager_tag, "mgr");
+        assert!(s.policy.send_verification_email);
+        assert_eq!(s.guard.max_membership_removal_percent, 5.0);
+        assert_eq!(s.guard.min_users_report_percent, 80.0);
+        assert_eq!(s.zendesk.requests_per_minute, 700);
+        assert_eq!(s.zendesk.max_jobs_in_flight, 3);
+        assert_eq!(s.github.template, PathBuf::from("t.md"));
+        assert_eq!(s.github.label, "sync");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors() {
+        assert!(FileSettings::parse("users:\n  manger_tag: x\n").is_err());
+        assert!(FileSettings::parse("guard:\n  max_membership_removal_percent: 150\n").is_err());
+        assert!(FileSettings::parse("users:\n  roles_field: phone\n").is_err());
+        assert!(FileSettings::parse("zendesk:\n  max_jobs_in_flight: 31\n").is_err());
+        assert!(FileSettings::parse("users:\n  manager_tag: Org Manager\n").is_err());
+    }
+}

@@ -1,0 +1,15 @@
+//! pages-zendesk-sync: keeps a Zendesk account in step with cloud.gov Pages.
+//! See DESIGN in README.md for the data flow: source → plan → apply → verify → report.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod github;
+pub mod model;
+pub mod outcome;
+pub mod plan;
+pub mod report;
+pub mod source;
+pub mod standin;
+pub mod verify;
+pub mod zendesk;

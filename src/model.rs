@@ -1,0 +1,369 @@
+//! The domain model shared by every part of the sync: keys normalised once, the desired
+//! state derived from the Pages reports, and the snapshot of what Zendesk holds.
+//!
+//! Nothing here does I/O. Keys compare by the rules of DESIGN.md ("Identity"): emails and
+//! organization names are trimmed and compared case-insensitively, so two keys built from
+//! differently written inputs are equal exactly when the sync must treat them as one record.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// An email address normalised for comparison: trimmed and lower-cased.
+///
+/// `Debug` and `Display` print the address; never put an `EmailKey` in public output
+/// (GitHub comments, job summaries). Public report types hold counts only.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EmailKey(String);
+
+/// Why a string is not an email address the sync will write to Zendesk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvalidEmail {
+    Empty,
+    NoAt,
+    EmptyLocalPart,
+    BadDomain,
+    Whitespace,
+    TooLong,
+}
+
+impl fmt::Display for InvalidEmail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            InvalidEmail::Empty => "email is empty",
+            InvalidEmail::NoAt => "email has no single @",
+            InvalidEmail::EmptyLocalPart => "email has nothing before @",
+            InvalidEmail::BadDomain => "email domain is not a dotted host name",
+            InvalidEmail::Whitespace => "email contains white space or control characters",
+            InvalidEmail::TooLong => "email is longer than 254 characters",
+        })
+    }
+}
+
+impl EmailKey {
+    /// Trims, lower-cases and checks the shape `local@domain.tld`.
+    pub fn parse(raw: &str) -> Result<Self, InvalidEmail> {
+        let s = raw.trim();
+        if s.is_empty() {
+            return Err(InvalidEmail::Empty);
+        }
+        if s.chars().count() > 254 {
+            return Err(InvalidEmail::TooLong);
+        }
+        if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(InvalidEmail::Whitespace);
+        }
+        let mut parts = s.split('@');
+        let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(InvalidEmail::NoAt);
+        };
+        if local.is_empty() {
+            return Err(InvalidEmail::EmptyLocalPart);
+        }
+        let labels_ok = domain
+            .split('.')
+            .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'));
+        if !domain.contains('.') || !labels_ok {
+            return Err(InvalidEmail::BadDomain);
+        }
+        Ok(EmailKey(s.to_lowercase()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn local_part(&self) -> &str {
+        self.0.split('@').next().unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for EmailKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
+}
+
+impl fmt::Display for EmailKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An organization name normalised for comparison: trimmed, compared case-insensitively.
+/// The key holds the lower-cased form; the name as Pages writes it lives next to it.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct OrgKey(String);
+
+impl OrgKey {
+    /// `None` when the name is empty after trimming.
+    pub fn new(name: &str) -> Option<Self> {
+        let t = name.trim();
+        (!t.is_empty()).then(|| OrgKey(t.to_lowercase()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for OrgKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
+}
+
+/// A user's role in one Pages organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Manager,
+    User,
+}
+
+impl Role {
+    /// Parses the role word of the users report (`manager`, `user`), case-insensitively.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "manager" => Some(Role::Manager),
+            "user" => Some(Role::User),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Manager => "manager",
+            Role::User => "user",
+        }
+    }
+}
+
+/// A Pages organization as Zendesk should hold it: `name` = Pages name, `details` = Agency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DesiredOrg {
+    /// The name as Pages writes it, trimmed.
+    pub name: String,
+    /// The agency; empty when Pages has none.
+    pub details: String,
+}
+
+/// A Pages partner user as Zendesk should hold it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DesiredUser {
+    pub pages_id: u64,
+    pub email: EmailKey,
+    /// `external_id` to stamp: the configured prefix followed by the Pages id.
+    pub external_id: String,
+    /// Name for a new user (or one whose Zendesk name is empty), derived from the email.
+    pub name: String,
+    /// Role per organization; every key is also a key of `DesiredState::orgs`.
+    pub roles: BTreeMap<OrgKey, Role>,
+    /// 1-based line in users.csv where the user's (first) row starts.
+    pub line: u64,
+}
+
+impl DesiredUser {
+    pub fn is_manager(&self) -> bool {
+        self.roles.values().any(|r| *r == Role::Manager)
+    }
+}
+
+/// What Zendesk should hold, derived from the Pages reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DesiredState {
+    pub orgs: BTreeMap<OrgKey, DesiredOrg>,
+    pub users: BTreeMap<EmailKey, DesiredUser>,
+    /// Users whose row was skipped for a row-level problem but who can still be
+    /// identified. Their memberships are never removed: a bad row must not cost data.
+    pub protected_emails: BTreeSet<EmailKey>,
+    /// `external_id`s (prefixed Pages ids) of skipped rows, protected as above.
+    pub protected_external_ids: BTreeSet<String>,
+}
+
+impl DesiredState {
+    /// Canonical roles text, e.g. `Org A: manager, Org B: user`, organizations in key order.
+    pub fn roles_text(&self, user: &DesiredUser) -> String {
+        let mut parts = Vec::with_capacity(user.roles.len());
+        for (key, role) in &user.roles {
+            let name = self
+                .orgs
+                .get(key)
+                .map(|o| o.name.as_str())
+                .unwrap_or(key.as_str());
+            parts.push(format!("{name}: {}", role.as_str()));
+        }
+        parts.join(", ")
+    }
+}
+
+/// Derives a display name from an email's local part: `jane.doe` → `Jane Doe`.
+/// Separators `.`, `_`, `-` and `+` become spaces; a `+tag` suffix is dropped.
+pub fn name_from_email(email: &EmailKey) -> String {
+    let local = email.local_part();
+    let local = local.split('+').next().unwrap_or(local);
+    let words: Vec<String> = local
+        .split(['.', '_', '-'])
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut chars = w.chars();
+            match chars.next() {
+                Some(first) => first.to_uppercase().chain(chars).collect(),
+                None => String::new(),
+            }
+        })
+        .collect();
+    if words.is_empty() {
+        local.to_string()
+    } else {
+        words.join(" ")
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The Zendesk side: a snapshot read before planning and again before verifying.
+// ---------------------------------------------------------------------------------------
+
+/// Zendesk's user roles. Only `EndUser` records may have role, name or memberships
+/// changed in ways that could lose data; agents and admins are left as people set them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ZendeskRole {
+    EndUser,
+    Agent,
+    Admin,
+}
+
+impl ZendeskRole {
+    /// Unknown role strings are read as `Agent`: the most protected kind that is not admin.
+    pub fn parse(raw: &str) -> Self {
+        match raw {
+            "end-user" => ZendeskRole::EndUser,
+            "admin" => ZendeskRole::Admin,
+            _ => ZendeskRole::Agent,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ZendeskOrg {
+    pub id: u64,
+    pub name: String,
+    pub details: Option<String>,
+}
+
+/// One email identity of a Zendesk user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ZendeskIdentity {
+    pub id: u64,
+    pub email: EmailKey,
+    pub primary: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ZendeskUser {
+    pub id: u64,
+    pub name: String,
+    pub role: ZendeskRole,
+    pub external_id: Option<String>,
+    /// The current value of the configured roles field (`details`, `notes` or a user field).
+    pub roles_text: Option<String>,
+    pub tags: Vec<String>,
+    pub suspended: bool,
+    /// Email identities, the primary one included. Users without email have none.
+    pub identities: Vec<ZendeskIdentity>,
+}
+
+impl ZendeskUser {
+    pub fn primary_email(&self) -> Option<&EmailKey> {
+        self.identities
+            .iter()
+            .find(|i| i.primary)
+            .or_else(|| self.identities.first())
+            .map(|i| &i.email)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct ZendeskMembership {
+    pub id: u64,
+    pub user_id: u64,
+    pub org_id: u64,
+}
+
+/// What Zendesk holds, keyed by Zendesk id. Readers fill it; the core never mutates it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ActualState {
+    pub orgs: BTreeMap<u64, ZendeskOrg>,
+    pub users: BTreeMap<u64, ZendeskUser>,
+    pub memberships: BTreeMap<u64, ZendeskMembership>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_trimmed_and_lowercased() {
+        let a = EmailKey::parse("  Jane.Doe@Agency.GOV ").unwrap();
+        assert_eq!(a, EmailKey::parse("jane.doe@agency.gov").unwrap());
+        assert_eq!(a.as_str(), "jane.doe@agency.gov");
+    }
+
+    #[test]
+    fn malformed_emails_are_rejected_with_a_reason() {
+        assert_eq!(EmailKey::parse(""), Err(InvalidEmail::Empty));
+        assert_eq!(EmailKey::parse("jane"), Err(InvalidEmail::NoAt));
+        assert_eq!(EmailKey::parse("a@b@c.gov"), Err(InvalidEmail::NoAt));
+        assert_eq!(EmailKey::parse("@agency.gov"), Err(InvalidEmail::EmptyLocalPart));
+        assert_eq!(EmailKey::parse("jane@localhost"), Err(InvalidEmail::BadDomain));
+        assert_eq!(EmailKey::parse("jane@agency..gov"), Err(InvalidEmail::BadDomain));
+        assert_eq!(EmailKey::parse("ja ne@agency.gov"), Err(InvalidEmail::Whitespace));
+    }
+
+    #[test]
+    fn org_keys_ignore_case_and_surrounding_space() {
+        assert_eq!(OrgKey::new(" Agency A "), OrgKey::new("agency a"));
+        assert_eq!(OrgKey::new("   "), None);
+    }
+
+    #[test]
+    fn names_are_derived_from_the_local_part() {
+        let name = |e: &str| name_from_email(&EmailKey::parse(e).unwrap());
+        assert_eq!(name("jane.doe@agency.gov"), "Jane Doe");
+        assert_eq!(name("sam_o-neil+pages@x.gov"), "Sam O Neil");
+        assert_eq!(name("x@x.gov"), "X");
+        assert_eq!(name("...@x.gov"), "...");
+    }
+
+    #[test]
+    fn roles_text_is_sorted_by_organization_and_uses_pages_names() {
+        let mut desired = DesiredState::default();
+        for (n, d) in [("Org B", ""), ("org a", "Agency")] {
+            desired.orgs.insert(
+                OrgKey::new(n).unwrap(),
+                DesiredOrg { name: n.into(), details: d.into() },
+            );
+        }
+        let email = EmailKey::parse("j@x.gov").unwrap();
+        let user = DesiredUser {
+            pages_id: 1,
+            email: email.clone(),
+            external_id: "pages-user-1".into(),
+            name: "J".into(),
+            roles: [
+                (OrgKey::new("Org B").unwrap(), Role::User),
+                (OrgKey::new("ORG A").unwrap(), Role::Manager),
+            ]
+            .into_iter()
+            .collect(),
+            line: 2,
+        };
+        assert_eq!(desired.roles_text(&user), "org a: manager, Org B: user");
+        assert!(user.is_manager());
+    }
+}

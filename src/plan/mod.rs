@@ -1,0 +1,240 @@
+//! The planner: a pure function from (desired state, Zendesk snapshot, policy) to the list
+//! of changes that brings Zendesk in step with Pages. It never performs I/O and never sees
+//! a URL, token or HTTP type; `apply` (in the zendesk adapter) carries the plan out.
+//!
+//! Every rule of DESIGN.md "Policies" is enforced here, each with a one-line why.
+
+pub mod guard;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::config::Policy;
+use crate::model::{ActualState, DesiredState, EmailKey, OrgKey};
+
+/// A user a change refers to: one Zendesk already has, or one this plan creates.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum UserRef {
+    Existing(u64),
+    New(EmailKey),
+}
+
+/// An organization a change refers to: one Zendesk already has, or one this plan creates.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum OrgRef {
+    Existing(u64),
+    New(OrgKey),
+}
+
+/// Fields of an existing user to write. `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct UserUpdate {
+    /// Only ever set when the Zendesk name is empty (human-set names are kept).
+    pub name: Option<String>,
+    /// Only ever set when the user has no external_id yet.
+    pub external_id: Option<String>,
+    pub roles_text: Option<String>,
+    /// The complete merged tag list: the user's tags plus or minus the manager tag only.
+    pub tags: Option<Vec<String>>,
+}
+
+impl UserUpdate {
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none()
+            && self.external_id.is_none()
+            && self.roles_text.is_none()
+            && self.tags.is_none()
+    }
+}
+
+/// One change to Zendesk. Plans list them in dependency order: organizations, then users,
+/// then identities, then memberships (additions before removals).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Change {
+    CreateOrganization {
+        key: OrgKey,
+        name: String,
+        details: String,
+    },
+    UpdateOrganization {
+        org_id: u64,
+        details: String,
+    },
+    CreateUser {
+        email: EmailKey,
+        name: String,
+        external_id: String,
+        roles_text: String,
+        tags: Vec<String>,
+    },
+    UpdateUser {
+        user_id: u64,
+        update: UserUpdate,
+    },
+    /// The Pages email of a user matched by external_id differs from its primary email:
+    /// make it primary, adding it as an identity first when the user does not have it.
+    SetPrimaryEmail {
+        user_id: u64,
+        email: EmailKey,
+        /// The existing secondary identity holding `email`, if any.
+        identity_id: Option<u64>,
+    },
+    AddMembership {
+        user: UserRef,
+        org: OrgRef,
+    },
+    RemoveMembership {
+        membership_id: u64,
+        user_id: u64,
+        org_id: u64,
+    },
+}
+
+/// The kind of a change, for counting and for reasons in public output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    CreateOrganization,
+    UpdateOrganization,
+    CreateUser,
+    UpdateUser,
+    SetPrimaryEmail,
+    AddMembership,
+    RemoveMembership,
+}
+
+impl ChangeKind {
+    pub const ALL: [ChangeKind; 7] = [
+        ChangeKind::CreateOrganization,
+        ChangeKind::UpdateOrganization,
+        ChangeKind::CreateUser,
+        ChangeKind::UpdateUser,
+        ChangeKind::SetPrimaryEmail,
+        ChangeKind::AddMembership,
+        ChangeKind::RemoveMembership,
+    ];
+
+    /// Words for people: "organizations created", "memberships removed", ...
+    pub fn label(self) -> &'static str {
+        match self {
+            ChangeKind::CreateOrganization => "organizations created",
+            ChangeKind::UpdateOrganization => "organizations updated",
+            ChangeKind::CreateUser => "users created",
+            ChangeKind::UpdateUser => "users updated",
+            ChangeKind::SetPrimaryEmail => "primary emails changed",
+            ChangeKind::AddMembership => "memberships added",
+            ChangeKind::RemoveMembership => "memberships removed",
+        }
+    }
+}
+
+impl fmt::Display for ChangeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+impl Change {
+    pub fn kind(&self) -> ChangeKind {
+        match self {
+            Change::CreateOrganization { .. } => ChangeKind::CreateOrganization,
+            Change::UpdateOrganization { .. } => ChangeKind::UpdateOrganization,
+            Change::CreateUser { .. } => ChangeKind::CreateUser,
+            Change::UpdateUser { .. } => ChangeKind::UpdateUser,
+            Change::SetPrimaryEmail { .. } => ChangeKind::SetPrimaryEmail,
+            Change::AddMembership { .. } => ChangeKind::AddMembership,
+            Change::RemoveMembership { .. } => ChangeKind::RemoveMembership,
+        }
+    }
+}
+
+/// Something the plan reports but does not change. Carries Zendesk ids only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoteKind {
+    /// A Zendesk organization with no Pages counterpart: reported, never deleted.
+    OrganizationNotInPages,
+    /// A Pages user who is an agent or admin in Zendesk: role, name and suspension untouched.
+    AgentOrAdminLeftAlone,
+    /// The matched user carries an external_id someone else set: kept as it is.
+    ExternalIdKept,
+    /// The Pages email belongs to a different Zendesk user than the one matched by
+    /// external_id: no email change, a person must merge or fix the records.
+    EmailOwnedByAnotherUser,
+    /// The desired external_id is already held by another Zendesk user.
+    ExternalIdOwnedByAnotherUser,
+    /// A membership of an agent or admin in a Pages organization, not in Pages: kept.
+    NonEndUserMembershipKept,
+    /// A membership of a protected user (their row was skipped): kept.
+    ProtectedMembershipKept,
+}
+
+impl NoteKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            NoteKind::OrganizationNotInPages => "Zendesk organizations not in Pages (kept)",
+            NoteKind::AgentOrAdminLeftAlone => "Pages users who are Zendesk agents or admins (role, name, suspension untouched)",
+            NoteKind::ExternalIdKept => "users whose external_id was set by someone else (kept)",
+            NoteKind::EmailOwnedByAnotherUser => "Pages emails held by a different Zendesk user (needs a person)",
+            NoteKind::ExternalIdOwnedByAnotherUser => "Pages ids already used as external_id by another Zendesk user (needs a person)",
+            NoteKind::NonEndUserMembershipKept => "agent or admin memberships in Pages organizations (kept)",
+            NoteKind::ProtectedMembershipKept => "memberships of users whose report row was skipped (kept)",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Note {
+    pub kind: NoteKind,
+    /// The Zendesk user or organization id the note is about.
+    pub zendesk_id: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub changes: Vec<Change>,
+    pub notes: Vec<Note>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// Number of changes of each kind; every kind is present, zero included.
+    pub fn counts(&self) -> BTreeMap<ChangeKind, usize> {
+        let mut counts: BTreeMap<ChangeKind, usize> =
+            ChangeKind::ALL.iter().map(|k| (*k, 0)).collect();
+        for change in &self.changes {
+            *counts.entry(change.kind()).or_default() += 1;
+        }
+        counts
+    }
+
+    pub fn note_counts(&self) -> BTreeMap<NoteKind, usize> {
+        let mut counts = BTreeMap::new();
+        for note in &self.notes {
+            *counts.entry(note.kind).or_default() += 1;
+        }
+        counts
+    }
+}
+
+/// Zendesk organizations that Pages manages: those whose name matches a Pages organization.
+/// Memberships are only ever removed inside these.
+pub fn managed_org_ids(desired: &DesiredState, actual: &ActualState) -> BTreeSet<u64> {
+    actual
+        .orgs
+        .values()
+        .filter(|o| OrgKey::new(&o.name).is_some_and(|k| desired.orgs.contains_key(&k)))
+        .map(|o| o.id)
+        .collect()
+}
+
+/// Computes the changes that bring `actual` in step with `desired`.
+pub fn plan(desired: &DesiredState, actual: &ActualState, policy: &Policy) -> Plan {
+    let _ = (desired, actual, policy);
+    unimplemented!("planner: being written")
+}

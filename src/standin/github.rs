@@ -1,0 +1,1 @@
+//! Local stand-in of the GitHub REST API (issues, comments, labels, search).

@@ -1,0 +1,1 @@
+//! Local stand-in of the Zendesk Support API.
