@@ -47,6 +47,7 @@ pub struct RawZendesk {
     pub max_jobs_in_flight: Option<usize>,
     pub request_timeout_seconds: Option<u64>,
     pub max_retries: Option<u32>,
+    pub job_poll_interval_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -115,6 +116,8 @@ pub struct ZendeskTuning {
     pub max_jobs_in_flight: usize,
     pub request_timeout_seconds: u64,
     pub max_retries: u32,
+    /// First wait before polling background jobs; doubles up to 15 s while they run.
+    pub job_poll_interval_ms: u64,
 }
 
 impl Default for ZendeskTuning {
@@ -126,6 +129,7 @@ impl Default for ZendeskTuning {
             max_jobs_in_flight: 10,
             request_timeout_seconds: 60,
             max_retries: 5,
+            job_poll_interval_ms: 1000,
         }
     }
 }
@@ -244,6 +248,12 @@ impl FileSettings {
                 bail!("zendesk.max_retries must be at most 20, got {r}");
             }
             s.zendesk.max_retries = r;
+        }
+        if let Some(ms) = raw.zendesk.job_poll_interval_ms {
+            if !(1..=60_000).contains(&ms) {
+                bail!("zendesk.job_poll_interval_ms must be between 1 and 60000, got {ms}");
+            }
+            s.zendesk.job_poll_interval_ms = ms;
         }
         if let Some(t) = raw.github.template {
             s.github.template = t;

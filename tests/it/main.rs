@@ -1,0 +1,4 @@
+//! The one integration-test binary. Module map:
+//!
+//! Each module tests one part against real files or local stand-in servers on 127.0.0.1;
+//! no test reaches the internet.
