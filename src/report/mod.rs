@@ -5,6 +5,12 @@
 //! that can hold an email or a name, so public output cannot leak one. Per-record detail
 //! lives in [`Detail`], which is written only to the file the operator asks for.
 
+pub mod actions;
+pub mod comment;
+pub mod summary;
+pub mod text;
+mod view;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -97,6 +103,8 @@ pub struct RunSummary {
     pub failures: Vec<FailureCount>,
     pub notes: BTreeMap<NoteKind, usize>,
     pub guard: GuardFigures,
+    /// The safety guard refused the plan: nothing was written (exit 2).
+    pub guard_tripped: bool,
     /// Empty when the command does not verify (`plan`, a dry run's plan-only path).
     pub criteria: Vec<CriterionResult>,
     pub bulk_user_import_disabled: bool,
