@@ -156,7 +156,11 @@ pub(super) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
     let query: Vec<(String, String)> = req
         .uri()
         .query()
-        .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
         .unwrap_or_default();
     let authorization = req
         .headers()
@@ -247,7 +251,10 @@ fn respond(
     if !authorized(shared, authorization) {
         let (remaining, reset) = {
             let l = lock(&shared.limiter);
-            (limit.saturating_sub(l.used), window.saturating_sub(l.window_start.elapsed()))
+            (
+                limit.saturating_sub(l.used),
+                window.saturating_sub(l.window_start.elapsed()),
+            )
         };
         return rate_headers(
             Reply::json(
@@ -341,7 +348,11 @@ fn fault_reply(f: &super::Fault) -> Reply {
             status,
             json!({"errors": [{"code": "TooManyRequests", "title": "Too many requests"}]}),
         ),
-        _ => Reply::error(status, "InjectedFault", "Injected by the stand-in's fault plan"),
+        _ => Reply::error(
+            status,
+            "InjectedFault",
+            "Injected by the stand-in's fault plan",
+        ),
     };
     if let Some(s) = f.retry_after {
         reply = reply.with_header("retry-after", s.to_string());
@@ -393,12 +404,14 @@ fn route(shared: &Shared, req: &Req) -> Reply {
                 _ => Reply::method_not_allowed("GET, PUT"),
             }
         }
-        ["organizations", id, "organization_memberships"] => match (*m == Method::GET, parse_id(id)) {
-            (false, _) => Reply::method_not_allowed("GET"),
-            (true, None) => Reply::not_found(),
-            (true, Some(id)) if !w.organizations.contains_key(&id) => Reply::not_found(),
-            (true, Some(id)) => list_memberships(w, req, |mb| mb.organization_id == id),
-        },
+        ["organizations", id, "organization_memberships"] => {
+            match (*m == Method::GET, parse_id(id)) {
+                (false, _) => Reply::method_not_allowed("GET"),
+                (true, None) => Reply::not_found(),
+                (true, Some(id)) if !w.organizations.contains_key(&id) => Reply::not_found(),
+                (true, Some(id)) => list_memberships(w, req, |mb| mb.organization_id == id),
+            }
+        }
         ["users"] => match *m {
             Method::GET => list(w, req, "users"),
             Method::POST => create_single(w, req, "user"),
@@ -445,12 +458,10 @@ fn route(shared: &Shared, req: &Req) -> Reply {
         }
         ["users", uid, "identities", iid] => match *m {
             Method::GET => {
-                let found = parse_id(uid)
-                    .and_then(|u| w.users.get(&u))
-                    .and_then(|u| {
-                        let iid = parse_id(iid)?;
-                        u.identities.iter().find(|i| i.id == iid).map(|i| (u.id, i))
-                    });
+                let found = parse_id(uid).and_then(|u| w.users.get(&u)).and_then(|u| {
+                    let iid = parse_id(iid)?;
+                    u.identities.iter().find(|i| i.id == iid).map(|i| (u.id, i))
+                });
                 match found {
                     Some((u, i)) => Reply::ok(json!({"identity": w.identity_json(u, i)})),
                     None => Reply::not_found(),
@@ -495,7 +506,9 @@ fn route(shared: &Shared, req: &Req) -> Reply {
             };
             match *m {
                 Method::GET => match w.memberships.get(&id) {
-                    Some(mb) => Reply::ok(json!({"organization_membership": w.membership_json(mb)})),
+                    Some(mb) => {
+                        Reply::ok(json!({"organization_membership": w.membership_json(mb)}))
+                    }
                     None => Reply::not_found(),
                 },
                 Method::DELETE => match w.destroy_membership(id) {
@@ -606,11 +619,7 @@ fn list(w: &World, req: &Req, kind: &str) -> Reply {
     Reply::ok(Value::Object(body))
 }
 
-fn list_memberships(
-    w: &World,
-    req: &Req,
-    keep: impl Fn(&super::Membership) -> bool,
-) -> Reply {
+fn list_memberships(w: &World, req: &Req, keep: impl Fn(&super::Membership) -> bool) -> Reply {
     let all: Vec<u64> = w
         .memberships
         .values()
@@ -646,7 +655,12 @@ fn show_many(w: &World, req: &Req, kind: &str) -> Reply {
                 .is_some_and(|x| values.iter().any(|v| v.eq_ignore_ascii_case(x)))
         };
         match kind {
-            "users" => w.users.values().filter(|u| wanted(&u.external_id)).map(|u| u.id).collect(),
+            "users" => w
+                .users
+                .values()
+                .filter(|u| wanted(&u.external_id))
+                .map(|u| u.id)
+                .collect(),
             _ => w
                 .organizations
                 .values()
@@ -674,7 +688,12 @@ fn identities_of(w: &World, uid: u64) -> Reply {
     let list: Vec<Value> = w
         .users
         .get(&uid)
-        .map(|u| u.identities.iter().map(|i| w.identity_json(uid, i)).collect())
+        .map(|u| {
+            u.identities
+                .iter()
+                .map(|i| w.identity_json(uid, i))
+                .collect()
+        })
         .unwrap_or_default();
     Reply::ok(json!({"identities": list}))
 }
@@ -684,11 +703,14 @@ fn identities_of(w: &World, uid: u64) -> Reply {
 /// Opaque to clients; the stand-in encodes the boundary id the way Zendesk's cursors
 /// look (base64 of a small JSON object).
 fn encode_cursor(id: u64) -> String {
-    base64::engine::general_purpose::STANDARD.encode(json!({"o": "id", "v": id.to_string()}).to_string())
+    base64::engine::general_purpose::STANDARD
+        .encode(json!({"o": "id", "v": id.to_string()}).to_string())
 }
 
 fn decode_cursor(c: &str) -> Option<u64> {
-    let bytes = base64::engine::general_purpose::STANDARD.decode(c.trim()).ok()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(c.trim())
+        .ok()?;
     let v: Value = serde_json::from_slice(&bytes).ok()?;
     if v.get("o")? != "id" {
         return None;
@@ -697,7 +719,11 @@ fn decode_cursor(c: &str) -> Option<u64> {
 }
 
 fn pagination_error(description: &str) -> Reply {
-    Reply::error(StatusCode::BAD_REQUEST, "InvalidPaginationParameter", description)
+    Reply::error(
+        StatusCode::BAD_REQUEST,
+        "InvalidPaginationParameter",
+        description,
+    )
 }
 
 /// Cursor pagination when `page[size]`/`page[after]`/`page[before]` is sent, offset
@@ -723,7 +749,9 @@ fn paginate(w: &World, req: &Req, all: &[u64]) -> Result<(Vec<u64>, Map<String, 
         },
     };
     if after.is_some() && before.is_some() {
-        return Err(pagination_error("page[after] and page[before] cannot be used together"));
+        return Err(pagination_error(
+            "page[after] and page[before] cannot be used together",
+        ));
     }
     let (ids, has_more): (Vec<u64>, bool) = if let Some(b) = before {
         let Some(b) = decode_cursor(b) else {
@@ -745,14 +773,23 @@ fn paginate(w: &World, req: &Req, all: &[u64]) -> Result<(Vec<u64>, Map<String, 
             .copied()
             .filter(|id| from.is_none_or(|f| *id > f))
             .collect();
-        (later.iter().copied().take(size).collect(), later.len() > size)
+        (
+            later.iter().copied().take(size).collect(),
+            later.len() > size,
+        )
     };
     let after_cursor = ids.last().map(|id| encode_cursor(*id));
     let before_cursor = ids.first().map(|id| encode_cursor(*id));
     let link = |key: &str, cursor: &Option<String>| -> Value {
         cursor
             .as_ref()
-            .map(|c| page_link(w, req, &[(key, c.clone()), ("page[size]", size.to_string())]))
+            .map(|c| {
+                page_link(
+                    w,
+                    req,
+                    &[(key, c.clone()), ("page[size]", size.to_string())],
+                )
+            })
             .into()
     };
     body.insert(
@@ -781,10 +818,26 @@ fn offset_page(w: &World, req: &Req, all: &[u64]) -> Result<(Vec<u64>, Map<Strin
         .min(MAX_PAGE_SIZE);
     let start = (page - 1).saturating_mul(per_page);
     let ids: Vec<u64> = all.iter().copied().skip(start).take(per_page).collect();
-    let next = (start + per_page < all.len())
-        .then(|| page_link(w, req, &[("page", (page + 1).to_string()), ("per_page", per_page.to_string())]));
-    let prev = (page > 1)
-        .then(|| page_link(w, req, &[("page", (page - 1).to_string()), ("per_page", per_page.to_string())]));
+    let next = (start + per_page < all.len()).then(|| {
+        page_link(
+            w,
+            req,
+            &[
+                ("page", (page + 1).to_string()),
+                ("per_page", per_page.to_string()),
+            ],
+        )
+    });
+    let prev = (page > 1).then(|| {
+        page_link(
+            w,
+            req,
+            &[
+                ("page", (page - 1).to_string()),
+                ("per_page", per_page.to_string()),
+            ],
+        )
+    });
     let mut body = Map::new();
     body.insert("next_page".into(), next.into());
     body.insert("previous_page".into(), prev.into());
@@ -807,7 +860,11 @@ fn page_link(w: &World, req: &Req, paging: &[(&str, String)]) -> String {
         .extend_pairs(pairs)
         .finish();
     let suffix = if req.json_suffix { ".json" } else { "" };
-    format!("{}/api/v2/{}{suffix}?{query}", w.base_url, req.segs.join("/"))
+    format!(
+        "{}/api/v2/{}{suffix}?{query}",
+        w.base_url,
+        req.segs.join("/")
+    )
 }
 
 // ---- single writes ----
@@ -861,8 +918,10 @@ fn record_budget(shared: &Shared, kind: &'static str, id: u64) -> Result<(u32, u
         .unwrap_or_else(|| ceil_secs(window));
     if stamps.len() as u32 >= total {
         let header = format!("total={total}; remaining=0; resets={resets}");
-        return Err(Reply::too_many_requests("Too many requests to update", resets)
-            .with_header("zendesk-ratelimit-create-update-user", header));
+        return Err(
+            Reply::too_many_requests("Too many requests to update", resets)
+                .with_header("zendesk-ratelimit-create-update-user", header),
+        );
     }
     stamps.push(now);
     Ok((total - stamps.len() as u32, resets))
@@ -876,7 +935,11 @@ fn update_single(shared: &Shared, w: &mut World, req: &Req, key: &str, id: u64) 
     if !exists {
         return Reply::not_found();
     }
-    let kind = if key == "user" { "user" } else { "organization" };
+    let kind = if key == "user" {
+        "user"
+    } else {
+        "organization"
+    };
     let (remaining, resets) = match record_budget(shared, kind, id) {
         Ok(b) => b,
         Err(r) => return r,
@@ -918,7 +981,10 @@ fn create_identity(w: &mut World, req: &Req, uid: u64) -> Reply {
         });
     }
     let value = item.get("value").and_then(Value::as_str).unwrap_or("");
-    let verified = item.get("verified").and_then(Value::as_bool).unwrap_or(false);
+    let verified = item
+        .get("verified")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let id = match w.create_identity(uid, value, verified) {
         Ok(id) => id,
         Err(e) => return Reply::invalid(&e),
@@ -943,8 +1009,12 @@ fn create_identity(w: &mut World, req: &Req, uid: u64) -> Reply {
 /// object is expanded into one item per id.
 fn bulk_items(req: &Req, kind: JobKind) -> Result<Vec<Value>, Reply> {
     let (many, one) = match kind {
-        JobKind::CreateOrganizations | JobKind::UpdateOrganizations => ("organizations", "organization"),
-        JobKind::CreateUsers | JobKind::CreateOrUpdateUsers | JobKind::UpdateUsers => ("users", "user"),
+        JobKind::CreateOrganizations | JobKind::UpdateOrganizations => {
+            ("organizations", "organization")
+        }
+        JobKind::CreateUsers | JobKind::CreateOrUpdateUsers | JobKind::UpdateUsers => {
+            ("users", "user")
+        }
         JobKind::CreateMemberships => ("organization_memberships", "organization_membership"),
         JobKind::DestroyMemberships => {
             let ids = id_list(req, "ids")?;
@@ -1037,7 +1107,11 @@ fn bulk(shared: &Shared, w: &mut World, req: &Req, kind: JobKind) -> Reply {
         fail
     };
     let id = w.new_job(kind, items, will_fail);
-    let job = w.jobs.get(&id).map(|j| w.job_json(j)).unwrap_or(Value::Null);
+    let job = w
+        .jobs
+        .get(&id)
+        .map(|j| w.job_json(j))
+        .unwrap_or(Value::Null);
     let remaining = max.saturating_sub(in_flight.len() + 1);
     Reply::ok(json!({"job_status": job})).with_header(
         "zendesk-ratelimit-inflight-jobs",

@@ -323,7 +323,11 @@ fn fields_of(item: &Value, key: &str) -> Result<Option<Map<String, Value>>, Inva
     match item.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(m)) => Ok(Some(m.clone())),
-        Some(_) => Err(Invalid::new(key, "InvalidValue", format!("{key} is invalid"))),
+        Some(_) => Err(Invalid::new(
+            key,
+            "InvalidValue",
+            format!("{key} is invalid"),
+        )),
     }
 }
 
@@ -389,7 +393,10 @@ impl World {
             .map_err(|e| anyhow::anyhow!("adding an identity to user {user_id}: {}", e.code))?;
         if primary {
             self.make_primary(user_id, id).map_err(|e| {
-                anyhow::anyhow!("making identity {id} primary for user {user_id}: {}", e.code)
+                anyhow::anyhow!(
+                    "making identity {id} primary for user {user_id}: {}",
+                    e.code
+                )
             })?;
         }
         Ok(id)
@@ -467,9 +474,19 @@ impl World {
         })
     }
 
-    fn check_email(&self, field: &str, email: &str, except_user: Option<u64>) -> Result<(), Invalid> {
+    fn check_email(
+        &self,
+        field: &str,
+        email: &str,
+        except_user: Option<u64>,
+    ) -> Result<(), Invalid> {
         let label = if field == "email" { "Email" } else { "Value" };
-        if self.rules.reject_emails.contains(&email.trim().to_lowercase()) || !email.contains('@') {
+        if self
+            .rules
+            .reject_emails
+            .contains(&email.trim().to_lowercase())
+            || !email.contains('@')
+        {
             return Err(Invalid::new(
                 field,
                 "InvalidValue",
@@ -654,7 +671,10 @@ impl World {
         };
         let tags = tags_of(item)?.unwrap_or_default();
         let user_fields = fields_of(item, "user_fields")?.unwrap_or_default();
-        let verified = item.get("verified").and_then(Value::as_bool).unwrap_or(false);
+        let verified = item
+            .get("verified")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         let id = self.new_id();
         let now = now_stamp();
         let mut identities = Vec::new();
@@ -679,7 +699,10 @@ impl World {
                 notes: field(item, "notes").flatten(),
                 user_fields,
                 tags,
-                suspended: item.get("suspended").and_then(Value::as_bool).unwrap_or(false),
+                suspended: item
+                    .get("suspended")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
                 identities,
                 created_at: now.clone(),
                 updated_at: now,
@@ -744,7 +767,10 @@ impl World {
         };
         let tags = tags_of(item)?;
         let fields = fields_of(item, "user_fields")?;
-        let verified = item.get("verified").and_then(Value::as_bool).unwrap_or(false);
+        let verified = item
+            .get("verified")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         let identity_id = new_email.as_ref().map(|_| self.new_id());
         let now = now_stamp();
         let Some(user) = self.users.get_mut(&id) else {
@@ -1087,7 +1113,10 @@ impl World {
         m.insert("notes".into(), o.notes.clone().into());
         m.insert("group_id".into(), Value::Null);
         m.insert("tags".into(), json!(o.tags));
-        m.insert("organization_fields".into(), o.organization_fields.clone().into());
+        m.insert(
+            "organization_fields".into(),
+            o.organization_fields.clone().into(),
+        );
         Value::Object(m)
     }
 
@@ -1131,7 +1160,11 @@ impl World {
         put("moderator", admin.into());
         put(
             "ticket_restriction",
-            if end_user { "requested".into() } else { Value::Null },
+            if end_user {
+                "requested".into()
+            } else {
+                Value::Null
+            },
         );
         put("only_private_comments", false.into());
         put("restricted_agent", end_user.into());
@@ -1246,7 +1279,8 @@ mod tests {
                 ..UserSeed::default()
             })
             .unwrap();
-        w.update_user(id, &json!({"email": "b@example.gov"})).unwrap();
+        w.update_user(id, &json!({"email": "b@example.gov"}))
+            .unwrap();
         let u = &w.users[&id];
         assert_eq!(u.email(), Some("a@example.gov"));
         assert_eq!(u.identities.len(), 2);
