@@ -1468,3 +1468,66 @@ async fn job_statuses_have_the_recorded_shapes() {
     );
     assert_eq!(partial["results"][1]["error"], "OrganizationUpdateFailed");
 }
+
+#[tokio::test]
+async fn create_or_update_many_matches_by_email_or_external_id() {
+    let api = Api::new();
+    let by_email = api.user("A", "a@example.gov");
+    let by_ext = api
+        .zd
+        .seed_user(UserSeed {
+            name: "B".into(),
+            external_id: Some("pages-user-2".into()),
+            ..UserSeed::default()
+        })
+        .unwrap();
+    let job = api
+        .post(
+            "users/create_or_update_many",
+            json!({"users": [
+                {"name": "A2", "email": "A@example.gov"},
+                {"name": "B2", "external_id": "PAGES-USER-2"},
+                {"name": "C", "email": "c@example.gov"},
+            ]}),
+        )
+        .await;
+    let done = api.finish_job(&job).await;
+    let statuses: Vec<(u64, &str)> = done["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["id"].as_u64().unwrap(), r["status"].as_str().unwrap()))
+        .collect();
+    let world = api.zd.snapshot();
+    let created = world.user_by_email("c@example.gov").unwrap().id;
+    assert_eq!(
+        statuses,
+        vec![
+            (by_email, "Updated"),
+            (by_ext, "Updated"),
+            (created, "Created")
+        ]
+    );
+    assert_eq!(world.users[&by_email].name, "A2");
+    assert_eq!(world.users[&by_ext].name, "B2");
+}
+
+#[tokio::test]
+async fn update_many_by_ids_applies_one_change_to_each() {
+    let api = Api::new();
+    let a = api.zd.seed_org("A", None).unwrap();
+    let b = api.zd.seed_org("B", None).unwrap();
+    let job = api
+        .put(
+            &format!("organizations/update_many?ids={a},{b}"),
+            json!({"organization": {"notes": "synced"}}),
+        )
+        .await;
+    let done = api.finish_job(&job).await;
+    assert_eq!(ids_of(&done["results"]), vec![a, b]);
+    let world = api.zd.snapshot();
+    assert!(world
+        .organizations
+        .values()
+        .all(|o| o.notes.as_deref() == Some("synced")));
+}
