@@ -2,3 +2,5 @@
 //!
 //! Each module tests one part against real files or local stand-in servers on 127.0.0.1;
 //! no test reaches the internet.
+
+mod zendesk_standin; // the Zendesk stand-in: limits, errors, jobs, recorded shapes

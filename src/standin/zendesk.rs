@@ -1,1 +1,0 @@
-//! Local stand-in of the Zendesk Support API.
