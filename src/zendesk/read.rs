@@ -93,9 +93,10 @@ pub(crate) async fn read_actual(client: &Client, policy: &Policy) -> Result<Actu
         read_users(client, policy),
         read_memberships(client)
     );
+    let orgs = orgs?;
     let (users, inactive) = users?;
     let actual = ActualState {
-        orgs: orgs?,
+        orgs,
         users,
         memberships: memberships?,
     };
