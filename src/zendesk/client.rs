@@ -167,6 +167,9 @@ pub(crate) struct Client {
     stats: Stats,
     pub(crate) tuning: ZendeskTuning,
     backoff_base: Duration,
+    /// How long background jobs have been taking (ms; 0 = not yet known), carried from one
+    /// batch of jobs to the next so first polls are timed to find jobs done.
+    job_estimate_ms: AtomicU64,
 }
 
 impl Client {
@@ -203,6 +206,7 @@ impl Client {
             stats: Stats::default(),
             tuning: settings.tuning.clone(),
             backoff_base: Duration::from_millis(500),
+            job_estimate_ms: AtomicU64::new(0),
         })
     }
 
@@ -218,6 +222,18 @@ impl Client {
             rate_limited: self.stats.rate_limited.load(Ordering::Relaxed),
             retries: self.stats.retries.load(Ordering::Relaxed),
         }
+    }
+
+    pub fn job_estimate(&self) -> Option<Duration> {
+        match self.job_estimate_ms.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some(Duration::from_millis(ms)),
+        }
+    }
+
+    pub fn set_job_estimate(&self, d: Duration) {
+        let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.job_estimate_ms.store(ms, Ordering::Relaxed);
     }
 
     /// The request budget now in force (requests per minute).

@@ -60,7 +60,9 @@ pub(crate) async fn run_jobs(client: &Client, specs: &[JobSpec]) -> Result<Vec<J
     let poll_start = Duration::from_millis(client.tuning.job_poll_interval_ms.max(1));
     // How long jobs have been taking: the first poll of a new job waits that long, so a
     // steady stream of batches costs about one poll round per wave of jobs.
-    let mut estimate = poll_start;
+    let mut estimate = client
+        .job_estimate()
+        .map_or(poll_start, |e| e.clamp(poll_start, MAX_POLL_GAP));
     let mut ends: Vec<Option<JobEnd>> = specs.iter().map(|_| None).collect();
     let mut in_flight: Vec<InFlight> = Vec::new();
     let mut next = 0;
@@ -141,6 +143,7 @@ pub(crate) async fn run_jobs(client: &Client, specs: &[JobSpec]) -> Result<Vec<J
             }
         });
     }
+    client.set_job_estimate(estimate);
     Ok(ends
         .into_iter()
         // Every spec is either submitted (and waited for) or marked forbidden above.

@@ -1206,3 +1206,107 @@ async fn an_empty_plan_sends_nothing() {
     assert_eq!(out, ApplyOutcome::default());
     assert!(server.seen().is_empty());
 }
+
+/// A first sync of 250 users in 30 new organizations (one membership each) costs exactly
+/// the bulk calls, the re-reads of created ids and one show_many per poll round:
+/// 1 + 3 + 3 create_many, 1 + 3 show_many re-reads, 2 poll rounds per phase (the fake
+/// jobs finish at their second poll).
+#[tokio::test]
+async fn a_first_sync_costs_the_minimum_number_of_requests() {
+    let jobs = Arc::new(Jobs::default());
+    let j = jobs.clone();
+    let server = Server::start(move |s| {
+        let ids = |field: &str, key: &str, offset: u64| -> Value {
+            let items = s.body[field].as_array().unwrap();
+            Value::Array(
+                items
+                    .iter()
+                    .map(|i| {
+                        let n: u64 = i[key].as_str().unwrap().trim_start_matches(|c: char| !c.is_ascii_digit())
+                            .split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap();
+                        json!({"id": offset + n, "status": "Created"})
+                    })
+                    .collect(),
+            )
+        };
+        let show = |resource: &str, offset: u64| -> Reply {
+            let records: Vec<Value> = s
+                .param("ids")
+                .unwrap()
+                .split(',')
+                .map(|id| {
+                    let n = id.parse::<u64>().unwrap() - offset;
+                    if resource == "users" {
+                        json!({"id": offset + n, "name": "U", "email": format!("u{n}@x.gov"), "role": "end-user"})
+                    } else {
+                        json!({"id": offset + n, "name": format!("Org {n}")})
+                    }
+                })
+                .collect();
+            Reply::json(200, json!({ resource: records }))
+        };
+        match s.path.as_str() {
+            "organizations/create_many" => j.submit(ids("organizations", "name", 1000)),
+            "users/create_many" => j.submit(ids("users", "email", 5000)),
+            "organization_memberships/create_many" => {
+                let n = s.body["organization_memberships"].as_array().unwrap().len();
+                j.submit(Value::Array((0..n).map(|i| json!({"id": i, "status": "Created"})).collect()))
+            }
+            "organizations/show_many" => show("organizations", 1000),
+            "users/show_many" => show("users", 5000),
+            "job_statuses/show_many" => j.show_many(s),
+            _ => Reply::not_found(),
+        }
+    })
+    .await;
+    let z = zendesk(&server);
+    let mut changes = Vec::new();
+    let org_names: Vec<String> = (0..30).map(|i| format!("Org {i}")).collect();
+    for name in &org_names {
+        changes.push(Change::CreateOrganization {
+            key: org_key(name),
+            name: name.clone(),
+            details: String::new(),
+        });
+    }
+    for u in 0..250 {
+        changes.push(create_user(&format!("u{u}@x.gov")));
+    }
+    for u in 0..250 {
+        changes.push(Change::AddMembership {
+            user: UserRef::New(email(&format!("u{u}@x.gov"))),
+            org: OrgRef::New(org_key(&org_names[u % 30])),
+        });
+    }
+    let out = z
+        .apply(
+            &Plan {
+                changes,
+                notes: vec![],
+            },
+            &DesiredState::default(),
+            &Policy::default(),
+        )
+        .await
+        .unwrap();
+    assert!(out.failures.is_empty(), "{:?}", out.failures);
+    assert!(out.skipped.is_empty());
+    assert_eq!(out.applied.get(&ChangeKind::CreateOrganization), Some(&30));
+    assert_eq!(out.applied.get(&ChangeKind::CreateUser), Some(&250));
+    assert_eq!(out.applied.get(&ChangeKind::AddMembership), Some(&250));
+    let stats = z.stats();
+    assert_eq!(stats.write_requests, 1 + 3 + 3);
+    assert_eq!(server.count("GET", "organizations/show_many"), 1);
+    assert_eq!(server.count("GET", "users/show_many"), 3);
+    assert_eq!(server.count("GET", "job_statuses/show_many"), 6);
+    assert_eq!(stats.requests, 7 + 4 + 6);
+    let first_membership = server
+        .seen()
+        .into_iter()
+        .find(|s| s.path == "organization_memberships/create_many")
+        .unwrap();
+    assert_eq!(
+        first_membership.body["organization_memberships"][31],
+        json!({"user_id": 5031, "organization_id": 1001})
+    );
+}
