@@ -1,8 +1,26 @@
 //! The Zendesk adapter: owns the HTTP client, authentication, pagination, rate limiting,
 //! retries and error mapping. `read_actual` fills the planner's snapshot; `apply` carries
 //! out a plan. Nothing outside this module sees a Zendesk URL, token or HTTP type.
+//!
+//! Files: `client` (HTTP, auth, budget, retries, errors), `read` (cursor pages), `apply`
+//! (batches in dependency order), `jobs` (background jobs and polling), `wire` (JSON shapes).
+//! Must never print the API token, in any error or log.
 
-use secrecy::SecretString;
+mod apply;
+mod client;
+mod jobs;
+mod read;
+mod wire;
+
+#[cfg(test)]
+mod tests;
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use secrecy::{ExposeSecret, SecretString};
+use tracing::instrument;
 use url::Url;
 
 use crate::config::{Policy, ZendeskTuning};
@@ -42,40 +60,146 @@ pub enum ZendeskError {
     },
 }
 
+impl ZendeskSettings {
+    /// Validates the values of `ZENDESK_SUBDOMAIN`, `ZENDESK_URL`, `ZENDESK_EMAIL` and
+    /// `ZENDESK_API_TOKEN`. `ZENDESK_URL` wins over the subdomain; it must be https except
+    /// on a loopback host (a local stand-in). Errors name the variable, never its secret.
+    pub fn from_env_values(
+        subdomain: Option<&str>,
+        url: Option<&str>,
+        email: Option<&str>,
+        token: Option<SecretString>,
+        tuning: ZendeskTuning,
+    ) -> Result<ZendeskSettings> {
+        let base_url = match (non_empty(url), non_empty(subdomain)) {
+            (Some(url), _) => parse_base_url(url)?,
+            (None, Some(sub)) => {
+                let valid = sub.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    && !sub.starts_with('-')
+                    && !sub.ends_with('-')
+                    && sub.len() <= 63;
+                if !valid {
+                    bail!(
+                        "ZENDESK_SUBDOMAIN must be the subdomain only (letters, digits and hyphens, \
+                         e.g. `cloudgov` for cloudgov.zendesk.com); use ZENDESK_URL for a full address"
+                    );
+                }
+                Url::parse(&format!(
+                    "https://{}.zendesk.com/",
+                    sub.to_ascii_lowercase()
+                ))
+                .map_err(|_| anyhow::anyhow!("ZENDESK_SUBDOMAIN does not form a valid host name"))?
+            }
+            (None, None) => bail!("ZENDESK_SUBDOMAIN is not set (or set ZENDESK_URL)"),
+        };
+        let Some(email) = non_empty(email) else {
+            bail!(
+                "ZENDESK_EMAIL is not set: the email of the Zendesk admin who owns the API token"
+            );
+        };
+        let email = email.trim();
+        if !email.contains('@') || email.chars().any(|c| c.is_whitespace() || c == ':') {
+            bail!("ZENDESK_EMAIL is not an email address");
+        }
+        let Some(token) = token.filter(|t| !t.expose_secret().trim().is_empty()) else {
+            bail!("ZENDESK_API_TOKEN is not set");
+        };
+        if token.expose_secret().chars().any(|c| c.is_control()) {
+            bail!("ZENDESK_API_TOKEN contains control characters (a stray newline?)");
+        }
+        Ok(ZendeskSettings {
+            base_url,
+            email: email.to_string(),
+            token,
+            tuning,
+        })
+    }
+}
+
+fn non_empty(v: Option<&str>) -> Option<&str> {
+    v.map(str::trim).filter(|v| !v.is_empty())
+}
+
+fn parse_base_url(raw: &str) -> Result<Url> {
+    // The URL itself is not echoed: someone may have pasted credentials into it.
+    let url =
+        Url::parse(raw).map_err(|e| anyhow::anyhow!("ZENDESK_URL is not a valid URL ({e})"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        bail!("ZENDESK_URL must not contain a user name or password; use ZENDESK_EMAIL and ZENDESK_API_TOKEN");
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        bail!("ZENDESK_URL must not have a query or fragment");
+    }
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => bail!("ZENDESK_URL has no host"),
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => bail!("ZENDESK_URL must use https (plain http is allowed only for 127.0.0.1, localhost or [::1])"),
+        other => bail!("ZENDESK_URL must be an https URL, not {other}:"),
+    }
+    if url.path().trim_end_matches('/').ends_with("/api/v2") {
+        bail!("ZENDESK_URL must be the account address without /api/v2 (e.g. https://cloudgov.zendesk.com)");
+    }
+    Ok(url)
+}
+
 pub struct Zendesk {
-    _settings: ZendeskSettings,
+    client: client::Client,
 }
 
 impl Zendesk {
     pub fn new(settings: ZendeskSettings) -> anyhow::Result<Self> {
         Ok(Zendesk {
-            _settings: settings,
+            client: client::Client::new(&settings)?,
         })
     }
 
+    /// Shortens the first wait of the retry backoff (default 500 ms); for tests and demos
+    /// against local stand-ins.
+    pub fn with_backoff_base(mut self, base: Duration) -> Self {
+        self.client.set_backoff_base(base);
+        self
+    }
+
     /// Reads organizations, users (with email identities) and memberships.
+    #[instrument(skip_all)]
     pub async fn read_actual(
         &self,
         desired: &DesiredState,
         policy: &Policy,
     ) -> anyhow::Result<ActualState> {
-        let _ = (desired, policy);
-        unimplemented!("zendesk reader: being written")
+        // Everything is read: the planner needs the whole account to match users by
+        // secondary email and external_id, not just what Pages lists.
+        let _ = desired;
+        read::read_actual(&self.client, policy).await
     }
 
     /// Applies a plan once, in dependency order. One failed record never stops the others;
     /// a failure of the API as a whole (auth, exhausted retries) is an `Err`.
+    #[instrument(skip_all, fields(changes = plan.changes.len()))]
     pub async fn apply(
         &self,
         plan: &Plan,
         desired: &DesiredState,
         policy: &Policy,
     ) -> anyhow::Result<ApplyOutcome> {
-        let _ = (plan, desired, policy);
-        unimplemented!("zendesk apply: being written")
+        apply::apply(&self.client, plan, desired, policy).await
     }
 
+    /// Requests sent so far (every attempt counts), writes among them, rate-limit waits
+    /// (429, 503 with Retry-After) and re-sends of any cause.
     pub fn stats(&self) -> RequestStats {
-        RequestStats::default()
+        self.client.stats()
+    }
+
+    /// The requests-per-minute budget in force: the configured one, lowered when Zendesk
+    /// announces a smaller limit.
+    pub fn request_budget(&self) -> u32 {
+        self.client.budget()
     }
 }

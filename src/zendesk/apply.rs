@@ -1,0 +1,893 @@
+//! Carries out a plan against Zendesk, once, in dependency order: organizations, users,
+//! primary emails, membership additions, membership removals. Bulk endpoints carry up to
+//! 100 records per background job; ids of created records are resolved by re-reading
+//! them with `show_many`, since Zendesk returns created ids without their request index.
+//!
+//! Must never: send a change twice in one run, send `email`, `role`, `suspended` or
+//! `organization_id` in a user update, stop the other records because one failed, or put
+//! emails or names in logs above trace level (they go only into `Failure::subject`).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use anyhow::Result;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Map, Value};
+use tracing::{info, warn};
+
+use super::client::{Call, Client, Safety};
+use super::jobs::{run_jobs, JobEnd, JobSpec};
+use super::wire::{details_text, reason_code, IdentityEnvelope, OrgsList, UserEnvelope, UsersList};
+use crate::config::{Policy, RolesField};
+use crate::model::{DesiredState, EmailKey, OrgKey};
+use crate::outcome::{ApplyOutcome, Failure, Reason};
+use crate::plan::{Change, ChangeKind, OrgRef, Plan, UserRef, UserUpdate};
+
+/// Zendesk's limit of records per bulk request and ids per `show_many`.
+const BATCH: usize = 100;
+
+#[derive(Debug, Clone)]
+enum Key {
+    Org(OrgKey),
+    Email(EmailKey),
+    None,
+}
+
+#[derive(Debug, Clone)]
+struct Item {
+    subject: String,
+    zendesk_id: Option<u64>,
+    key: Key,
+    /// The record as sent (users: kept for the single-create fallback).
+    body: Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Successes come back without `index`: ids are resolved by re-reading.
+    Create,
+    /// Successes name the record by `id` (and sometimes `index`).
+    Modify,
+}
+
+struct Batch {
+    kind: ChangeKind,
+    mode: Mode,
+    items: Vec<Item>,
+}
+
+#[derive(Debug, Clone)]
+enum State {
+    Unknown,
+    /// Succeeded; the created id when Zendesk said which item it was.
+    Done(Option<u64>),
+    Failed(Reason, String),
+}
+
+struct Settled {
+    states: Vec<State>,
+    /// Created ids Zendesk returned without an index.
+    pool: Vec<u64>,
+    /// Failures of creates that Zendesk did not tie to a request item.
+    stray: Vec<(Reason, String)>,
+}
+
+/// What the finished create batches of one kind left open, settled by [`Run::resolve`].
+#[derive(Default)]
+struct Open {
+    items: Vec<Item>,
+    pool: Vec<u64>,
+    stray: Vec<(Reason, String)>,
+}
+
+/// The per-run bookkeeping: outcome plus ids of records this run created.
+struct Run<'a> {
+    client: &'a Client,
+    out: ApplyOutcome,
+    new_orgs: BTreeMap<OrgKey, u64>,
+    new_users: BTreeMap<EmailKey, u64>,
+}
+
+pub(crate) async fn apply(
+    client: &Client,
+    plan: &Plan,
+    desired: &DesiredState,
+    policy: &Policy,
+) -> Result<ApplyOutcome> {
+    let mut run = Run {
+        client,
+        out: ApplyOutcome::default(),
+        new_orgs: BTreeMap::new(),
+        new_users: BTreeMap::new(),
+    };
+    // Ids of new records are only worth a re-read when a membership needs them.
+    let mut orgs_needed = BTreeSet::new();
+    let mut users_needed = BTreeSet::new();
+    for change in &plan.changes {
+        if let Change::AddMembership { user, org } = change {
+            if let OrgRef::New(k) = org {
+                orgs_needed.insert(k.clone());
+            }
+            if let UserRef::New(e) = user {
+                users_needed.insert(e.clone());
+            }
+        }
+    }
+    run.organizations(plan, &orgs_needed).await?;
+    run.users(plan, policy, &users_needed).await?;
+    run.primary_emails(plan).await?;
+    run.add_memberships(plan, desired).await?;
+    run.remove_memberships(plan).await?;
+    let failed = run.out.failures.len();
+    let skipped: usize = run.out.skipped.values().sum();
+    info!(
+        applied = run.out.applied.values().sum::<usize>(),
+        failed,
+        skipped,
+        bulk_user_import_disabled = run.out.bulk_user_import_disabled,
+        "applied the plan to Zendesk"
+    );
+    Ok(run.out)
+}
+
+impl Run<'_> {
+    async fn organizations(&mut self, plan: &Plan, needed: &BTreeSet<OrgKey>) -> Result<()> {
+        let mut creates = Vec::new();
+        let mut updates = Vec::new();
+        for change in &plan.changes {
+            match change {
+                Change::CreateOrganization { key, name, details } => creates.push(Item {
+                    subject: name.clone(),
+                    zendesk_id: None,
+                    key: Key::Org(key.clone()),
+                    body: json!({ "name": name, "details": details }),
+                }),
+                Change::UpdateOrganization { org_id, details } => updates.push(Item {
+                    subject: format!("organization {org_id}"),
+                    zendesk_id: Some(*org_id),
+                    key: Key::None,
+                    body: json!({ "id": org_id, "details": details }),
+                }),
+                _ => {}
+            }
+        }
+        let mut batches = Vec::new();
+        let mut specs = Vec::new();
+        for (n, chunk) in creates.chunks(BATCH).enumerate() {
+            specs.push(bulk_spec(
+                format!("creating Zendesk organizations (batch {})", n + 1),
+                Method::POST,
+                "organizations/create_many",
+                "organizations",
+                chunk,
+                Safety::CreatesRecords,
+            ));
+            batches.push(batch(ChangeKind::CreateOrganization, Mode::Create, chunk));
+        }
+        for (n, chunk) in updates.chunks(BATCH).enumerate() {
+            specs.push(bulk_spec(
+                format!("updating Zendesk organizations (batch {})", n + 1),
+                Method::PUT,
+                "organizations/update_many",
+                "organizations",
+                chunk,
+                Safety::Idempotent,
+            ));
+            batches.push(batch(ChangeKind::UpdateOrganization, Mode::Modify, chunk));
+        }
+        if specs.is_empty() {
+            return Ok(());
+        }
+        let ends = run_jobs(self.client, &specs).await?;
+        let mut open = Open::default();
+        for (b, end) in batches.iter().zip(ends) {
+            let settled = settle(b, end);
+            self.record(b, settled, &mut open);
+        }
+        let need_ids = open
+            .items
+            .iter()
+            .any(|item| matches!(&item.key, Key::Org(k) if needed.contains(k)));
+        if !open.items.is_empty() {
+            let found = if need_ids || open.pool.len() != open.items.len() {
+                Some(self.show_many_orgs(&open.pool).await?)
+            } else {
+                None
+            };
+            self.resolve(
+                ChangeKind::CreateOrganization,
+                open,
+                found,
+                |item, found| match &item.key {
+                    Key::Org(k) => found.get(k.as_str()).copied(),
+                    _ => None,
+                },
+            );
+        }
+        info!(
+            created = self.applied(ChangeKind::CreateOrganization),
+            updated = self.applied(ChangeKind::UpdateOrganization),
+            failed = self.failed(&[
+                ChangeKind::CreateOrganization,
+                ChangeKind::UpdateOrganization
+            ]),
+            "organizations written"
+        );
+        Ok(())
+    }
+
+    async fn users(
+        &mut self,
+        plan: &Plan,
+        policy: &Policy,
+        needed: &BTreeSet<EmailKey>,
+    ) -> Result<()> {
+        let mut creates = Vec::new();
+        let mut updates = Vec::new();
+        for change in &plan.changes {
+            match change {
+                Change::CreateUser {
+                    email,
+                    name,
+                    external_id,
+                    roles_text,
+                    tags,
+                } => {
+                    let mut user = Map::new();
+                    user.insert("name".into(), json!(name));
+                    user.insert("email".into(), json!(email.as_str()));
+                    user.insert("role".into(), json!("end-user"));
+                    user.insert("external_id".into(), json!(external_id));
+                    set_roles_text(&mut user, &policy.roles_field, roles_text);
+                    user.insert("tags".into(), json!(tags));
+                    if !policy.send_verification_email {
+                        user.insert("skip_verify_email".into(), json!(true));
+                    }
+                    creates.push(Item {
+                        subject: email.to_string(),
+                        zendesk_id: None,
+                        key: Key::Email(email.clone()),
+                        body: Value::Object(user),
+                    });
+                }
+                Change::UpdateUser { user_id, update } => {
+                    if update.is_empty() {
+                        continue;
+                    }
+                    updates.push(Item {
+                        subject: format!("user {user_id}"),
+                        zendesk_id: Some(*user_id),
+                        key: Key::None,
+                        body: user_update_body(*user_id, update, &policy.roles_field),
+                    });
+                }
+                _ => {}
+            }
+        }
+        let mut batches = Vec::new();
+        let mut specs = Vec::new();
+        // Creates first: if bulk import is off the first create_many says so, and the
+        // other create batches are not sent at all.
+        for (n, chunk) in creates.chunks(BATCH).enumerate() {
+            let mut spec = bulk_spec(
+                format!("creating Zendesk users (batch {})", n + 1),
+                Method::POST,
+                "users/create_many",
+                "users",
+                chunk,
+                Safety::CreatesRecords,
+            );
+            spec.bulk_user_create = true;
+            specs.push(spec);
+            batches.push(batch(ChangeKind::CreateUser, Mode::Create, chunk));
+        }
+        for (n, chunk) in updates.chunks(BATCH).enumerate() {
+            specs.push(bulk_spec(
+                format!("updating Zendesk users (batch {})", n + 1),
+                Method::PUT,
+                "users/update_many",
+                "users",
+                chunk,
+                Safety::Idempotent,
+            ));
+            batches.push(batch(ChangeKind::UpdateUser, Mode::Modify, chunk));
+        }
+        if specs.is_empty() {
+            return Ok(());
+        }
+        let ends = run_jobs(self.client, &specs).await?;
+        let mut open = Open::default();
+        let mut fallback = Vec::new();
+        for (b, end) in batches.iter().zip(ends) {
+            if matches!(end, JobEnd::BulkImportForbidden) {
+                fallback.extend(b.items.iter().cloned());
+                continue;
+            }
+            let settled = settle(b, end);
+            self.record(b, settled, &mut open);
+        }
+        let need_ids = open
+            .items
+            .iter()
+            .any(|item| matches!(&item.key, Key::Email(e) if needed.contains(e)));
+        if !open.items.is_empty() {
+            let found = if need_ids || open.pool.len() != open.items.len() {
+                Some(self.show_many_users(&open.pool).await?)
+            } else {
+                None
+            };
+            self.resolve(
+                ChangeKind::CreateUser,
+                open,
+                found,
+                |item, found| match &item.key {
+                    Key::Email(e) => found.get(e.as_str()).copied(),
+                    _ => None,
+                },
+            );
+        }
+        if !fallback.is_empty() {
+            self.out.bulk_user_import_disabled = true;
+            warn!(
+                users = fallback.len(),
+                "Zendesk bulk user import is switched off (403); creating users one at a time"
+            );
+            self.create_users_one_by_one(fallback).await?;
+        }
+        info!(
+            created = self.applied(ChangeKind::CreateUser),
+            updated = self.applied(ChangeKind::UpdateUser),
+            failed = self.failed(&[ChangeKind::CreateUser, ChangeKind::UpdateUser]),
+            "users written"
+        );
+        Ok(())
+    }
+
+    /// The documented fallback when bulk import is off: `POST /users`, one per user. Each
+    /// answer names its user, so no re-read is needed.
+    async fn create_users_one_by_one(&mut self, items: Vec<Item>) -> Result<()> {
+        for (n, item) in items.into_iter().enumerate() {
+            let what = format!("creating a Zendesk user (single create {})", n + 1);
+            let body = json!({ "user": item.body });
+            let call = Call::write(
+                Method::POST,
+                "users",
+                Some(&body),
+                Safety::CreatesRecords,
+                &what,
+            );
+            let answer = self.client.send(&call).await?;
+            if answer.is_success() {
+                let user = answer.json::<UserEnvelope>(&what)?.user;
+                if let Key::Email(e) = &item.key {
+                    self.new_users.insert(e.clone(), user.id);
+                }
+                self.count_applied(ChangeKind::CreateUser);
+            } else if answer.status == StatusCode::FORBIDDEN {
+                return Err(answer.into_error(&what));
+            } else {
+                let (reason, detail) = answer_failure(&answer);
+                self.fail(ChangeKind::CreateUser, &item, reason, detail);
+            }
+        }
+        Ok(())
+    }
+
+    async fn primary_emails(&mut self, plan: &Plan) -> Result<()> {
+        for change in &plan.changes {
+            let Change::SetPrimaryEmail {
+                user_id,
+                email,
+                identity_id,
+            } = change
+            else {
+                continue;
+            };
+            let item = Item {
+                subject: email.to_string(),
+                zendesk_id: Some(*user_id),
+                key: Key::None,
+                body: Value::Null,
+            };
+            let identity = match identity_id {
+                Some(id) => *id,
+                None => {
+                    let what = format!("adding an email identity to Zendesk user {user_id}");
+                    let body = json!({ "identity": {
+                        "type": "email",
+                        "value": email.as_str(),
+                        "verified": true,
+                        "skip_verify_email": true,
+                    }});
+                    let call = Call::write(
+                        Method::POST,
+                        format!("users/{user_id}/identities"),
+                        Some(&body),
+                        Safety::CreatesRecords,
+                        &what,
+                    );
+                    let answer = self.client.send(&call).await?;
+                    if answer.is_success() {
+                        answer.json::<IdentityEnvelope>(&what)?.identity.id
+                    } else if answer.status == StatusCode::FORBIDDEN {
+                        return Err(answer.into_error(&what));
+                    } else {
+                        let (reason, detail) = answer_failure(&answer);
+                        self.fail(ChangeKind::SetPrimaryEmail, &item, reason, detail);
+                        continue;
+                    }
+                }
+            };
+            let what = format!("making identity {identity} primary for Zendesk user {user_id}");
+            let call = Call::write(
+                Method::PUT,
+                format!("users/{user_id}/identities/{identity}/make_primary"),
+                None,
+                Safety::Idempotent,
+                &what,
+            );
+            let answer = self.client.send(&call).await?;
+            if answer.is_success() {
+                self.count_applied(ChangeKind::SetPrimaryEmail);
+            } else if answer.status == StatusCode::FORBIDDEN {
+                return Err(answer.into_error(&what));
+            } else {
+                let (reason, detail) = answer_failure(&answer);
+                self.fail(ChangeKind::SetPrimaryEmail, &item, reason, detail);
+            }
+        }
+        Ok(())
+    }
+
+    async fn add_memberships(&mut self, plan: &Plan, desired: &DesiredState) -> Result<()> {
+        let mut items = Vec::new();
+        for change in &plan.changes {
+            let Change::AddMembership { user, org } = change else {
+                continue;
+            };
+            let (user_id, user_label) = match user {
+                UserRef::Existing(id) => (Some(*id), format!("user {id}")),
+                UserRef::New(e) => (self.new_users.get(e).copied(), e.to_string()),
+            };
+            let (org_id, org_label) = match org {
+                OrgRef::Existing(id) => (Some(*id), format!("organization {id}")),
+                OrgRef::New(k) => (
+                    self.new_orgs.get(k).copied(),
+                    desired
+                        .orgs
+                        .get(k)
+                        .map_or_else(|| k.as_str().to_string(), |o| o.name.clone()),
+                ),
+            };
+            let (Some(user_id), Some(org_id)) = (user_id, org_id) else {
+                // The user or organization was not created: nothing to attach.
+                *self
+                    .out
+                    .skipped
+                    .entry(ChangeKind::AddMembership)
+                    .or_default() += 1;
+                continue;
+            };
+            items.push(Item {
+                subject: format!("{user_label} in {org_label}"),
+                zendesk_id: Some(user_id),
+                key: Key::None,
+                body: json!({ "user_id": user_id, "organization_id": org_id }),
+            });
+        }
+        let mut batches = Vec::new();
+        let mut specs = Vec::new();
+        for (n, chunk) in items.chunks(BATCH).enumerate() {
+            specs.push(bulk_spec(
+                format!("adding Zendesk organization memberships (batch {})", n + 1),
+                Method::POST,
+                "organization_memberships/create_many",
+                "organization_memberships",
+                chunk,
+                Safety::CreatesRecords,
+            ));
+            batches.push(batch(ChangeKind::AddMembership, Mode::Create, chunk));
+        }
+        if specs.is_empty() {
+            return Ok(());
+        }
+        let ends = run_jobs(self.client, &specs).await?;
+        let mut open = Open::default();
+        for (b, end) in batches.iter().zip(ends) {
+            let settled = settle(b, end);
+            self.record(b, settled, &mut open);
+        }
+        // Memberships are not re-read: the number of created ids must cover the rest.
+        self.resolve(ChangeKind::AddMembership, open, None, |_, _| None);
+        info!(
+            added = self.applied(ChangeKind::AddMembership),
+            failed = self.failed(&[ChangeKind::AddMembership]),
+            skipped = self
+                .out
+                .skipped
+                .get(&ChangeKind::AddMembership)
+                .copied()
+                .unwrap_or(0),
+            "memberships added"
+        );
+        Ok(())
+    }
+
+    async fn remove_memberships(&mut self, plan: &Plan) -> Result<()> {
+        let items: Vec<Item> = plan
+            .changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::RemoveMembership {
+                    membership_id,
+                    user_id,
+                    org_id,
+                } => Some(Item {
+                    subject: format!("user {user_id} in organization {org_id}"),
+                    zendesk_id: Some(*membership_id),
+                    key: Key::None,
+                    body: Value::Null,
+                }),
+                _ => None,
+            })
+            .collect();
+        let mut batches = Vec::new();
+        let mut specs = Vec::new();
+        for (n, chunk) in items.chunks(BATCH).enumerate() {
+            let ids: Vec<String> = chunk
+                .iter()
+                .filter_map(|i| i.zendesk_id.map(|id| id.to_string()))
+                .collect();
+            specs.push(JobSpec {
+                what: format!(
+                    "removing Zendesk organization memberships (batch {})",
+                    n + 1
+                ),
+                method: Method::DELETE,
+                path: "organization_memberships/destroy_many",
+                query: vec![("ids", ids.join(","))],
+                body: None,
+                safety: Safety::Idempotent,
+                bulk_user_create: false,
+            });
+            batches.push(batch(ChangeKind::RemoveMembership, Mode::Modify, chunk));
+        }
+        if specs.is_empty() {
+            return Ok(());
+        }
+        let ends = run_jobs(self.client, &specs).await?;
+        let mut open = Open::default();
+        for (b, end) in batches.iter().zip(ends) {
+            let settled = settle(b, end);
+            self.record(b, settled, &mut open);
+        }
+        info!(
+            removed = self.applied(ChangeKind::RemoveMembership),
+            failed = self.failed(&[ChangeKind::RemoveMembership]),
+            "memberships removed"
+        );
+        Ok(())
+    }
+
+    /// Counts a settled batch; creates still unknown (no index) are left in `open`.
+    fn record(&mut self, b: &Batch, settled: Settled, open: &mut Open) {
+        for (item, state) in b.items.iter().zip(settled.states) {
+            match state {
+                State::Done(id) => {
+                    self.remember_created(b.kind, item, id);
+                    self.count_applied(b.kind);
+                }
+                State::Failed(reason, detail) => self.fail(b.kind, item, reason, detail),
+                State::Unknown => open.items.push(item.clone()),
+            }
+        }
+        open.pool.extend(settled.pool);
+        open.stray.extend(settled.stray);
+    }
+
+    /// Settles created items that Zendesk returned without index. With a re-read (`found`)
+    /// each is matched by its key; without one, the number of created ids stands for them.
+    fn resolve(
+        &mut self,
+        kind: ChangeKind,
+        open: Open,
+        found: Option<HashMap<String, u64>>,
+        lookup: impl Fn(&Item, &HashMap<String, u64>) -> Option<u64>,
+    ) {
+        let mut stray = open.stray.into_iter();
+        let created = open.pool.len();
+        for (n, item) in open.items.into_iter().enumerate() {
+            let id = match &found {
+                Some(found) => lookup(&item, found),
+                None => None,
+            };
+            let ok = match &found {
+                Some(_) => id.is_some(),
+                None => n < created,
+            };
+            if ok {
+                self.remember_created(kind, &item, id);
+                self.count_applied(kind);
+            } else if let Some((reason, detail)) = stray.next() {
+                self.fail(kind, &item, reason, unattributed(&detail));
+            } else if found.is_some() {
+                self.fail(
+                    kind,
+                    &item,
+                    Reason::new("not_found_after_create"),
+                    "Zendesk reported no created record with this key".into(),
+                );
+            } else {
+                self.fail(
+                    kind,
+                    &item,
+                    Reason::new("missing_from_job_results"),
+                    "Zendesk's job results did not cover this record".into(),
+                );
+            }
+        }
+    }
+
+    fn remember_created(&mut self, kind: ChangeKind, item: &Item, id: Option<u64>) {
+        let Some(id) = id else { return };
+        match (&item.key, kind) {
+            (Key::Org(k), ChangeKind::CreateOrganization) => {
+                self.new_orgs.insert(k.clone(), id);
+            }
+            (Key::Email(e), ChangeKind::CreateUser) => {
+                self.new_users.insert(e.clone(), id);
+            }
+            _ => {}
+        }
+    }
+
+    fn count_applied(&mut self, kind: ChangeKind) {
+        *self.out.applied.entry(kind).or_default() += 1;
+    }
+
+    fn applied(&self, kind: ChangeKind) -> usize {
+        self.out.applied.get(&kind).copied().unwrap_or(0)
+    }
+
+    fn failed(&self, kinds: &[ChangeKind]) -> usize {
+        self.out
+            .failures
+            .iter()
+            .filter(|f| kinds.contains(&f.kind))
+            .count()
+    }
+
+    fn fail(&mut self, kind: ChangeKind, item: &Item, reason: Reason, detail: String) {
+        self.out.failures.push(Failure {
+            kind,
+            reason,
+            zendesk_id: item.zendesk_id,
+            subject: item.subject.clone(),
+            detail,
+        });
+    }
+
+    /// Organizations by lower-cased, trimmed name (the `OrgKey` rule).
+    async fn show_many_orgs(&self, ids: &[u64]) -> Result<HashMap<String, u64>> {
+        let mut found = HashMap::new();
+        for (n, chunk) in ids.chunks(BATCH).enumerate() {
+            let what = format!("re-reading created Zendesk organizations (batch {})", n + 1);
+            let call = Call::get("organizations/show_many", &what).query("ids", join_ids(chunk));
+            let answer = self.client.send(&call).await?;
+            if !answer.is_success() {
+                return Err(answer.into_error(&what));
+            }
+            for org in answer.json::<OrgsList>(&what)?.organizations {
+                if let Some(key) = OrgKey::new(&org.name) {
+                    found.insert(key.as_str().to_string(), org.id);
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Users by normalised primary email (the `EmailKey` rule).
+    async fn show_many_users(&self, ids: &[u64]) -> Result<HashMap<String, u64>> {
+        let mut found = HashMap::new();
+        for (n, chunk) in ids.chunks(BATCH).enumerate() {
+            let what = format!("re-reading created Zendesk users (batch {})", n + 1);
+            let call = Call::get("users/show_many", &what).query("ids", join_ids(chunk));
+            let answer = self.client.send(&call).await?;
+            if !answer.is_success() {
+                return Err(answer.into_error(&what));
+            }
+            for user in answer.json::<UsersList>(&what)?.users {
+                if let Some(key) = user.email.as_deref().and_then(|e| EmailKey::parse(e).ok()) {
+                    found.insert(key.as_str().to_string(), user.id);
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+fn batch(kind: ChangeKind, mode: Mode, items: &[Item]) -> Batch {
+    Batch {
+        kind,
+        mode,
+        items: items.to_vec(),
+    }
+}
+
+fn bulk_spec(
+    what: String,
+    method: Method,
+    path: &'static str,
+    field: &str,
+    items: &[Item],
+    safety: Safety,
+) -> JobSpec {
+    let records: Vec<Value> = items.iter().map(|i| i.body.clone()).collect();
+    let mut body = Map::new();
+    body.insert(field.to_string(), Value::Array(records));
+    JobSpec {
+        what,
+        method,
+        path,
+        query: Vec::new(),
+        body: Some(Value::Object(body)),
+        safety,
+        bulk_user_create: false,
+    }
+}
+
+fn join_ids(ids: &[u64]) -> String {
+    ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// Only the fields of [`UserUpdate`]; never email (it would add an identity), role,
+/// suspended or organization_id (it would replace every membership).
+fn user_update_body(user_id: u64, update: &UserUpdate, roles_field: &RolesField) -> Value {
+    let mut user = Map::new();
+    user.insert("id".into(), json!(user_id));
+    if let Some(name) = &update.name {
+        user.insert("name".into(), json!(name));
+    }
+    if let Some(external_id) = &update.external_id {
+        user.insert("external_id".into(), json!(external_id));
+    }
+    if let Some(text) = &update.roles_text {
+        set_roles_text(&mut user, roles_field, text);
+    }
+    if let Some(tags) = &update.tags {
+        user.insert("tags".into(), json!(tags));
+    }
+    Value::Object(user)
+}
+
+fn set_roles_text(user: &mut Map<String, Value>, field: &RolesField, text: &str) {
+    match field {
+        RolesField::Details => {
+            user.insert("details".into(), json!(text));
+        }
+        RolesField::Notes => {
+            user.insert("notes".into(), json!(text));
+        }
+        RolesField::UserField(key) => {
+            user.insert("user_fields".into(), json!({ key.as_str(): text }));
+        }
+    }
+}
+
+/// Reason and local detail of a refused single-record call (422 RecordInvalid, 404, ...).
+fn answer_failure(answer: &super::client::Answer) -> (Reason, String) {
+    let api = answer.api_error();
+    let fallback = format!("http_{}", answer.status.as_u16());
+    let reason = Reason::new(&reason_code(
+        api.code.as_deref(),
+        api.details.as_ref(),
+        &fallback,
+    ));
+    let detail = [api.description, details_text(api.details.as_ref())]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(": ");
+    (reason, detail)
+}
+
+/// Reads one finished job into a state per item. Failures map to items by `index` (or by
+/// Zendesk id for updates and deletions); successes without index are created ids.
+fn settle(b: &Batch, end: JobEnd) -> Settled {
+    let n = b.items.len();
+    let mut states = vec![State::Unknown; n];
+    let mut pool = Vec::new();
+    let job = match end {
+        JobEnd::Finished(job) => job,
+        JobEnd::Expired => {
+            return Settled {
+                states: vec![
+                    State::Failed(
+                        Reason::new("job_expired"),
+                        "Zendesk no longer knows the job; its results are lost".into()
+                    );
+                    n
+                ],
+                pool,
+                stray: Vec::new(),
+            }
+        }
+        JobEnd::BulkImportForbidden => {
+            return Settled {
+                states: vec![State::Failed(Reason::new("bulk_import_disabled"), String::new()); n],
+                pool,
+                stray: Vec::new(),
+            }
+        }
+    };
+    let by_id: HashMap<u64, usize> = b
+        .items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| item.zendesk_id.map(|id| (id, i)))
+        .collect();
+    // Failures Zendesk did not tie to an item still count, against items left unknown.
+    let mut stray: Vec<(Reason, String)> = Vec::new();
+    for result in job.items() {
+        let slot = result.index.filter(|i| *i < n).or_else(|| match b.mode {
+            Mode::Modify => result.id.and_then(|id| by_id.get(&id).copied()),
+            Mode::Create => None,
+        });
+        if result.is_failure() {
+            let code = reason_code(
+                result.error.as_deref(),
+                result.details.as_ref(),
+                "job_item_failed",
+            );
+            let failure = (
+                Reason::new(&code),
+                details_text(result.details.as_ref()).unwrap_or_default(),
+            );
+            match slot {
+                Some(s) => states[s] = State::Failed(failure.0, failure.1),
+                None => stray.push(failure),
+            }
+        } else {
+            match (slot, b.mode) {
+                (Some(s), Mode::Create) => states[s] = State::Done(result.id),
+                (Some(s), Mode::Modify) => states[s] = State::Done(None),
+                (None, Mode::Create) => pool.extend(result.id),
+                (None, Mode::Modify) => {}
+            }
+        }
+    }
+    let job_failed = job.status != "completed";
+    // Creates left unknown are settled later against the created ids, unless the job
+    // failed without creating anything.
+    if b.mode == Mode::Create && !(job_failed && pool.is_empty()) {
+        return Settled {
+            states,
+            pool,
+            stray,
+        };
+    }
+    let mut stray = stray.into_iter();
+    for state in states.iter_mut().filter(|s| matches!(s, State::Unknown)) {
+        *state = if let Some((reason, detail)) = stray.next() {
+            State::Failed(reason, unattributed(&detail))
+        } else if job_failed {
+            State::Failed(
+                Reason::new(&format!("job_{}", job.status)),
+                format!("the Zendesk job ended as {:?}", job.status),
+            )
+        } else {
+            State::Failed(
+                Reason::new("missing_from_job_results"),
+                "Zendesk's job results did not cover this record".into(),
+            )
+        };
+    }
+    Settled {
+        states,
+        pool,
+        stray: Vec::new(),
+    }
+}
+
+fn unattributed(detail: &str) -> String {
+    format!("{detail} (Zendesk did not say which record of the batch failed)")
+}

@@ -1,0 +1,767 @@
+//! The one HTTP client of the Zendesk adapter: authentication, the shared request budget,
+//! `Retry-After`, bounded retries and the mapping of HTTP answers to [`ZendeskError`].
+//!
+//! Must never: log a token (the header is marked sensitive and tokens stay `SecretString`),
+//! log request or response bodies above trace level, log emails at info/debug (query
+//! values are left out of request lines), or re-send a write that may have created records.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use base64::Engine as _;
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::{Method, StatusCode};
+use secrecy::ExposeSecret;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tracing::{debug, enabled, trace, warn, Level};
+use url::Url;
+
+use super::wire::ApiError;
+use super::{ZendeskError, ZendeskSettings};
+use crate::config::ZendeskTuning;
+use crate::outcome::{Reason, RequestStats};
+
+const MINUTE: Duration = Duration::from_secs(60);
+/// Longest `Retry-After` honoured as given; longer answers are clamped so a run cannot hang.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+/// Wait when a 429 carries no `Retry-After` (what Zendesk's own Ruby client does).
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(10);
+/// How many times one request may be told to wait (429, 503 with Retry-After).
+const MAX_RATE_LIMIT_WAITS: u32 = 20;
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Longest body excerpt in trace logs.
+const TRACE_BODY_CHARS: usize = 2000;
+
+/// Whether a request may be sent again after an answer that leaves its effect unknown.
+///
+/// Why this exists: a timeout after sending, a 500, 502 or 504 do not tell whether Zendesk
+/// carried the request out. Re-sending a read, an `update_many`, a `destroy_many` or a
+/// `make_primary` is harmless (the same end state). Re-sending a `create_many`, a
+/// `POST /users`, a `POST .../identities` or a membership `create_many` can create a
+/// second copy (Zendesk documents that two identical organization creates can race and
+/// both succeed, and a second job would run beside the first). Those calls are re-sent
+/// only when the request certainly did not reach Zendesk (connection refused, 429, 503
+/// with Retry-After); otherwise the error ends the run (exit 3) and the next run re-reads
+/// Zendesk and converges without duplicates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Safety {
+    Idempotent,
+    CreatesRecords,
+}
+
+/// One API call. `path` is relative to `/api/v2/` (e.g. `users/show_many`).
+pub(crate) struct Call<'a> {
+    pub method: Method,
+    pub path: String,
+    pub query: Vec<(&'static str, String)>,
+    pub body: Option<&'a Value>,
+    pub safety: Safety,
+    /// Action and object for errors: "listing Zendesk users, page 3".
+    pub what: &'a str,
+}
+
+impl<'a> Call<'a> {
+    pub fn get(path: impl Into<String>, what: &'a str) -> Self {
+        Call {
+            method: Method::GET,
+            path: path.into(),
+            query: Vec::new(),
+            body: None,
+            safety: Safety::Idempotent,
+            what,
+        }
+    }
+
+    pub fn write(
+        method: Method,
+        path: impl Into<String>,
+        body: Option<&'a Value>,
+        safety: Safety,
+        what: &'a str,
+    ) -> Self {
+        Call {
+            method,
+            path: path.into(),
+            query: Vec::new(),
+            body,
+            safety,
+            what,
+        }
+    }
+
+    pub fn query(mut self, key: &'static str, value: impl Into<String>) -> Self {
+        self.query.push((key, value.into()));
+        self
+    }
+}
+
+/// A final answer: any 2xx, or a 4xx the caller decides about (403, 404, 422, ...).
+pub(crate) struct Answer {
+    pub status: StatusCode,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn is_success(&self) -> bool {
+        self.status.is_success()
+    }
+
+    /// Parses a success body. Errors name the action and the JSON position, never the
+    /// body (it can hold emails and names).
+    pub fn json<T: DeserializeOwned>(&self, what: &str) -> Result<T> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            anyhow::anyhow!(
+                "unexpected answer from Zendesk while {what} (HTTP {}): {:?} error at line {} column {}",
+                self.status.as_u16(),
+                e.classify(),
+                e.line(),
+                e.column()
+            )
+        })
+    }
+
+    pub fn api_error(&self) -> ApiError {
+        ApiError::parse(&self.body)
+    }
+
+    /// The error for an answer the run cannot go on without.
+    pub fn into_error(self, what: &str) -> anyhow::Error {
+        if self.status == StatusCode::FORBIDDEN {
+            return ZendeskError::Forbidden {
+                what: what.to_string(),
+            }
+            .into();
+        }
+        let code = self
+            .api_error()
+            .code
+            .map(|c| Reason::new(&c).to_string())
+            .unwrap_or_else(|| format!("http_{}", self.status.as_u16()));
+        ZendeskError::Rejected {
+            what: what.to_string(),
+            status: self.status.as_u16(),
+            code,
+        }
+        .into()
+    }
+}
+
+#[derive(Default)]
+struct Stats {
+    requests: AtomicU64,
+    write_requests: AtomicU64,
+    rate_limited: AtomicU64,
+    retries: AtomicU64,
+}
+
+pub(crate) struct Client {
+    http: reqwest::Client,
+    /// Ends with `/`; `api/v2/...` is joined onto it.
+    base: Url,
+    auth: HeaderValue,
+    limiter: Limiter,
+    stats: Stats,
+    pub(crate) tuning: ZendeskTuning,
+    backoff_base: Duration,
+    /// How long background jobs have been taking (ms; 0 = not yet known), carried from one
+    /// batch of jobs to the next so first polls are timed to find jobs done.
+    job_estimate_ms: AtomicU64,
+}
+
+impl Client {
+    pub fn new(settings: &ZendeskSettings) -> Result<Client> {
+        let mut base = settings.base_url.clone();
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        let credentials = format!(
+            "{}/token:{}",
+            settings.email,
+            settings.token.expose_secret()
+        );
+        let encoded = base64::engine::general_purpose::STANDARD.encode(credentials.as_bytes());
+        let mut auth = HeaderValue::from_str(&format!("Basic {encoded}"))
+            .map_err(|_| anyhow::anyhow!("building the Zendesk Authorization header failed"))?;
+        auth.set_sensitive(true);
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(
+                settings.tuning.request_timeout_seconds.max(1),
+            ))
+            .connect_timeout(Duration::from_secs(10))
+            // Zendesk's API does not redirect; following one could carry the credentials away.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("pages-zendesk-sync/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .context("building the Zendesk HTTP client")?;
+        Ok(Client {
+            http,
+            base,
+            auth,
+            limiter: Limiter::new(settings.tuning.requests_per_minute.max(1)),
+            stats: Stats::default(),
+            tuning: settings.tuning.clone(),
+            backoff_base: Duration::from_millis(500),
+            job_estimate_ms: AtomicU64::new(0),
+        })
+    }
+
+    /// First wait of the exponential backoff (tests shorten it).
+    pub fn set_backoff_base(&mut self, base: Duration) {
+        self.backoff_base = base;
+    }
+
+    pub fn stats(&self) -> RequestStats {
+        RequestStats {
+            requests: self.stats.requests.load(Ordering::Relaxed),
+            write_requests: self.stats.write_requests.load(Ordering::Relaxed),
+            rate_limited: self.stats.rate_limited.load(Ordering::Relaxed),
+            retries: self.stats.retries.load(Ordering::Relaxed),
+        }
+    }
+
+    pub fn job_estimate(&self) -> Option<Duration> {
+        match self.job_estimate_ms.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some(Duration::from_millis(ms)),
+        }
+    }
+
+    pub fn set_job_estimate(&self, d: Duration) {
+        let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.job_estimate_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// The request budget now in force (requests per minute).
+    pub fn budget(&self) -> u32 {
+        self.limiter.budget()
+    }
+
+    fn url(&self, call: &Call<'_>) -> Result<Url> {
+        let mut url = self
+            .base
+            .join(&format!("api/v2/{}", call.path.trim_start_matches('/')))
+            .with_context(|| format!("building the Zendesk URL while {}", call.what))?;
+        if !call.query.is_empty() {
+            url.set_query(Some(&encode_query(&call.query)));
+        }
+        Ok(url)
+    }
+
+    /// Sends a call within the budget, waiting on 429/503 and retrying transient failures
+    /// as its [`Safety`] allows. Returns 2xx answers and the 4xx answers a caller decides
+    /// about; 401, exhausted retries and unsafe re-sends are errors.
+    pub async fn send(&self, call: &Call<'_>) -> Result<Answer> {
+        let url = self.url(call)?;
+        let route = route_key(&call.method, &call.path);
+        let log_path = loggable_path(&call.path, &call.query);
+        let body = call
+            .body
+            .map(serde_json::to_vec)
+            .transpose()
+            .context("encoding a Zendesk request body")?;
+        let mut transient_failures = 0u32;
+        let mut rate_waits = 0u32;
+        loop {
+            self.limiter.acquire(&route).await;
+            let started = Instant::now();
+            let mut request = self
+                .http
+                .request(call.method.clone(), url.clone())
+                .header(AUTHORIZATION, self.auth.clone())
+                .header(ACCEPT, "application/json");
+            if let Some(b) = &body {
+                request = request
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(b.clone());
+                if enabled!(Level::TRACE) {
+                    trace!(method = %call.method, path = %log_path, body = %excerpt(b), "request body");
+                }
+            }
+            self.stats.requests.fetch_add(1, Ordering::Relaxed);
+            if call.method != Method::GET {
+                self.stats.write_requests.fetch_add(1, Ordering::Relaxed);
+            }
+            let problem = match request.send().await {
+                Err(e) => {
+                    let ms = started.elapsed().as_millis() as u64;
+                    let msg = transport_message(&e);
+                    debug!(method = %call.method, path = %log_path, ms, error = %msg, "Zendesk request failed");
+                    // Only a failed connect proves the request never left this machine.
+                    Problem::Transient {
+                        reached: !e.is_connect(),
+                        last: msg,
+                    }
+                }
+                Ok(response) => {
+                    let status = response.status();
+                    let headers = response.headers().clone();
+                    self.limiter.observe(&headers, &route);
+                    let read = response.bytes().await;
+                    let ms = started.elapsed().as_millis() as u64;
+                    debug!(method = %call.method, path = %log_path, status = status.as_u16(), ms, "Zendesk request");
+                    match read {
+                        Err(e) => Problem::Transient {
+                            reached: true,
+                            last: format!("reading the answer: {}", transport_message(&e)),
+                        },
+                        Ok(bytes) => {
+                            let bytes = bytes.to_vec();
+                            if enabled!(Level::TRACE) {
+                                trace!(path = %log_path, body = %excerpt(&bytes), "response body");
+                            }
+                            match classify(status, &headers, &bytes) {
+                                Verdict::Done => {
+                                    return Ok(Answer {
+                                        status,
+                                        body: bytes,
+                                    })
+                                }
+                                Verdict::Unauthorized => {
+                                    return Err(ZendeskError::Unauthorized.into())
+                                }
+                                Verdict::Wait { wait, account_wide } => Problem::RateLimited {
+                                    wait,
+                                    account_wide,
+                                    status,
+                                },
+                                // A conflict on a create is an answer about that record.
+                                Verdict::Transient(_)
+                                    if status == StatusCode::CONFLICT
+                                        && call.safety == Safety::CreatesRecords =>
+                                {
+                                    return Ok(Answer {
+                                        status,
+                                        body: bytes,
+                                    });
+                                }
+                                Verdict::Transient(last) => Problem::Transient {
+                                    reached: true,
+                                    last,
+                                },
+                            }
+                        }
+                    }
+                }
+            };
+            match problem {
+                Problem::RateLimited {
+                    wait,
+                    account_wide,
+                    status,
+                } => {
+                    rate_waits += 1;
+                    self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+                    if rate_waits > MAX_RATE_LIMIT_WAITS {
+                        return Err(ZendeskError::Unavailable {
+                            what: call.what.to_string(),
+                            last: format!(
+                                "HTTP {} after waiting {MAX_RATE_LIMIT_WAITS} times as asked",
+                                status.as_u16()
+                            ),
+                        }
+                        .into());
+                    }
+                    warn!(
+                        method = %call.method,
+                        path = %log_path,
+                        status = status.as_u16(),
+                        wait_s = wait.as_secs_f64(),
+                        "Zendesk asked to wait; retrying after Retry-After"
+                    );
+                    if account_wide {
+                        self.limiter.pause(wait);
+                    }
+                    tokio::time::sleep(wait).await;
+                }
+                Problem::Transient { reached, last } => {
+                    if reached && call.safety == Safety::CreatesRecords {
+                        return Err(ZendeskError::Unavailable {
+                            what: call.what.to_string(),
+                            last: format!(
+                                "{last}; the request may have reached Zendesk, so it is not sent again \
+                                 (a repeat could create duplicates); the next run re-reads Zendesk and finishes the work"
+                            ),
+                        }
+                        .into());
+                    }
+                    transient_failures += 1;
+                    if transient_failures > self.tuning.max_retries {
+                        return Err(ZendeskError::Unavailable {
+                            what: call.what.to_string(),
+                            last: format!("{last} (after {} retries)", self.tuning.max_retries),
+                        }
+                        .into());
+                    }
+                    let wait = backoff(self.backoff_base, transient_failures);
+                    debug!(path = %log_path, attempt = transient_failures, wait_ms = wait.as_millis() as u64, "retrying Zendesk request");
+                    tokio::time::sleep(wait).await;
+                }
+            }
+            self.stats.retries.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+enum Problem {
+    RateLimited {
+        wait: Duration,
+        account_wide: bool,
+        status: StatusCode,
+    },
+    Transient {
+        /// The request may have been carried out.
+        reached: bool,
+        last: String,
+    },
+}
+
+enum Verdict {
+    Done,
+    Unauthorized,
+    Wait { wait: Duration, account_wide: bool },
+    Transient(String),
+}
+
+fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Verdict {
+    let retry_after = headers
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_retry_after);
+    match status {
+        s if s.is_success() => Verdict::Done,
+        StatusCode::UNAUTHORIZED => Verdict::Unauthorized,
+        StatusCode::TOO_MANY_REQUESTS => {
+            // TooManyJobs is about queued background jobs, not the request budget: only
+            // the submission waits, reads and polls go on.
+            let too_many_jobs = ApiError::parse(body).code.as_deref() == Some("TooManyJobs");
+            Verdict::Wait {
+                wait: retry_after.unwrap_or(DEFAULT_RETRY_AFTER),
+                account_wide: !too_many_jobs,
+            }
+        }
+        StatusCode::SERVICE_UNAVAILABLE if retry_after.is_some() => Verdict::Wait {
+            wait: retry_after.unwrap_or(DEFAULT_RETRY_AFTER),
+            account_wide: true,
+        },
+        s if s.is_server_error() || s == StatusCode::CONFLICT => {
+            let code = ApiError::parse(body)
+                .code
+                .map(|c| format!(" {}", Reason::new(&c)))
+                .unwrap_or_default();
+            Verdict::Transient(format!("HTTP {}{code}", s.as_u16()))
+        }
+        _ => Verdict::Done,
+    }
+}
+
+/// Seconds (integer or decimal) or an HTTP date; clamped to [`MAX_RETRY_AFTER`].
+fn parse_retry_after(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    let d = if let Ok(secs) = v.parse::<f64>() {
+        if !secs.is_finite() || secs < 0.0 {
+            return None;
+        }
+        Duration::from_secs_f64(secs.min(MAX_RETRY_AFTER.as_secs_f64()))
+    } else {
+        let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+        let secs = (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_seconds();
+        Duration::from_secs(secs.max(0) as u64)
+    };
+    Some(d.min(MAX_RETRY_AFTER))
+}
+
+fn backoff(base: Duration, attempt: u32) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+    let d = exp.min(MAX_BACKOFF);
+    // Jitter in [d/2, d]: retries of parallel requests spread out.
+    d / 2 + d.mul_f64(fastrand::f64() / 2.0)
+}
+
+fn transport_message(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else {
+        "transport error"
+    };
+    let mut msg = kind.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
+}
+
+/// `method path` with numeric segments as `{id}`, for per-endpoint budgets.
+fn route_key(method: &Method, path: &str) -> String {
+    let shape: Vec<&str> = path
+        .trim_matches('/')
+        .split('/')
+        .map(|seg| {
+            if !seg.is_empty() && seg.chars().all(|c| c.is_ascii_digit()) {
+                "{id}"
+            } else {
+                seg
+            }
+        })
+        .collect();
+    format!("{method} {}", shape.join("/"))
+}
+
+/// Per-endpoint spacing Zendesk documents: `PUT /users/{id}` is limited to one request per
+/// second for the whole account (used only by single-record fallbacks).
+fn route_spacing(route: &str) -> Option<Duration> {
+    (route == "PUT users/{id}").then_some(Duration::from_secs(1))
+}
+
+/// Path plus query keys only: query values can carry cursors and ids, and must never carry
+/// emails into debug logs.
+fn loggable_path(path: &str, query: &[(&'static str, String)]) -> String {
+    if query.is_empty() {
+        return format!("/api/v2/{path}");
+    }
+    let keys: Vec<&str> = query.iter().map(|(k, _)| *k).collect();
+    format!("/api/v2/{path}?{}", keys.join("&"))
+}
+
+/// Form-encodes the query; commas stay literal as in Zendesk's documented `ids=1,2,3`.
+fn encode_query(query: &[(&'static str, String)]) -> String {
+    query
+        .iter()
+        .map(|(k, v)| {
+            let k: String = url::form_urlencoded::byte_serialize(k.as_bytes()).collect();
+            let v: String = url::form_urlencoded::byte_serialize(v.as_bytes()).collect();
+            format!("{k}={}", v.replace("%2C", ","))
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let mut out: String = text.chars().take(TRACE_BODY_CHARS).collect();
+    if text.chars().count() > TRACE_BODY_CHARS {
+        out.push('…');
+    }
+    out
+}
+
+/// The request budget shared by every call: at most `budget` requests in any 60 seconds
+/// (a sliding window, so Zendesk's per-minute count is never exceeded), a pause after a
+/// 429 or when Zendesk says few requests remain, and per-endpoint spacing.
+struct Limiter {
+    state: Mutex<LimiterState>,
+}
+
+struct LimiterState {
+    budget: u32,
+    sent: VecDeque<Instant>,
+    pause_until: Option<Instant>,
+    route_next: HashMap<String, Instant>,
+}
+
+impl Limiter {
+    fn new(budget: u32) -> Self {
+        Limiter {
+            state: Mutex::new(LimiterState {
+                budget,
+                sent: VecDeque::new(),
+                pause_until: None,
+                route_next: HashMap::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LimiterState> {
+        // A poisoned lock only means another request panicked mid-update; the window is
+        // still usable.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn budget(&self) -> u32 {
+        self.lock().budget
+    }
+
+    async fn acquire(&self, route: &str) {
+        loop {
+            let wait = {
+                let mut s = self.lock();
+                let now = Instant::now();
+                while s
+                    .sent
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= MINUTE)
+                {
+                    s.sent.pop_front();
+                }
+                let budget = s.budget.max(1) as usize;
+                while s.sent.len() > budget {
+                    s.sent.pop_front();
+                }
+                let mut until = now;
+                if let Some(p) = s.pause_until {
+                    until = until.max(p);
+                }
+                if s.sent.len() >= budget {
+                    until = until.max(s.sent[s.sent.len() - budget] + MINUTE);
+                }
+                if let Some(next) = s.route_next.get(route) {
+                    until = until.max(*next);
+                }
+                if until <= now {
+                    s.sent.push_back(now);
+                    if let Some(spacing) = route_spacing(route) {
+                        s.route_next.insert(route.to_string(), now + spacing);
+                    }
+                    return;
+                }
+                until - now
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    fn pause(&self, wait: Duration) {
+        let mut s = self.lock();
+        let until = Instant::now() + wait;
+        s.pause_until = Some(s.pause_until.map_or(until, |p| p.max(until)));
+    }
+
+    /// Reads Zendesk's budget headers (every spelling seen in recordings; `HeaderMap`
+    /// names are case-insensitive) and lowers or paces the budget to match.
+    fn observe(&self, headers: &HeaderMap, route: &str) {
+        let number = |names: &[&str]| -> Option<u64> {
+            names.iter().find_map(|n| {
+                let v = headers.get(*n)?.to_str().ok()?;
+                let digits: String = v.trim().chars().take_while(char::is_ascii_digit).collect();
+                digits.parse().ok()
+            })
+        };
+        let limit = number(&["x-rate-limit", "ratelimit-limit", "rate-limit"]);
+        let remaining = number(&[
+            "x-rate-limit-remaining",
+            "ratelimit-remaining",
+            "rate-limit-remaining",
+        ]);
+        let reset = number(&["ratelimit-reset", "rate-limit-reset"]);
+        let mut s = self.lock();
+        if let Some(limit) = limit.filter(|l| *l > 0) {
+            let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+            if limit < s.budget {
+                debug!(
+                    from = s.budget,
+                    to = limit,
+                    "lowering the request budget to Zendesk's announced limit"
+                );
+                s.budget = limit;
+            }
+        }
+        if let Some(remaining) = remaining {
+            let limit = limit.unwrap_or(u64::from(s.budget)).max(1);
+            let low_water = (limit / 20).max(1);
+            if remaining < low_water {
+                // Spread what is left over the time until Zendesk's window resets.
+                let reset = Duration::from_secs(reset.unwrap_or(60).min(60));
+                let gap = reset / (remaining as u32 + 1);
+                let until = Instant::now() + gap;
+                debug!(
+                    remaining,
+                    gap_ms = gap.as_millis() as u64,
+                    "few Zendesk requests remain; pacing"
+                );
+                s.pause_until = Some(s.pause_until.map_or(until, |p| p.max(until)));
+            }
+        }
+        // Endpoint budgets: `Zendesk-RateLimit-<name>: total=N; remaining=n; resets=s`.
+        for (name, value) in headers {
+            let name = name.as_str();
+            if !name.starts_with("zendesk-ratelimit-") || name == "zendesk-ratelimit-inflight-jobs"
+            {
+                continue;
+            }
+            let Ok(v) = value.to_str() else { continue };
+            let field = |key: &str| -> Option<u64> {
+                v.split(';').find_map(|part| {
+                    let (k, val) = part.split_once('=')?;
+                    (k.trim() == key).then(|| val.trim().parse().ok()).flatten()
+                })
+            };
+            if field("remaining") == Some(0) {
+                let resets = Duration::from_secs(field("resets").unwrap_or(1).min(300));
+                let until = Instant::now() + resets;
+                let next = s.route_next.entry(route.to_string()).or_insert(until);
+                *next = (*next).max(until);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_accepts_seconds_and_is_capped() {
+        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after("1.5"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_retry_after("99999"), Some(MAX_RETRY_AFTER));
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn backoff_grows_and_stays_bounded() {
+        let base = Duration::from_millis(100);
+        let first = backoff(base, 1);
+        assert!(first >= Duration::from_millis(50) && first <= base);
+        let late = backoff(base, 30);
+        assert!(late <= MAX_BACKOFF && late >= MAX_BACKOFF / 2);
+    }
+
+    #[test]
+    fn routes_hide_ids_and_logs_hide_query_values() {
+        assert_eq!(route_key(&Method::PUT, "users/123"), "PUT users/{id}");
+        assert_eq!(
+            route_spacing("PUT users/{id}"),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(route_spacing("PUT users/update_many"), None);
+        let q = vec![
+            ("ids", "1,2".to_string()),
+            ("page[after]", "a=b+c".to_string()),
+        ];
+        assert_eq!(
+            loggable_path("users/show_many", &q),
+            "/api/v2/users/show_many?ids&page[after]"
+        );
+        assert_eq!(encode_query(&q), "ids=1,2&page%5Bafter%5D=a%3Db%2Bc");
+    }
+
+    #[test]
+    fn announced_limits_lower_the_budget_in_any_spelling() {
+        for name in ["X-Rate-Limit", "ratelimit-limit", "Rate-Limit"] {
+            let limiter = Limiter::new(700);
+            let mut h = HeaderMap::new();
+            h.insert(
+                reqwest::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_static("200"),
+            );
+            limiter.observe(&h, "GET users");
+            assert_eq!(limiter.budget(), 200, "{name}");
+            h.insert("x-rate-limit", HeaderValue::from_static("900"));
+            limiter.observe(&h, "GET users");
+            assert_eq!(
+                limiter.budget(),
+                200,
+                "a larger limit never raises the budget"
+            );
+        }
+    }
+}

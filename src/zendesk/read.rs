@@ -1,0 +1,259 @@
+//! Reads what Zendesk holds into an [`ActualState`]: organizations, users with their email
+//! identities, and organization memberships, each by cursor pagination (100 per page).
+//!
+//! Must never: trust `links.next` (Zendesk sends it on the last page too), stop before
+//! `has_more` is false, or keep deleted (`active: false`) users.
+
+use std::collections::{BTreeMap, HashMap};
+
+use anyhow::{bail, Result};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tracing::{debug, info};
+
+use super::client::{Call, Client};
+use super::wire::{
+    MembershipsPage, Meta, OrgsPage, UsersPage, WireIdentity, WireMembership, WireOrg, WireUser,
+};
+use crate::config::{Policy, RolesField};
+use crate::model::{
+    ActualState, EmailKey, ZendeskIdentity, ZendeskMembership, ZendeskOrg, ZendeskRole, ZendeskUser,
+};
+
+pub(crate) const PAGE_SIZE: &str = "100";
+
+trait Paged: DeserializeOwned {
+    fn meta(&self) -> Option<&Meta>;
+}
+
+impl Paged for OrgsPage {
+    fn meta(&self) -> Option<&Meta> {
+        self.meta.as_ref()
+    }
+}
+
+impl Paged for UsersPage {
+    fn meta(&self) -> Option<&Meta> {
+        self.meta.as_ref()
+    }
+}
+
+impl Paged for MembershipsPage {
+    fn meta(&self) -> Option<&Meta> {
+        self.meta.as_ref()
+    }
+}
+
+/// Follows `page[after]` cursors until `has_more` is false, handing each page to `each`.
+async fn paginate<P: Paged>(
+    client: &Client,
+    path: &str,
+    resource: &str,
+    extra: &[(&'static str, &str)],
+    mut each: impl FnMut(P),
+) -> Result<usize> {
+    let mut after: Option<String> = None;
+    let mut page_no = 1usize;
+    loop {
+        let what = format!("listing Zendesk {resource}, page {page_no}");
+        let mut call = Call::get(path, &what).query("page[size]", PAGE_SIZE);
+        for (k, v) in extra {
+            call = call.query(k, *v);
+        }
+        if let Some(cursor) = &after {
+            call = call.query("page[after]", cursor.clone());
+        }
+        let answer = client.send(&call).await?;
+        if !answer.is_success() {
+            return Err(answer.into_error(&what));
+        }
+        let page: P = answer.json(&what)?;
+        let Some(meta) = page.meta() else {
+            bail!("Zendesk answered without cursor pagination metadata while {what}");
+        };
+        let (has_more, cursor) = (meta.has_more, meta.after_cursor.clone());
+        each(page);
+        if !has_more {
+            return Ok(page_no);
+        }
+        match cursor {
+            None => bail!("Zendesk said more {resource} follow but sent no cursor ({what})"),
+            Some(c) if after.as_deref() == Some(c.as_str()) => {
+                bail!("Zendesk sent the same cursor twice while {what}")
+            }
+            Some(c) => after = Some(c),
+        }
+        page_no += 1;
+    }
+}
+
+pub(crate) async fn read_actual(client: &Client, policy: &Policy) -> Result<ActualState> {
+    let (orgs, users, memberships) = tokio::join!(
+        read_orgs(client),
+        read_users(client, policy),
+        read_memberships(client)
+    );
+    let orgs = orgs?;
+    let (users, inactive) = users?;
+    let actual = ActualState {
+        orgs,
+        users,
+        memberships: memberships?,
+    };
+    info!(
+        organizations = actual.orgs.len(),
+        users = actual.users.len(),
+        memberships = actual.memberships.len(),
+        inactive_users_ignored = inactive,
+        "read Zendesk"
+    );
+    Ok(actual)
+}
+
+async fn read_orgs(client: &Client) -> Result<BTreeMap<u64, ZendeskOrg>> {
+    let mut orgs = BTreeMap::new();
+    let pages = paginate(
+        client,
+        "organizations",
+        "organizations",
+        &[],
+        |p: OrgsPage| {
+            for o in p.organizations {
+                orgs.insert(o.id, map_org(o));
+            }
+        },
+    )
+    .await?;
+    debug!(
+        pages,
+        organizations = orgs.len(),
+        "read Zendesk organizations"
+    );
+    Ok(orgs)
+}
+
+async fn read_users(
+    client: &Client,
+    policy: &Policy,
+) -> Result<(BTreeMap<u64, ZendeskUser>, usize)> {
+    let mut users = BTreeMap::new();
+    let mut inactive = 0usize;
+    let pages = paginate(
+        client,
+        "users",
+        "users",
+        &[("include", "identities")],
+        |p: UsersPage| {
+            let mut identities: HashMap<u64, Vec<WireIdentity>> = HashMap::new();
+            for i in p.identities {
+                identities.entry(i.user_id).or_default().push(i);
+            }
+            for u in p.users {
+                let ids = identities.remove(&u.id).unwrap_or_default();
+                match map_user(u, ids, policy) {
+                    Some(user) => {
+                        users.insert(user.id, user);
+                    }
+                    None => inactive += 1,
+                }
+            }
+        },
+    )
+    .await?;
+    debug!(pages, users = users.len(), "read Zendesk users");
+    Ok((users, inactive))
+}
+
+async fn read_memberships(client: &Client) -> Result<BTreeMap<u64, ZendeskMembership>> {
+    let mut memberships = BTreeMap::new();
+    let pages = paginate(
+        client,
+        "organization_memberships",
+        "organization memberships",
+        &[],
+        |p: MembershipsPage| {
+            for m in p.organization_memberships {
+                memberships.insert(m.id, map_membership(m));
+            }
+        },
+    )
+    .await?;
+    debug!(
+        pages,
+        memberships = memberships.len(),
+        "read Zendesk memberships"
+    );
+    Ok(memberships)
+}
+
+pub(crate) fn map_org(o: WireOrg) -> ZendeskOrg {
+    ZendeskOrg {
+        id: o.id,
+        name: o.name,
+        details: o.details,
+    }
+}
+
+fn map_membership(m: WireMembership) -> ZendeskMembership {
+    ZendeskMembership {
+        id: m.id,
+        user_id: m.user_id,
+        org_id: m.organization_id,
+    }
+}
+
+/// `None` for deleted users (`active: false`).
+pub(crate) fn map_user(
+    u: WireUser,
+    identities: Vec<WireIdentity>,
+    policy: &Policy,
+) -> Option<ZendeskUser> {
+    if u.active == Some(false) {
+        return None;
+    }
+    let sideloaded = !identities.is_empty();
+    let mut emails: Vec<ZendeskIdentity> = identities
+        .into_iter()
+        .filter(|i| i.kind == "email")
+        .filter_map(|i| {
+            Some(ZendeskIdentity {
+                id: i.id,
+                email: EmailKey::parse(&i.value).ok()?,
+                primary: i.primary,
+            })
+        })
+        .collect();
+    emails.sort_by_key(|i| (!i.primary, i.id));
+    if !sideloaded {
+        // No identities came with the user (sideload missing): the primary email is still
+        // known from `email`, and losing it would make the planner create a duplicate.
+        // Id 0 marks "not read"; a primary identity is never the target of make_primary.
+        if let Some(email) = u.email.as_deref().and_then(|e| EmailKey::parse(e).ok()) {
+            emails.push(ZendeskIdentity {
+                id: 0,
+                email,
+                primary: true,
+            });
+        }
+    }
+    let roles_text = match &policy.roles_field {
+        RolesField::Details => u.details,
+        RolesField::Notes => u.notes,
+        RolesField::UserField(key) => match u.user_fields.as_ref().and_then(|f| f.get(key)) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(other) => Some(other.to_string()),
+        },
+    };
+    Some(ZendeskUser {
+        id: u.id,
+        name: u.name,
+        // A missing role reads as agent: the most protected kind that is not admin.
+        role: ZendeskRole::parse(u.role.as_deref().unwrap_or_default()),
+        external_id: u.external_id,
+        roles_text,
+        tags: u.tags,
+        suspended: u.suspended,
+        identities: emails,
+    })
+}
