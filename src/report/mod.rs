@@ -5,6 +5,8 @@
 //! that can hold an email or a name, so public output cannot leak one. Per-record detail
 //! lives in [`Detail`], which is written only to the file the operator asks for.
 
+pub mod checklist;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
