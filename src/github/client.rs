@@ -253,8 +253,9 @@ impl GithubClient {
         title: Option<&str>,
     ) -> Result<Option<IssueRef>> {
         let marker = month.marker();
-        // Issues are listed newest first; one created before the previous month began
-        // cannot be this month's (a run for a month happens during or after it).
+        // Issues are listed newest first; pages after one reaching back before the
+        // previous month began cannot hold this month's issue (it is opened during or
+        // after the month, or at worst shortly before).
         let stop_before = month.previous().start_utc();
         let mut by_marker: Vec<(DateTime<Utc>, IssueJson)> = Vec::new();
         let mut by_title: Vec<(DateTime<Utc>, IssueJson)> = Vec::new();
@@ -284,10 +285,9 @@ impl GithubClient {
             let count = issues.len();
             let mut older_seen = false;
             for issue in issues {
-                if issue.created_at < stop_before {
-                    older_seen = true;
-                    continue;
-                }
+                // Only a paging limit, not a filter: an issue opened early for a later
+                // month (`--month` ahead of time) is newer still and must be found.
+                older_seen |= issue.created_at < stop_before;
                 if issue.pull_request.is_some() {
                     continue;
                 }
