@@ -378,10 +378,13 @@ impl GithubClient {
                 "labels": labels,
                 "assignees": assignees,
             });
-            match self.call(Method::POST, &route, Some(&payload), Mode::Once).await {
+            match self
+                .call(Method::POST, &route, Some(&payload), Mode::Once)
+                .await
+            {
                 Ok(reply) => {
-                    let issue: IssueJson = serde_json::from_str(&reply.body)
-                        .context("reading the created issue")?;
+                    let issue: IssueJson =
+                        serde_json::from_str(&reply.body).context("reading the created issue")?;
                     info!(number = issue.number, month = %month, "opened this month's issue");
                     return Ok((issue.into_ref(), true));
                 }
@@ -397,9 +400,10 @@ impl GithubClient {
                         return Ok((issue, true));
                     }
                 }
-                Err(CallError::Final(GithubError::Rejected { status: 422, message }))
-                    if !assignees.is_empty() && message.contains("assignees") =>
-                {
+                Err(CallError::Final(GithubError::Rejected {
+                    status: 422,
+                    message,
+                })) if !assignees.is_empty() && message.contains("assignees") => {
                     // A template naming someone who can no longer be assigned must not
                     // stop the monthly job: open the issue unassigned and say so.
                     warn!(%message, "GitHub refused the template's assignees; opening the issue without them");
@@ -551,12 +555,18 @@ impl GithubClient {
         let route = format!("{}/issues/{number}/comments", self.repo_path());
         for attempt in 1..=self.options.max_attempts {
             match self
-                .call(Method::POST, &route, Some(&json!({ "body": body })), Mode::Once)
+                .call(
+                    Method::POST,
+                    &route,
+                    Some(&json!({ "body": body })),
+                    Mode::Once,
+                )
                 .await
             {
                 Ok(reply) => {
-                    let c: CommentJson = serde_json::from_str(&reply.body)
-                        .with_context(|| format!("reading the comment posted on issue #{number}"))?;
+                    let c: CommentJson = serde_json::from_str(&reply.body).with_context(|| {
+                        format!("reading the comment posted on issue #{number}")
+                    })?;
                     info!(number, comment = c.id, "posted the results comment");
                     return Ok(CommentRef {
                         id: c.id,
@@ -839,7 +849,9 @@ fn run_marker(run_id: &str) -> Result<String> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
     {
-        bail!("run id for the comment marker must be 1-100 letters, digits, - _ or ., got {run_id:?}");
+        bail!(
+            "run id for the comment marker must be 1-100 letters, digits, - _ or ., got {run_id:?}"
+        );
     }
     Ok(format!("{RUN_MARKER_PREFIX}{run_id} -->"))
 }
@@ -912,7 +924,16 @@ mod tests {
     #[test]
     fn repositories_are_validated() {
         assert!(parse_repository("cloud-gov/pages-zendesk-sync").is_ok());
-        for bad in ["", "owner", "owner/", "/repo", "a/b/c", "own er/repo", "o/..", "o/r?x"] {
+        for bad in [
+            "",
+            "owner",
+            "owner/",
+            "/repo",
+            "a/b/c",
+            "own er/repo",
+            "o/..",
+            "o/r?x",
+        ] {
             assert!(parse_repository(bad).is_err(), "{bad:?}");
         }
     }
@@ -976,7 +997,9 @@ mod tests {
             "x-ratelimit-reset",
             (Utc::now().timestamp() + 30).to_string().parse().unwrap(),
         );
-        let wait = c.rate_limit_wait(403, &h, "API rate limit exceeded", 1).unwrap();
+        let wait = c
+            .rate_limit_wait(403, &h, "API rate limit exceeded", 1)
+            .unwrap();
         assert!((29..=32).contains(&wait.as_secs()), "{wait:?}");
     }
 }

@@ -259,7 +259,10 @@ impl IssueTemplate {
             name: front.name,
             title,
             about: front.about,
-            labels: front.labels.map(StringOrList::into_names).unwrap_or_default(),
+            labels: front
+                .labels
+                .map(StringOrList::into_names)
+                .unwrap_or_default(),
             assignees: front
                 .assignees
                 .map(StringOrList::into_names)
@@ -310,8 +313,16 @@ mod tests {
         assert_eq!((m.year(), m.number(), m.name()), (2026, 11, "November"));
         assert_eq!(m.to_string(), "2026-11");
         for bad in [
-            "2026-13", "2026-00", "2026-1", "26-11", "2026/11", " 2026-11", "2026-11 ", "2026-11-01",
-            "", "２０２６-11",
+            "2026-13",
+            "2026-00",
+            "2026-1",
+            "26-11",
+            "2026/11",
+            " 2026-11",
+            "2026-11 ",
+            "2026-11-01",
+            "",
+            "２０２６-11",
         ] {
             assert!(Month::parse(bad).is_err(), "{bad:?} should be refused");
         }
@@ -395,9 +406,16 @@ mod tests {
         let t = IssueTemplate::parse(text).unwrap();
         assert_eq!(t.labels, ["pages-zendesk-sync"]);
         let r = t.render(Month::parse("2026-03").unwrap());
-        assert_eq!(r.title, "Run March 2026 Pages/Zendesk user, role, and org sync");
+        assert_eq!(
+            r.title,
+            "Run March 2026 Pages/Zendesk user, role, and org sync"
+        );
         assert!(!r.body.contains("[month]") && !r.body.contains("[year]"));
-        assert!(r.body.contains("- [ ] Orgs in Zendesk match current Pages orgs"));
-        assert!(r.body.ends_with("<!-- pages-zendesk-sync:month=2026-03 -->\n"));
+        assert!(r
+            .body
+            .contains("- [ ] Orgs in Zendesk match current Pages orgs"));
+        assert!(r
+            .body
+            .ends_with("<!-- pages-zendesk-sync:month=2026-03 -->\n"));
     }
 }

@@ -79,7 +79,10 @@ pub enum Fault {
     AfterEffect(u16),
     /// A rate-limit answer (403 or 429) with `retry-after` (if given) and
     /// `x-ratelimit-remaining: 0`.
-    RateLimited { status: u16, retry_after: Option<u64> },
+    RateLimited {
+        status: u16,
+        retry_after: Option<u64>,
+    },
     /// 403 "Resource not accessible by integration" (the token lacks `issues: write`).
     NotAccessible,
 }
@@ -122,6 +125,8 @@ pub struct LoggedRequest {
     /// Without the path prefix.
     pub path: String,
     pub query: Option<String>,
+    /// Request headers except `authorization`, lower-case names.
+    pub headers: BTreeMap<String, String>,
     pub body: String,
     pub status: u16,
 }
@@ -293,7 +298,11 @@ impl GithubStandin {
 
     /// Names of the repository's labels.
     pub fn labels(&self) -> Vec<String> {
-        self.world().labels.values().map(|l| l.name.clone()).collect()
+        self.world()
+            .labels
+            .values()
+            .map(|l| l.name.clone())
+            .collect()
     }
 
     /// Adds an issue as if created earlier (by the bot); returns its number.
@@ -402,7 +411,11 @@ impl World {
 
     fn user_json(&self, login: &str) -> Value {
         let bot = login == BOT_LOGIN;
-        let id = if bot { BOT_ID } else { 500_000 + login.len() as u64 };
+        let id = if bot {
+            BOT_ID
+        } else {
+            500_000 + login.len() as u64
+        };
         let base = format!("{}/users/{}", self.api_url, login);
         json!({
             "login": login,
@@ -572,12 +585,30 @@ async fn handle(
     let query = uri.query().map(str::to_string);
     let body_text = String::from_utf8_lossy(&body).to_string();
 
-    let answer = answer(&mut w, &method, &path, query.as_deref(), &headers, &body_text);
+    let answer = answer(
+        &mut w,
+        &method,
+        &path,
+        query.as_deref(),
+        &headers,
+        &body_text,
+    );
     w.used += 1;
+    let logged_headers = headers
+        .iter()
+        .filter(|(name, _)| *name != "authorization")
+        .map(|(name, value)| {
+            (
+                name.as_str().to_string(),
+                String::from_utf8_lossy(value.as_bytes()).to_string(),
+            )
+        })
+        .collect();
     w.log.push(LoggedRequest {
         method: method.to_string(),
         path,
         query,
+        headers: logged_headers,
         body: body_text,
         status: answer.status,
     });
@@ -594,7 +625,10 @@ async fn handle(
     let reset = (Utc::now().timestamp() + 3600).to_string();
     let mut standard = vec![
         ("x-ratelimit-limit", "1000".to_string()),
-        ("x-ratelimit-remaining", (1000u64.saturating_sub(w.used)).to_string()),
+        (
+            "x-ratelimit-remaining",
+            (1000u64.saturating_sub(w.used)).to_string(),
+        ),
         ("x-ratelimit-used", w.used.to_string()),
         ("x-ratelimit-reset", reset),
         ("x-ratelimit-resource", "core".to_string()),
@@ -622,14 +656,18 @@ fn answer(
     let authorised = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("token ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("token "))
+        })
         .is_some_and(|t| t == w.options.token);
     if !authorised {
         return Answer::error(401, "Bad credentials");
     }
-    let params: BTreeMap<String, String> = url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
-        .into_owned()
-        .collect();
+    let params: BTreeMap<String, String> =
+        url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
 
     let route: Option<(Endpoint, Option<u64>)> = match (method, segments.as_slice()) {
@@ -641,9 +679,10 @@ fn answer(
                 id.parse().ok().map(|id| (Endpoint::GetComment, Some(id)))
             }
             // GitHub documents PATCH; octocrab's `update_comment` sends POST.
-            (&Method::PATCH | &Method::POST, ["issues", "comments", id]) => {
-                id.parse().ok().map(|id| (Endpoint::UpdateComment, Some(id)))
-            }
+            (&Method::PATCH | &Method::POST, ["issues", "comments", id]) => id
+                .parse()
+                .ok()
+                .map(|id| (Endpoint::UpdateComment, Some(id))),
             (&Method::GET, ["issues", n]) => n.parse().ok().map(|n| (Endpoint::GetIssue, Some(n))),
             (&Method::PATCH, ["issues", n]) => {
                 n.parse().ok().map(|n| (Endpoint::UpdateIssue, Some(n)))
@@ -674,8 +713,10 @@ fn answer(
                 "API rate limit exceeded for installation. Check out the documentation for more details.",
             );
             a.headers.push(("x-ratelimit-remaining", "0".into()));
-            a.headers
-                .push(("x-ratelimit-reset", (Utc::now().timestamp() + 1).to_string()));
+            a.headers.push((
+                "x-ratelimit-reset",
+                (Utc::now().timestamp() + 1).to_string(),
+            ));
             if let Some(s) = retry_after {
                 a.headers.push(("retry-after", s.to_string()));
             }
@@ -776,10 +817,12 @@ fn create_issue(w: &mut World, body: &str) -> Answer {
             None => return Answer::validation("Issue", "assignees", "invalid", None),
         },
     };
-    if let Some(bad) = assignees
-        .iter()
-        .find(|a| !w.options.assignable.iter().any(|ok| ok.eq_ignore_ascii_case(a)))
-    {
+    if let Some(bad) = assignees.iter().find(|a| {
+        !w.options
+            .assignable
+            .iter()
+            .any(|ok| ok.eq_ignore_ascii_case(a))
+    }) {
         let mut a = Answer::validation("Issue", "assignees", "invalid", None);
         a.body["errors"][0]["value"] = json!(bad);
         return a;
@@ -1152,7 +1195,9 @@ mod tests {
 
     #[tokio::test]
     async fn answers_deserialise_as_octocrab_models() {
-        let s = GithubStandin::start(StandinOptions::default()).await.unwrap();
+        let s = GithubStandin::start(StandinOptions::default())
+            .await
+            .unwrap();
         let n = s.seed_issue(SeedIssue {
             title: "t".into(),
             body: "b".into(),
@@ -1184,7 +1229,9 @@ mod tests {
         let (page, link) = paginate(&items, 2, 2, "http://h/repos/o/r/issues", &params);
         assert_eq!(page, [3, 4]);
         let link = link.unwrap();
-        assert!(link.contains("<http://h/repos/o/r/issues?per_page=2&state=all&page=3>; rel=\"next\""));
+        assert!(
+            link.contains("<http://h/repos/o/r/issues?per_page=2&state=all&page=3>; rel=\"next\"")
+        );
         assert!(link.contains("page=3>; rel=\"last\""));
         assert!(link.contains("page=1>; rel=\"first\""));
     }

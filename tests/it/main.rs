@@ -2,3 +2,5 @@
 //!
 //! Each module tests one part against real files or local stand-in servers on 127.0.0.1;
 //! no test reaches the internet.
+
+mod github; // GitHub adapter (real client) against the GitHub stand-in
