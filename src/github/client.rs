@@ -182,7 +182,7 @@ struct CommentJson {
 
 impl GithubClient {
     /// `api_url` is `GITHUB_API_URL` (`https://api.github.com`, or `https://HOST/api/v3`);
-    /// `repository` is `GITHUB_REPOSITORY` (`owner/name`).
+    /// `repository` is `GITHUB_REPOSITORY` (`owner/name`). Call inside a tokio runtime.
     pub fn new(api_url: &str, token: SecretString, repository: &str) -> Result<Self> {
         Self::with_options(api_url, token, repository, ClientOptions::default())
     }
@@ -494,14 +494,19 @@ impl GithubClient {
         verdicts: &[(Criterion, bool)],
     ) -> Result<Ticked> {
         let mut last: Option<Ticked> = None;
-        self.edit_body(number, |body| {
-            let ticked = tick(body, verdicts);
-            let new_body = ticked.changed.then(|| ticked.body.clone());
-            last = Some(ticked);
-            new_body
-        })
-        .await?;
-        last.ok_or_else(|| anyhow!("ticking issue #{number}: the body was never read"))
+        let wrote = self
+            .edit_body(number, |body| {
+                let ticked = tick(body, verdicts);
+                let new_body = ticked.changed.then(|| ticked.body.clone());
+                last = Some(ticked);
+                new_body
+            })
+            .await?;
+        let mut ticked =
+            last.ok_or_else(|| anyhow!("ticking issue #{number}: the body was never read"))?;
+        // After a lost answer the re-read body is already ticked; report what we wrote.
+        ticked.changed = wrote;
+        Ok(ticked)
     }
 
     /// Closes as completed (GitHub applies `state_reason` only when the state changes).

@@ -521,6 +521,13 @@ impl World {
     }
 }
 
+fn reason(status: u16) -> &'static str {
+    StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Server Error")
+}
+
 fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
@@ -703,7 +710,7 @@ fn answer(
 
     let fault = w.take_fault(endpoint);
     match &fault {
-        Some(Fault::Status(s)) => return Answer::error(*s, "Server Error"),
+        Some(Fault::Status(s)) => return Answer::error(*s, reason(*s)),
         Some(Fault::RateLimited {
             status,
             retry_after,
@@ -747,7 +754,7 @@ fn answer(
         _ => Answer::not_found(),
     };
     match fault {
-        Some(Fault::AfterEffect(s)) => Answer::error(s, "Server Error"),
+        Some(Fault::AfterEffect(s)) => Answer::error(s, reason(s)),
         _ => done,
     }
 }
