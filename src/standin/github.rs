@@ -85,6 +85,8 @@ pub enum Fault {
     },
     /// 403 "Resource not accessible by integration" (the token lacks `issues: write`).
     NotAccessible,
+    /// Do the work, then hold the answer back this long (past the client's timeout).
+    SlowAfterEffect(std::time::Duration),
 }
 
 /// An issue as the stand-in holds it.
@@ -164,6 +166,8 @@ struct World {
     faults: Vec<(Endpoint, Fault, usize)>,
     log: Vec<LoggedRequest>,
     used: u64,
+    /// Set by a [`Fault::SlowAfterEffect`]; the handler waits outside the lock.
+    hold_answer: Option<std::time::Duration>,
 }
 
 type Shared = Arc<Mutex<World>>;
@@ -215,6 +219,7 @@ impl GithubStandin {
             faults: Vec::new(),
             log: Vec::new(),
             used: 0,
+            hold_answer: None,
         }));
         let app = Router::new().fallback(handle).with_state(world.clone());
         let (tx, rx) = oneshot::channel::<()>();
@@ -575,13 +580,13 @@ impl Answer {
     }
 }
 
-async fn handle(
-    State(world): State<Shared>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+fn handle_locked(
+    world: &Shared,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> (Answer, Option<std::time::Duration>, u64) {
     let mut w = world.lock().unwrap_or_else(|p| p.into_inner());
     let full_path = uri.path().to_string();
     let path = full_path
@@ -590,16 +595,9 @@ async fn handle(
         .unwrap_or(&full_path)
         .to_string();
     let query = uri.query().map(str::to_string);
-    let body_text = String::from_utf8_lossy(&body).to_string();
+    let body_text = String::from_utf8_lossy(body).to_string();
 
-    let answer = answer(
-        &mut w,
-        &method,
-        &path,
-        query.as_deref(),
-        &headers,
-        &body_text,
-    );
+    let answer = answer(&mut w, method, &path, query.as_deref(), headers, &body_text);
     w.used += 1;
     let logged_headers = headers
         .iter()
@@ -619,6 +617,21 @@ async fn handle(
         body: body_text,
         status: answer.status,
     });
+    (answer, w.hold_answer.take(), w.used)
+}
+
+async fn handle(
+    State(world): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    // The lock is taken and released in a plain function: no guard lives across an await.
+    let (answer, hold, used) = handle_locked(&world, &method, &uri, &headers, &body);
+    if let Some(d) = hold {
+        tokio::time::sleep(d).await;
+    }
     let mut response = (
         StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         serde_json::to_string(&answer.body).unwrap_or_default(),
@@ -634,9 +647,9 @@ async fn handle(
         ("x-ratelimit-limit", "1000".to_string()),
         (
             "x-ratelimit-remaining",
-            (1000u64.saturating_sub(w.used)).to_string(),
+            (1000u64.saturating_sub(used)).to_string(),
         ),
-        ("x-ratelimit-used", w.used.to_string()),
+        ("x-ratelimit-used", used.to_string()),
         ("x-ratelimit-reset", reset),
         ("x-ratelimit-resource", "core".to_string()),
     ];
@@ -732,6 +745,7 @@ fn answer(
         Some(Fault::NotAccessible) => {
             return Answer::error(403, "Resource not accessible by integration")
         }
+        Some(Fault::SlowAfterEffect(d)) => w.hold_answer = Some(*d),
         Some(Fault::AfterEffect(_)) | None => {}
     }
 

@@ -205,6 +205,43 @@ async fn a_502_before_create_is_retried_once_the_list_shows_nothing() {
 }
 
 #[tokio::test]
+async fn a_create_that_times_out_after_happening_is_not_repeated() {
+    let standin = GithubStandin::start(StandinOptions::default())
+        .await
+        .unwrap();
+    let client = GithubClient::with_options(
+        standin.api_url(),
+        SecretString::from(standin.token().to_string()),
+        "cloud-gov/pages-zendesk-sync",
+        ClientOptions {
+            timeout: Duration::from_millis(300),
+            ..fast()
+        },
+    )
+    .unwrap();
+    standin.inject(
+        Endpoint::CreateIssue,
+        1,
+        Fault::SlowAfterEffect(Duration::from_secs(3)),
+    );
+    let m = month("2026-11");
+    let (issue, created) = client
+        .find_or_open_month_issue(&rendered(m), m, LABEL)
+        .await
+        .unwrap();
+    assert!(created);
+    assert_eq!(standin.issues().len(), 1);
+    assert_eq!(standin.issues()[0].number, issue.number);
+    let log = standin.requests();
+    assert_eq!(calls(&log, "POST", ISSUES).len(), 1);
+    assert_eq!(
+        calls(&log, "GET", ISSUES).len(),
+        2,
+        "the timed-out create was checked by listing again"
+    );
+}
+
+#[tokio::test]
 async fn a_502_after_comment_does_not_post_a_second_comment() {
     let (standin, client) = start(StandinOptions::default()).await;
     let m = month("2026-11");
