@@ -709,3 +709,111 @@ fn template_variants_and_month_rendering() {
     assert_eq!(month("2027-01").previous().to_string(), "2026-12");
     assert_eq!(template().labels, [LABEL]);
 }
+
+/// The stand-in itself: filters, pagination and write rules as GitHub documents them,
+/// read through octocrab's own typed API (so its shapes fit octocrab's models).
+#[tokio::test]
+async fn the_standin_answers_like_github() {
+    use octocrab::params;
+
+    let standin = GithubStandin::start(StandinOptions::default())
+        .await
+        .unwrap();
+    let crab = octocrab::Octocrab::builder()
+        .base_uri(standin.api_url())
+        .unwrap()
+        .personal_token(standin.token().to_string())
+        .build()
+        .unwrap();
+    let at = |d: u32| Utc.with_ymd_and_hms(2026, 11, d, 0, 0, 0).unwrap();
+    for d in 1..=5 {
+        standin.seed_issue(SeedIssue {
+            title: format!("issue {d}"),
+            body: String::new(),
+            labels: if d % 2 == 0 {
+                vec!["a".into(), "b".into()]
+            } else {
+                vec!["a".into()]
+            },
+            open: d != 5,
+            created_at: at(d),
+            pull_request: false,
+        });
+    }
+    let issues = crab.issues("cloud-gov", "pages-zendesk-sync");
+
+    // Default state is open; newest first; labels are ANDed.
+    let open = issues.list().send().await.unwrap();
+    assert_eq!(
+        open.items.iter().map(|i| i.number).collect::<Vec<_>>(),
+        [4, 3, 2, 1]
+    );
+    let both = issues
+        .list()
+        .state(params::State::All)
+        .labels(&["a".to_string(), "B".to_string()])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        both.items.iter().map(|i| i.number).collect::<Vec<_>>(),
+        [4, 2]
+    );
+
+    // Pages of 2, followed through absolute `Link` URLs (with the token still sent).
+    let first = issues
+        .list()
+        .state(params::State::All)
+        .direction(params::Direction::Ascending)
+        .per_page(2)
+        .send()
+        .await
+        .unwrap();
+    assert!(first.next.is_some());
+    let all = crab.all_pages(first).await.unwrap();
+    assert_eq!(
+        all.iter().map(|i| i.number).collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5]
+    );
+
+    // A reason without a state change is ignored; with one it is applied.
+    let same = issues
+        .update(1)
+        .state_reason(octocrab::models::issues::IssueStateReason::NotPlanned)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same.state_reason, None);
+    let closed = issues
+        .update(1)
+        .state(octocrab::models::IssueState::Closed)
+        .state_reason(octocrab::models::issues::IssueStateReason::NotPlanned)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        closed.state_reason,
+        Some(octocrab::models::issues::IssueStateReason::NotPlanned)
+    );
+    assert!(closed.closed_at.is_some());
+
+    // octocrab edits comments with POST; the stand-in accepts it as GitHub does.
+    let comment = issues.create_comment(2, "hello").await.unwrap();
+    let edited = issues
+        .update_comment(comment.id, "hello again")
+        .await
+        .unwrap();
+    assert_eq!(edited.body.as_deref(), Some("hello again"));
+    assert_eq!(standin.comments(2)[0].body, "hello again");
+
+    // No token: 401 with GitHub's error shape.
+    let anonymous = reqwest::get(format!(
+        "{}/repos/cloud-gov/pages-zendesk-sync/issues",
+        standin.api_url()
+    ))
+    .await
+    .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let e: serde_json::Value = anonymous.json().await.unwrap();
+    assert_eq!(e["message"], "Bad credentials");
+}
