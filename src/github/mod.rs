@@ -9,5 +9,8 @@
 mod client;
 pub mod template;
 
-pub use client::{ClientOptions, CommentRef, GithubClient, GithubError, IssueRef};
+pub use client::{
+    ClientOptions, CommentRef, GithubClient, GithubError, IssueRef, CARRY_MARKER_PREFIX,
+    MAX_BODY_CHARS, RUN_MARKER_PREFIX,
+};
 pub use template::{IssueTemplate, Month, RenderedIssue, MONTH_MARKER_PREFIX};
