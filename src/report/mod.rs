@@ -10,6 +10,7 @@ pub mod comment;
 pub mod summary;
 pub mod text;
 mod view;
+pub mod checklist;
 
 use std::collections::BTreeMap;
 

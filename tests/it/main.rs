@@ -4,3 +4,4 @@
 //! no test reaches the internet.
 
 mod zendesk_standin; // the Zendesk stand-in: limits, errors, jobs, recorded shapes
+mod github; // GitHub adapter (real client) against the GitHub stand-in

@@ -1,0 +1,1010 @@
+//! The GitHub REST client: issues and comments of one repository, over octocrab's
+//! transport (auth header, base URI, timeouts) with our own retry rules.
+//!
+//! Why not octocrab's retry layer: it re-sends any request, POST included, on a 5xx or a
+//! transport error, which turns "GitHub created the issue but the answer was lost" into a
+//! duplicate issue. It is not compiled in (Cargo.toml does not enable octocrab's `retry`
+//! feature). Here, reads and PATCHes are retried; a create whose outcome is unknown is
+//! retried only after reading back that it did not happen.
+//!
+//! Why raw requests with our own small JSON structs instead of octocrab's models: those
+//! are strict (an unknown `state_reason` fails the whole issue), and we need the status
+//! and rate-limit headers of every answer.
+//!
+//! Never logs or returns the token; error messages carry GitHub's message (trimmed),
+//! issue numbers and comment ids only.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use chrono::{DateTime, Utc};
+use http::header::{HeaderMap, HeaderName, ACCEPT};
+use http::Method;
+use octocrab::Octocrab;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tracing::{debug, info, warn};
+
+use super::template::{Month, RenderedIssue};
+use crate::report::checklist::{tick, Ticked};
+use crate::verify::Criterion;
+
+/// GitHub's limit for issue and comment bodies, in characters.
+pub const MAX_BODY_CHARS: usize = 65_536;
+
+/// Prefix of the hidden marker that makes a results comment unique per run.
+pub const RUN_MARKER_PREFIX: &str = "<!-- pages-zendesk-sync:run=";
+
+/// Prefix of the hidden block that carries totals from one month to the next.
+pub const CARRY_MARKER_PREFIX: &str = "<!-- pages-zendesk-sync:carry ";
+
+const API_VERSION: &str = "2022-11-28";
+const PER_PAGE: usize = 100;
+
+/// Timeouts and retry limits. The defaults suit a monthly job; tests shorten the waits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientOptions {
+    /// Connect, read and write timeout of each request.
+    pub timeout: Duration,
+    /// Attempts per call (first try included) for 5xx, transport failures and rate limits.
+    pub max_attempts: u32,
+    /// First wait before retrying after a 5xx or a transport failure; doubles each time.
+    pub retry_backoff: Duration,
+    /// Wait after a rate-limit answer that says neither `retry-after` nor a reset time
+    /// (GitHub: "at least one minute"); doubles each time.
+    pub rate_limit_fallback_wait: Duration,
+    /// A rate limit that asks for a longer wait than this fails the call instead.
+    pub max_rate_limit_wait: Duration,
+    /// Pages of 100 read at most when listing issues or comments.
+    pub max_pages: u32,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            timeout: Duration::from_secs(30),
+            max_attempts: 4,
+            retry_backoff: Duration::from_secs(2),
+            rate_limit_fallback_wait: Duration::from_secs(60),
+            max_rate_limit_wait: Duration::from_secs(15 * 60),
+            max_pages: 30,
+        }
+    }
+}
+
+/// An issue, as the job needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueRef {
+    pub number: u64,
+    pub html_url: String,
+    pub open: bool,
+    pub body: String,
+    pub title: String,
+}
+
+/// A comment the job posted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommentRef {
+    pub id: u64,
+    pub html_url: String,
+}
+
+/// GitHub failures a caller may branch on (carried inside `anyhow::Error`; downcast).
+#[derive(Debug, thiserror::Error)]
+pub enum GithubError {
+    #[error("GitHub rejected GITHUB_TOKEN (401 {message}): set GITHUB_TOKEN to a valid, unexpired token")]
+    BadToken { message: String },
+    #[error(
+        "GitHub refused the request (403 Resource not accessible by integration): the token \
+         may not write issues; give the workflow job `permissions: issues: write`"
+    )]
+    MissingPermission,
+    #[error("GitHub kept rate-limiting the request: {detail}")]
+    RateLimited { detail: String },
+    #[error("GitHub answered {status}: {message}")]
+    Rejected { status: u16, message: String },
+    #[error("GitHub is unavailable: {detail}")]
+    Unavailable { detail: String },
+    #[error("the {what} body has {chars} characters; GitHub accepts at most {MAX_BODY_CHARS}")]
+    BodyTooLong { what: &'static str, chars: usize },
+}
+
+/// Client for the issues and comments of one repository.
+pub struct GithubClient {
+    crab: Octocrab,
+    owner: String,
+    repo: String,
+    options: ClientOptions,
+}
+
+impl fmt::Debug for GithubClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GithubClient")
+            .field("repository", &format_args!("{}/{}", self.owner, self.repo))
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a call should treat an answer whose outcome is unknown (5xx, transport failure).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Safe to send again: GET, and PATCHes that set absolute values.
+    Idempotent,
+    /// Sending again could duplicate something: hand the doubt back to the caller.
+    Once,
+}
+
+/// Why a call did not succeed.
+#[derive(Debug)]
+enum CallError {
+    /// The request may or may not have taken effect.
+    Ambiguous(String),
+    Final(GithubError),
+}
+
+struct Reply {
+    body: String,
+}
+
+#[derive(Deserialize)]
+struct IssueJson {
+    number: u64,
+    html_url: String,
+    state: String,
+    #[serde(default)]
+    title: String,
+    body: Option<String>,
+    created_at: DateTime<Utc>,
+    #[serde(default)]
+    pull_request: Option<Value>,
+}
+
+impl IssueJson {
+    fn into_ref(self) -> IssueRef {
+        IssueRef {
+            number: self.number,
+            html_url: self.html_url,
+            open: self.state == "open",
+            body: self.body.unwrap_or_default(),
+            title: self.title,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CommentJson {
+    id: u64,
+    html_url: String,
+    body: Option<String>,
+}
+
+impl GithubClient {
+    /// `api_url` is `GITHUB_API_URL` (`https://api.github.com`, or `https://HOST/api/v3`);
+    /// `repository` is `GITHUB_REPOSITORY` (`owner/name`). Call inside a tokio runtime.
+    pub fn new(api_url: &str, token: SecretString, repository: &str) -> Result<Self> {
+        Self::with_options(api_url, token, repository, ClientOptions::default())
+    }
+
+    pub fn with_options(
+        api_url: &str,
+        token: SecretString,
+        repository: &str,
+        options: ClientOptions,
+    ) -> Result<Self> {
+        let (owner, repo) = parse_repository(repository)?;
+        if token.expose_secret().trim().is_empty() {
+            bail!("GITHUB_TOKEN is empty");
+        }
+        let url = url::Url::parse(api_url)
+            .with_context(|| format!("GITHUB_API_URL is not a URL: {api_url:?}"))?;
+        if !matches!(url.scheme(), "https" | "http") || url.host().is_none() {
+            bail!("GITHUB_API_URL must be an http(s) URL, got {api_url:?}");
+        }
+        let base = api_url.trim_end_matches('/');
+        let crab = Octocrab::builder()
+            .base_uri(base)
+            .with_context(|| format!("using GITHUB_API_URL {base}"))?
+            .personal_token(token)
+            .add_header(ACCEPT, "application/vnd.github+json".to_string())
+            .add_header(
+                HeaderName::from_static("x-github-api-version"),
+                API_VERSION.to_string(),
+            )
+            .set_connect_timeout(Some(options.timeout))
+            .set_read_timeout(Some(options.timeout))
+            .set_write_timeout(Some(options.timeout))
+            .build()
+            .context("building the GitHub client")?;
+        Ok(GithubClient {
+            crab,
+            owner,
+            repo,
+            options,
+        })
+    }
+
+    /// `owner/name`
+    pub fn repository(&self) -> String {
+        format!("{}/{}", self.owner, self.repo)
+    }
+
+    fn repo_path(&self) -> String {
+        format!("/repos/{}/{}", self.owner, self.repo)
+    }
+
+    /// This month's issue, if one exists (open or closed): the issue carrying the hidden
+    /// month marker, else the one with exactly the rendered title. Reads the issues list
+    /// (no search index lag). Several matches → the oldest, with a warning.
+    pub async fn find_month_issue(
+        &self,
+        month: Month,
+        label: &str,
+        title: &str,
+    ) -> Result<Option<IssueRef>> {
+        self.find(month, label, Some(title)).await
+    }
+
+    async fn find(
+        &self,
+        month: Month,
+        label: &str,
+        title: Option<&str>,
+    ) -> Result<Option<IssueRef>> {
+        let marker = month.marker();
+        // Issues are listed newest first; pages after one reaching back before the
+        // previous month began cannot hold this month's issue (it is opened during or
+        // after the month, or at worst shortly before).
+        let stop_before = month.previous().start_utc();
+        let mut by_marker: Vec<(DateTime<Utc>, IssueJson)> = Vec::new();
+        let mut by_title: Vec<(DateTime<Utc>, IssueJson)> = Vec::new();
+        let mut page = 1u32;
+        loop {
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("state", "all")
+                .append_pair("labels", label)
+                .append_pair("sort", "created")
+                .append_pair("direction", "desc")
+                .append_pair("per_page", &PER_PAGE.to_string())
+                .append_pair("page", &page.to_string())
+                .finish();
+            let route = format!("{}/issues?{query}", self.repo_path());
+            let reply = self
+                .call(Method::GET, &route, None, Mode::Idempotent)
+                .await
+                .map_err(CallError::into_anyhow)
+                .with_context(|| {
+                    format!(
+                        "listing issues of {} labelled {label:?}, page {page}",
+                        self.repository()
+                    )
+                })?;
+            let issues: Vec<IssueJson> = serde_json::from_str(&reply.body)
+                .with_context(|| format!("reading the issues list, page {page}"))?;
+            let count = issues.len();
+            let mut older_seen = false;
+            for issue in issues {
+                // Only a paging limit, not a filter: an issue opened early for a later
+                // month (`--month` ahead of time) is newer still and must be found.
+                older_seen |= issue.created_at < stop_before;
+                if issue.pull_request.is_some() {
+                    continue;
+                }
+                let created = issue.created_at;
+                if issue.body.as_deref().is_some_and(|b| b.contains(&marker)) {
+                    by_marker.push((created, issue));
+                } else if title.is_some_and(|t| issue.title.trim() == t.trim()) {
+                    by_title.push((created, issue));
+                }
+            }
+            if older_seen || count < PER_PAGE {
+                break;
+            }
+            if page >= self.options.max_pages {
+                warn!(
+                    pages = page,
+                    "stopped listing issues after the page limit; an older issue of the month may be missed"
+                );
+                break;
+            }
+            page += 1;
+        }
+        let others: Vec<u64>;
+        let chosen = {
+            let mut all_matches: Vec<&(DateTime<Utc>, IssueJson)> =
+                by_marker.iter().chain(by_title.iter()).collect();
+            all_matches.sort_by_key(|(created, i)| (*created, i.number));
+            let pool = if by_marker.is_empty() {
+                &by_title
+            } else {
+                &by_marker
+            };
+            let Some(chosen) = pool
+                .iter()
+                .min_by_key(|(created, i)| (*created, i.number))
+                .map(|(_, i)| i.number)
+            else {
+                return Ok(None);
+            };
+            others = all_matches
+                .iter()
+                .map(|(_, i)| i.number)
+                .filter(|n| *n != chosen)
+                .collect();
+            chosen
+        };
+        if !others.is_empty() {
+            warn!(
+                month = %month,
+                chosen,
+                others = ?others,
+                "several issues claim this month; using the oldest, please close the others"
+            );
+        }
+        let issue = by_marker
+            .into_iter()
+            .chain(by_title)
+            .map(|(_, i)| i)
+            .find(|i| i.number == chosen)
+            .map(IssueJson::into_ref);
+        Ok(issue)
+    }
+
+    /// Finds this month's issue or opens it. Exactly one issue per month: a create whose
+    /// outcome is unknown is retried only after the issues list shows it did not happen.
+    /// Returns the issue and whether this call created it.
+    pub async fn find_or_open_month_issue(
+        &self,
+        rendered: &RenderedIssue,
+        month: Month,
+        label: &str,
+    ) -> Result<(IssueRef, bool)> {
+        if let Some(issue) = self.find(month, label, Some(&rendered.title)).await? {
+            debug!(number = issue.number, "found this month's issue");
+            return Ok((issue, false));
+        }
+        check_body("issue", &rendered.body)?;
+        let mut labels: Vec<String> = rendered.labels.clone();
+        if !labels.iter().any(|l| l == label) {
+            labels.push(label.to_string());
+        }
+        let mut assignees = rendered.assignees.clone();
+        let route = format!("{}/issues", self.repo_path());
+        for attempt in 1..=self.options.max_attempts {
+            let payload = json!({
+                "title": rendered.title,
+                "body": rendered.body,
+                "labels": labels,
+                "assignees": assignees,
+            });
+            match self
+                .call(Method::POST, &route, Some(&payload), Mode::Once)
+                .await
+            {
+                Ok(reply) => {
+                    let issue: IssueJson =
+                        serde_json::from_str(&reply.body).context("reading the created issue")?;
+                    info!(number = issue.number, month = %month, "opened this month's issue");
+                    return Ok((issue.into_ref(), true));
+                }
+                Err(CallError::Ambiguous(detail)) => {
+                    warn!(attempt, %detail, "creating the issue may have failed; checking before trying again");
+                    tokio::time::sleep(self.backoff(attempt)).await;
+                    if let Some(issue) = self
+                        .find(month, label, Some(&rendered.title))
+                        .await
+                        .context("checking whether the issue was created after all")?
+                    {
+                        info!(number = issue.number, "the issue had been created");
+                        return Ok((issue, true));
+                    }
+                }
+                Err(CallError::Final(GithubError::Rejected {
+                    status: 422,
+                    message,
+                })) if !assignees.is_empty() && message.contains("assignees") => {
+                    // A template naming someone who can no longer be assigned must not
+                    // stop the monthly job: open the issue unassigned and say so.
+                    warn!(%message, "GitHub refused the template's assignees; opening the issue without them");
+                    assignees.clear();
+                }
+                Err(CallError::Final(e)) => {
+                    return Err(anyhow!(e)).with_context(|| {
+                        format!("creating the issue for {month} in {}", self.repository())
+                    });
+                }
+            }
+        }
+        bail!(
+            "creating the issue for {month} in {} failed {} times; no issue was created",
+            self.repository(),
+            self.options.max_attempts
+        )
+    }
+
+    pub async fn get_issue(&self, number: u64) -> Result<IssueRef> {
+        let route = format!("{}/issues/{number}", self.repo_path());
+        let reply = self
+            .call(Method::GET, &route, None, Mode::Idempotent)
+            .await
+            .map_err(CallError::into_anyhow)
+            .with_context(|| format!("reading issue #{number}"))?;
+        let issue: IssueJson = serde_json::from_str(&reply.body)
+            .with_context(|| format!("reading issue #{number}"))?;
+        Ok(issue.into_ref())
+    }
+
+    /// Replaces the body as given (last writer wins). Prefer [`Self::edit_body`], which
+    /// re-reads first so a person's edit is not lost.
+    pub async fn update_body(&self, number: u64, body: &str) -> Result<IssueRef> {
+        check_body("issue", body)?;
+        self.patch_issue(number, json!({ "body": body }), "editing the body of")
+            .await
+    }
+
+    /// Reads the body right before editing, applies `edit` (None = nothing to change) and
+    /// writes the result. After an answer whose outcome is unknown it reads again and
+    /// re-applies `edit`, so `edit` must be idempotent. Returns whether it wrote.
+    pub async fn edit_body<F>(&self, number: u64, mut edit: F) -> Result<bool>
+    where
+        F: FnMut(&str) -> Option<String>,
+    {
+        let route = format!("{}/issues/{number}", self.repo_path());
+        for attempt in 1..=self.options.max_attempts {
+            let current = self.get_issue(number).await?;
+            let Some(new_body) = edit(&current.body) else {
+                return Ok(attempt > 1);
+            };
+            if new_body == current.body {
+                return Ok(attempt > 1);
+            }
+            check_body("issue", &new_body)?;
+            match self
+                .call(
+                    Method::PATCH,
+                    &route,
+                    Some(&json!({ "body": new_body })),
+                    Mode::Once,
+                )
+                .await
+            {
+                Ok(_) => return Ok(true),
+                Err(CallError::Ambiguous(detail)) => {
+                    warn!(number, attempt, %detail, "editing the issue body may have failed; reading it again");
+                    tokio::time::sleep(self.backoff(attempt)).await;
+                }
+                Err(CallError::Final(e)) => {
+                    return Err(anyhow!(e))
+                        .with_context(|| format!("editing the body of issue #{number}"))
+                }
+            }
+        }
+        bail!(
+            "editing the body of issue #{number} failed {} times",
+            self.options.max_attempts
+        )
+    }
+
+    /// Ticks the acceptance-criteria checklist on the freshest body and writes it only if
+    /// a box changed. The returned [`Ticked`] describes the body as written.
+    pub async fn tick_checklist(
+        &self,
+        number: u64,
+        verdicts: &[(Criterion, bool)],
+    ) -> Result<Ticked> {
+        let mut last: Option<Ticked> = None;
+        let wrote = self
+            .edit_body(number, |body| {
+                let ticked = tick(body, verdicts);
+                let new_body = ticked.changed.then(|| ticked.body.clone());
+                last = Some(ticked);
+                new_body
+            })
+            .await?;
+        let mut ticked =
+            last.ok_or_else(|| anyhow!("ticking issue #{number}: the body was never read"))?;
+        // After a lost answer the re-read body is already ticked; report what we wrote.
+        ticked.changed = wrote;
+        Ok(ticked)
+    }
+
+    /// Closes as completed (GitHub applies `state_reason` only when the state changes).
+    pub async fn close_completed(&self, number: u64) -> Result<IssueRef> {
+        self.patch_issue(
+            number,
+            json!({ "state": "closed", "state_reason": "completed" }),
+            "closing",
+        )
+        .await
+    }
+
+    pub async fn reopen(&self, number: u64) -> Result<IssueRef> {
+        self.patch_issue(number, json!({ "state": "open" }), "reopening")
+            .await
+    }
+
+    async fn patch_issue(&self, number: u64, payload: Value, action: &str) -> Result<IssueRef> {
+        let route = format!("{}/issues/{number}", self.repo_path());
+        let reply = self
+            .call(Method::PATCH, &route, Some(&payload), Mode::Idempotent)
+            .await
+            .map_err(CallError::into_anyhow)
+            .with_context(|| format!("{action} issue #{number}"))?;
+        let issue: IssueJson = serde_json::from_str(&reply.body)
+            .with_context(|| format!("reading issue #{number} after {action} it"))?;
+        Ok(issue.into_ref())
+    }
+
+    /// Posts the results comment of run `run_id`, once. The body gets a hidden run marker;
+    /// if a comment with that marker exists (a retried run, or an answer that was lost),
+    /// it is updated in place instead of posting another.
+    pub async fn post_comment(&self, number: u64, body: &str, run_id: &str) -> Result<CommentRef> {
+        let marker = run_marker(run_id)?;
+        let body = if body.contains(&marker) {
+            body.to_string()
+        } else {
+            format!("{}\n\n{marker}\n", body.trim_end_matches(['\r', '\n']))
+        };
+        check_body("comment", &body)?;
+
+        if let Some(existing) = self.find_comment(number, &marker).await? {
+            if existing.body.as_deref() != Some(body.as_str()) {
+                return self.update_comment(existing.id, &body).await;
+            }
+            return Ok(CommentRef {
+                id: existing.id,
+                html_url: existing.html_url,
+            });
+        }
+        let route = format!("{}/issues/{number}/comments", self.repo_path());
+        for attempt in 1..=self.options.max_attempts {
+            match self
+                .call(
+                    Method::POST,
+                    &route,
+                    Some(&json!({ "body": body })),
+                    Mode::Once,
+                )
+                .await
+            {
+                Ok(reply) => {
+                    let c: CommentJson = serde_json::from_str(&reply.body).with_context(|| {
+                        format!("reading the comment posted on issue #{number}")
+                    })?;
+                    info!(number, comment = c.id, "posted the results comment");
+                    return Ok(CommentRef {
+                        id: c.id,
+                        html_url: c.html_url,
+                    });
+                }
+                Err(CallError::Ambiguous(detail)) => {
+                    warn!(number, attempt, %detail, "posting the comment may have failed; checking before trying again");
+                    tokio::time::sleep(self.backoff(attempt)).await;
+                    if let Some(c) = self.find_comment(number, &marker).await? {
+                        return Ok(CommentRef {
+                            id: c.id,
+                            html_url: c.html_url,
+                        });
+                    }
+                }
+                Err(CallError::Final(e)) => {
+                    return Err(anyhow!(e))
+                        .with_context(|| format!("commenting on issue #{number}"));
+                }
+            }
+        }
+        bail!(
+            "commenting on issue #{number} failed {} times; no comment was posted",
+            self.options.max_attempts
+        )
+    }
+
+    async fn update_comment(&self, id: u64, body: &str) -> Result<CommentRef> {
+        let route = format!("{}/issues/comments/{id}", self.repo_path());
+        let reply = self
+            .call(
+                Method::PATCH,
+                &route,
+                Some(&json!({ "body": body })),
+                Mode::Idempotent,
+            )
+            .await
+            .map_err(CallError::into_anyhow)
+            .with_context(|| format!("updating comment {id}"))?;
+        let c: CommentJson = serde_json::from_str(&reply.body)
+            .with_context(|| format!("reading comment {id} after updating it"))?;
+        Ok(CommentRef {
+            id: c.id,
+            html_url: c.html_url,
+        })
+    }
+
+    /// The newest comment on `number` whose body contains `needle`.
+    async fn find_comment(&self, number: u64, needle: &str) -> Result<Option<CommentJson>> {
+        let comments = self.list_comments(number).await?;
+        Ok(comments
+            .into_iter()
+            .filter(|c| c.body.as_deref().is_some_and(|b| b.contains(needle)))
+            .max_by_key(|c| c.id))
+    }
+
+    async fn list_comments(&self, number: u64) -> Result<Vec<CommentJson>> {
+        let mut all = Vec::new();
+        for page in 1..=self.options.max_pages {
+            let route = format!(
+                "{}/issues/{number}/comments?per_page={PER_PAGE}&page={page}",
+                self.repo_path()
+            );
+            let reply = self
+                .call(Method::GET, &route, None, Mode::Idempotent)
+                .await
+                .map_err(CallError::into_anyhow)
+                .with_context(|| format!("listing comments of issue #{number}, page {page}"))?;
+            let comments: Vec<CommentJson> = serde_json::from_str(&reply.body)
+                .with_context(|| format!("reading comments of issue #{number}, page {page}"))?;
+            let n = comments.len();
+            all.extend(comments);
+            if n < PER_PAGE {
+                return Ok(all);
+            }
+        }
+        warn!(
+            number,
+            "stopped listing comments after the page limit; newer comments may be missed"
+        );
+        Ok(all)
+    }
+
+    /// The body of the latest comment carrying the hidden carry block on the previous
+    /// month's issue (found by its month marker), if any.
+    pub async fn previous_carry(&self, month: Month, label: &str) -> Result<Option<String>> {
+        let previous = month.previous();
+        let Some(issue) = self
+            .find(previous, label, None)
+            .await
+            .with_context(|| format!("finding the issue of {previous}"))?
+        else {
+            return Ok(None);
+        };
+        Ok(self
+            .find_comment(issue.number, CARRY_MARKER_PREFIX)
+            .await?
+            .and_then(|c| c.body))
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        self.options
+            .retry_backoff
+            .saturating_mul(1u32 << (attempt.saturating_sub(1)).min(6))
+    }
+
+    /// One logical call: retries rate limits always, and 5xx/transport failures only in
+    /// [`Mode::Idempotent`].
+    async fn call(
+        &self,
+        method: Method,
+        route: &str,
+        body: Option<&Value>,
+        mode: Mode,
+    ) -> Result<Reply, CallError> {
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let last = attempt >= self.options.max_attempts;
+            let started = Instant::now();
+            let outcome = self.send(&method, route, body).await;
+            let ms = started.elapsed().as_millis() as u64;
+            let (status, headers, text) = match outcome {
+                Ok(parts) => parts,
+                Err(detail) => {
+                    debug!(%method, path = path_only(route), ms, %detail, "GitHub request failed");
+                    if mode == Mode::Once {
+                        return Err(CallError::Ambiguous(detail));
+                    }
+                    if last {
+                        return Err(CallError::Final(GithubError::Unavailable { detail }));
+                    }
+                    tokio::time::sleep(self.backoff(attempt)).await;
+                    continue;
+                }
+            };
+            debug!(%method, path = path_only(route), status, ms, "GitHub request");
+            if (200..300).contains(&status) {
+                return Ok(Reply { body: text });
+            }
+            let message = error_message(status, &text);
+            if let Some(wait) = self.rate_limit_wait(status, &headers, &message, attempt) {
+                if last || wait > self.options.max_rate_limit_wait {
+                    return Err(CallError::Final(GithubError::RateLimited {
+                        detail: format!(
+                            "{status} {message}; asked to wait {}s after {attempt} attempts",
+                            wait.as_secs()
+                        ),
+                    }));
+                }
+                warn!(
+                    status,
+                    wait_s = wait.as_secs(),
+                    "GitHub rate limit; waiting before trying again"
+                );
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            if status >= 500 {
+                let detail = format!("{status} {message}");
+                if mode == Mode::Once {
+                    return Err(CallError::Ambiguous(detail));
+                }
+                if last {
+                    return Err(CallError::Final(GithubError::Unavailable { detail }));
+                }
+                tokio::time::sleep(self.backoff(attempt)).await;
+                continue;
+            }
+            return Err(CallError::Final(match status {
+                401 => GithubError::BadToken { message },
+                403 if message.contains("Resource not accessible by integration") => {
+                    GithubError::MissingPermission
+                }
+                _ => GithubError::Rejected { status, message },
+            }));
+        }
+    }
+
+    /// Sends one request; `Err` = no HTTP answer (connection, timeout, unreadable body).
+    async fn send(
+        &self,
+        method: &Method,
+        route: &str,
+        body: Option<&Value>,
+    ) -> Result<(u16, HeaderMap, String), String> {
+        let response = match *method {
+            Method::GET => self.crab._get(route).await,
+            Method::POST => self.crab._post(route, body).await,
+            Method::PATCH => self.crab._patch(route, body).await,
+            _ => return Err(format!("unsupported method {method}")),
+        }
+        .map_err(|e| transport_detail(&e))?;
+        let (parts, payload) = response.into_parts();
+        let text = self
+            .crab
+            .body_to_string(http::Response::new(payload))
+            .await
+            .map_err(|e| format!("reading the answer: {}", transport_detail(&e)))?;
+        Ok((parts.status.as_u16(), parts.headers, text))
+    }
+
+    /// GitHub's rule (github.md §2.6): `retry-after` seconds; else, with
+    /// `x-ratelimit-remaining: 0`, until `x-ratelimit-reset`; else at least a minute,
+    /// doubling. `None` when the answer is not a rate limit.
+    fn rate_limit_wait(
+        &self,
+        status: u16,
+        headers: &HeaderMap,
+        message: &str,
+        attempt: u32,
+    ) -> Option<Duration> {
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+        };
+        let retry_after = header("retry-after").and_then(|v| v.parse::<u64>().ok());
+        let exhausted = header("x-ratelimit-remaining") == Some("0");
+        let limited = status == 429
+            || (status == 403
+                && (retry_after.is_some()
+                    || exhausted
+                    || message.to_ascii_lowercase().contains("rate limit")));
+        if !limited {
+            return None;
+        }
+        if let Some(secs) = retry_after {
+            return Some(Duration::from_secs(secs));
+        }
+        if exhausted {
+            if let Some(reset) = header("x-ratelimit-reset").and_then(|v| v.parse::<i64>().ok()) {
+                let secs = (reset - Utc::now().timestamp()).max(0) as u64 + 1;
+                return Some(Duration::from_secs(secs));
+            }
+        }
+        Some(
+            self.options
+                .rate_limit_fallback_wait
+                .saturating_mul(1u32 << (attempt.saturating_sub(1)).min(6)),
+        )
+    }
+}
+
+impl CallError {
+    fn into_anyhow(self) -> anyhow::Error {
+        match self {
+            CallError::Ambiguous(detail) => anyhow!(GithubError::Unavailable { detail }),
+            CallError::Final(e) => anyhow!(e),
+        }
+    }
+}
+
+fn parse_repository(repository: &str) -> Result<(String, String)> {
+    let Some((owner, repo)) = repository.split_once('/') else {
+        bail!("GITHUB_REPOSITORY must be owner/name, got {repository:?}");
+    };
+    let owner_ok = (1..=39).contains(&owner.len())
+        && owner
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    let repo_ok = (1..=100).contains(&repo.len())
+        && repo
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && repo != "."
+        && repo != "..";
+    if !owner_ok || !repo_ok {
+        bail!("GITHUB_REPOSITORY must be owner/name (letters, digits, - _ .), got {repository:?}");
+    }
+    Ok((owner.to_string(), repo.to_string()))
+}
+
+fn run_marker(run_id: &str) -> Result<String> {
+    if run_id.is_empty()
+        || run_id.len() > 100
+        || !run_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        bail!(
+            "run id for the comment marker must be 1-100 letters, digits, - _ or ., got {run_id:?}"
+        );
+    }
+    Ok(format!("{RUN_MARKER_PREFIX}{run_id} -->"))
+}
+
+fn check_body(what: &'static str, body: &str) -> Result<()> {
+    let chars = body.chars().count();
+    if chars > MAX_BODY_CHARS {
+        return Err(anyhow!(GithubError::BodyTooLong { what, chars }));
+    }
+    Ok(())
+}
+
+/// GitHub's `message` (plus validation errors), trimmed to one short line: answers can
+/// be HTML pages from a proxy.
+fn error_message(status: u16, text: &str) -> String {
+    #[derive(Deserialize)]
+    struct ErrorBody {
+        message: Option<String>,
+        #[serde(default)]
+        errors: Vec<Value>,
+    }
+    let message = match serde_json::from_str::<ErrorBody>(text) {
+        Ok(b) => {
+            let mut m = b.message.unwrap_or_default();
+            for e in b.errors {
+                let field = e.get("field").and_then(Value::as_str).unwrap_or("");
+                let detail = e
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .or_else(|| e.get("code").and_then(Value::as_str))
+                    .unwrap_or("");
+                m.push_str(&format!(" ({field}: {detail})"));
+            }
+            m
+        }
+        Err(_) => text.to_string(),
+    };
+    let one_line: String = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut short: String = one_line.chars().take(300).collect();
+    if short.is_empty() {
+        short = http::StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("no message")
+            .to_string();
+    }
+    short
+}
+
+fn transport_detail(e: &octocrab::Error) -> String {
+    // octocrab's own Display for GitHub errors is just "GitHub"; include the source chain.
+    let mut s = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(inner) = source {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    s.chars().take(300).collect()
+}
+
+fn path_only(route: &str) -> &str {
+    route.split('?').next().unwrap_or(route)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repositories_are_validated() {
+        assert!(parse_repository("cloud-gov/pages-zendesk-sync").is_ok());
+        for bad in [
+            "",
+            "owner",
+            "owner/",
+            "/repo",
+            "a/b/c",
+            "own er/repo",
+            "o/..",
+            "o/r?x",
+        ] {
+            assert!(parse_repository(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn run_markers_refuse_odd_ids() {
+        assert_eq!(
+            run_marker("1234-2").unwrap(),
+            "<!-- pages-zendesk-sync:run=1234-2 -->"
+        );
+        assert!(run_marker("x -->").is_err());
+        assert!(run_marker("").is_err());
+    }
+
+    #[test]
+    fn error_messages_are_short_single_lines() {
+        let m = error_message(
+            422,
+            r#"{"message":"Validation Failed","errors":[{"resource":"IssueComment","code":"custom","field":"body","message":"body is too long"}]}"#,
+        );
+        assert_eq!(m, "Validation Failed (body: body is too long)");
+        let html = format!("<html>\n{}</html>", "x".repeat(1000));
+        assert!(error_message(502, &html).chars().count() <= 300);
+        assert_eq!(error_message(502, ""), "Bad Gateway");
+    }
+
+    #[tokio::test]
+    async fn the_client_debug_output_hides_the_token() {
+        let c = GithubClient::new(
+            "http://127.0.0.1:9",
+            SecretString::from("ghs_secret_value"),
+            "o/r",
+        )
+        .unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("ghs_secret_value"));
+        assert!(shown.contains("o/r"));
+    }
+
+    #[tokio::test]
+    async fn rate_limit_waits_follow_github_rules() {
+        let c = GithubClient::new("http://127.0.0.1:9", SecretString::from("t"), "o/r").unwrap();
+        let mut h = HeaderMap::new();
+        assert_eq!(c.rate_limit_wait(403, &h, "Forbidden", 1), None);
+        assert_eq!(
+            c.rate_limit_wait(429, &h, "", 1),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            c.rate_limit_wait(403, &h, "You have exceeded a secondary rate limit", 2),
+            Some(Duration::from_secs(120))
+        );
+        h.insert("retry-after", "7".parse().unwrap());
+        assert_eq!(
+            c.rate_limit_wait(403, &h, "", 1),
+            Some(Duration::from_secs(7))
+        );
+        let mut h = HeaderMap::new();
+        h.insert("x-ratelimit-remaining", "0".parse().unwrap());
+        h.insert(
+            "x-ratelimit-reset",
+            (Utc::now().timestamp() + 30).to_string().parse().unwrap(),
+        );
+        let wait = c
+            .rate_limit_wait(403, &h, "API rate limit exceeded", 1)
+            .unwrap();
+        assert!((29..=32).contains(&wait.as_secs()), "{wait:?}");
+    }
+}
