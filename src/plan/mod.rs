@@ -175,12 +175,22 @@ impl NoteKind {
     pub fn label(self) -> &'static str {
         match self {
             NoteKind::OrganizationNotInPages => "Zendesk organizations not in Pages (kept)",
-            NoteKind::AgentOrAdminLeftAlone => "Pages users who are Zendesk agents or admins (role, name, suspension untouched)",
+            NoteKind::AgentOrAdminLeftAlone => {
+                "Pages users who are Zendesk agents or admins (role, name, suspension untouched)"
+            }
             NoteKind::ExternalIdKept => "users whose external_id was set by someone else (kept)",
-            NoteKind::EmailOwnedByAnotherUser => "Pages emails held by a different Zendesk user (needs a person)",
-            NoteKind::ExternalIdOwnedByAnotherUser => "Pages ids already used as external_id by another Zendesk user (needs a person)",
-            NoteKind::NonEndUserMembershipKept => "agent or admin memberships in Pages organizations (kept)",
-            NoteKind::ProtectedMembershipKept => "memberships of users whose report row was skipped (kept)",
+            NoteKind::EmailOwnedByAnotherUser => {
+                "Pages emails held by a different Zendesk user (needs a person)"
+            }
+            NoteKind::ExternalIdOwnedByAnotherUser => {
+                "Pages ids already used as external_id by another Zendesk user (needs a person)"
+            }
+            NoteKind::NonEndUserMembershipKept => {
+                "agent or admin memberships in Pages organizations (kept)"
+            }
+            NoteKind::ProtectedMembershipKept => {
+                "memberships of users whose report row was skipped (kept)"
+            }
         }
     }
 }

@@ -79,7 +79,8 @@ fn error(label: &str, line: Option<u64>, column: Option<&str>, problem: String) 
 /// to be UTF-8 without NUL bytes, so every field can be read as `&str` later.
 fn check_encoding<'a>(bytes: &'a [u8], label: &str) -> Result<&'a str, SourceError> {
     let bytes = bytes.strip_prefix(BOM).unwrap_or(bytes);
-    let line_at = |offset: usize| bytes[..offset].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+    let line_at =
+        |offset: usize| bytes[..offset].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(error(label, None, None, "the file is empty".into()));
     }
@@ -159,7 +160,9 @@ impl Header {
     }
 
     fn find(&self, column: &str) -> Option<usize> {
-        self.names.iter().position(|n| n.eq_ignore_ascii_case(column))
+        self.names
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(column))
     }
 
     fn has(&self, column: &str) -> bool {
@@ -366,7 +369,10 @@ fn parse_users(
             continue;
         }
         let email = EmailKey::parse(field(&record, email_col, label, line)?);
-        let id = field(&record, id_col, label, line)?.trim().parse::<u64>().ok();
+        let id = field(&record, id_col, label, line)?
+            .trim()
+            .parse::<u64>()
+            .ok();
         let details = field(&record, details_col, label, line)?;
 
         let problem = match &email {

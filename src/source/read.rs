@@ -229,7 +229,10 @@ mod tests {
             .to_string();
         assert!(err.contains("https://"), "{err}");
         assert!(err.contains("reports.example.gov"), "{err}");
-        assert!(!err.contains("hunter2") && !err.contains("sig=abc"), "{err}");
+        assert!(
+            !err.contains("hunter2") && !err.contains("sig=abc"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -247,9 +250,8 @@ mod tests {
 
     #[test]
     fn labels_drop_userinfo_query_and_fragment() {
-        let loc =
-            Location::parse("https://me:secret@bucket.example.gov/r/users.csv?X-Sig=abc#top")
-                .unwrap();
+        let loc = Location::parse("https://me:secret@bucket.example.gov/r/users.csv?X-Sig=abc#top")
+            .unwrap();
         assert_eq!(label(&loc), "https://bucket.example.gov/r/users.csv");
         let path = Location::parse("./in/users.csv").unwrap();
         assert_eq!(label(&path), "./in/users.csv");

@@ -6,7 +6,8 @@ use crate::model::{EmailKey, OrgKey, Role};
 
 const ORGS: &[u8] = include_bytes!("../../tests/fixtures/reports/organizations.csv");
 const USERS: &[u8] = include_bytes!("../../tests/fixtures/reports/users.csv");
-const USERS_HEADER: &str = "\"ID\",\"Email\",\"Organizations\",\"Details\",\"Created\",\"Last Signed In\"\n";
+const USERS_HEADER: &str =
+    "\"ID\",\"Email\",\"Organizations\",\"Details\",\"Created\",\"Last Signed In\"\n";
 
 fn parse_both(orgs: &[u8], users: &[u8]) -> Result<Reports, SourceError> {
     parse(
@@ -120,7 +121,9 @@ fn organization_names_in_the_users_report_match_ignoring_case_and_padding() {
 
 #[test]
 fn users_without_organizations_are_counted_and_not_reported_even_without_email() {
-    let reports = users("1,\"\",\"\",\"\",,\n2,\"x@example.gov\",\"\",\"\",,\n3,\"not an email\",\"\",\"\",,\n");
+    let reports = users(
+        "1,\"\",\"\",\"\",,\n2,\"x@example.gov\",\"\",\"\",,\n3,\"not an email\",\"\",\"\",,\n",
+    );
     assert!(reports.issues.is_empty());
     assert!(reports.desired.users.is_empty());
     assert_eq!(reports.stats.users_without_organization, 3);
@@ -151,7 +154,10 @@ fn a_byte_order_mark_and_crlf_line_endings_are_accepted() {
     let users = format!("\u{feff}{}", USERS_HEADER.replace('\n', "\r\n"))
         + "5,\"a@example.gov\",\"agency-a-web\",\"agency-a-web: user\",,\r\n";
     let reports = parse_both(orgs, users.as_bytes()).unwrap();
-    assert_eq!(reports.desired.orgs[&org("agency-a-web")].details, "Agency A");
+    assert_eq!(
+        reports.desired.orgs[&org("agency-a-web")].details,
+        "Agency A"
+    );
     assert_eq!(reports.desired.users[&email("a@example.gov")].line, 2);
 }
 
@@ -162,7 +168,10 @@ fn header_names_match_trimmed_and_ignoring_case_in_any_order_with_extra_columns(
     let orgs = "agency, ORGANIZATION ,Notes\nAgency A,agency-a-web,n\n";
     let reports = parse_both(orgs.as_bytes(), users.as_bytes()).unwrap();
     assert_eq!(reports.desired.users[&email("a@example.gov")].pages_id, 5);
-    assert_eq!(reports.desired.orgs[&org("agency-a-web")].details, "Agency A");
+    assert_eq!(
+        reports.desired.orgs[&org("agency-a-web")].details,
+        "Agency A"
+    );
 }
 
 #[test]
@@ -233,7 +242,9 @@ fn nul_bytes_are_a_file_error_on_their_line() {
 #[test]
 fn invalid_utf8_is_a_file_error_on_its_line() {
     let mut bytes = USERS_HEADER.as_bytes().to_vec();
-    bytes.extend_from_slice(b"1,\"caf\xe9@example.gov\",\"agency-a-web\",\"agency-a-web: user\",,\n");
+    bytes.extend_from_slice(
+        b"1,\"caf\xe9@example.gov\",\"agency-a-web\",\"agency-a-web: user\",,\n",
+    );
     let e = users_error(&bytes);
     assert_eq!(e.line, Some(2));
     assert!(e.problem.contains("UTF-8"), "{e}");
@@ -260,7 +271,10 @@ fn the_users_report_given_as_the_organizations_report_is_recognised() {
 fn the_organizations_report_given_as_the_users_report_is_recognised() {
     let e = users_error(ORGS);
     assert_eq!(e.file, "users.csv");
-    assert!(e.problem.contains("this is the organizations report"), "{e}");
+    assert!(
+        e.problem.contains("this is the organizations report"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -285,8 +299,11 @@ fn file_errors_name_file_line_and_column_and_stay_typed_through_anyhow() {
 #[test]
 fn an_empty_organization_name_skips_the_row() {
     let orgs = "Organization,Agency\n\"  \",Agency A\nagency-a-web,\n";
-    let reports = parse_both(orgs.as_bytes(), USERS_HEADER.replace('\n', "\n9,,,,,\n").as_bytes())
-        .unwrap();
+    let reports = parse_both(
+        orgs.as_bytes(),
+        USERS_HEADER.replace('\n', "\n9,,,,,\n").as_bytes(),
+    )
+    .unwrap();
     assert_eq!(
         problems(&reports),
         vec![(
@@ -301,8 +318,11 @@ fn an_empty_organization_name_skips_the_row() {
 #[test]
 fn a_duplicate_organization_name_ignoring_case_keeps_the_first_row() {
     let orgs = "Organization,Agency\nAgency-A-Web,First\nagency-a-web ,Second\n";
-    let reports = parse_both(orgs.as_bytes(), USERS_HEADER.replace('\n', "\n9,,,,,\n").as_bytes())
-        .unwrap();
+    let reports = parse_both(
+        orgs.as_bytes(),
+        USERS_HEADER.replace('\n', "\n9,,,,,\n").as_bytes(),
+    )
+    .unwrap();
     assert_eq!(
         problems(&reports),
         vec![(
@@ -312,7 +332,10 @@ fn a_duplicate_organization_name_ignoring_case_keeps_the_first_row() {
         )]
     );
     let only = &reports.desired.orgs[&org("agency-a-web")];
-    assert_eq!((only.name.as_str(), only.details.as_str()), ("Agency-A-Web", "First"));
+    assert_eq!(
+        (only.name.as_str(), only.details.as_str()),
+        ("Agency-A-Web", "First")
+    );
 }
 
 #[test]
@@ -365,7 +388,7 @@ fn details_that_do_not_follow_the_organizations_list_skip_the_row() {
         "\"Research & Development (R&D): user, agency-a-web: user\"", // wrong order
         "\"agency-a-web: user\"",                                     // a pair missing
         "\"agency-a-web: user, Research & Development (R&D): user, padded-org: user\"", // one too many
-        "\"agency-a-web user, Research & Development (R&D): user\"",  // no colon
+        "\"agency-a-web user, Research & Development (R&D): user\"",                    // no colon
         "\"\"",
     ] {
         let reports = users(&format!(
@@ -381,7 +404,9 @@ fn details_that_do_not_follow_the_organizations_list_skip_the_row() {
 
 #[test]
 fn an_organization_missing_from_the_organizations_report_skips_the_row() {
-    let reports = users("5,a@example.gov,\"agency-a-web|gone-org\",\"agency-a-web: user, gone-org: user\",,\n");
+    let reports = users(
+        "5,a@example.gov,\"agency-a-web|gone-org\",\"agency-a-web: user, gone-org: user\",,\n",
+    );
     assert_eq!(
         problems(&reports),
         vec![(ReportKind::Users, 2, RowProblem::UnknownOrganization)]
@@ -443,9 +468,20 @@ fn skipped_rows_protect_their_email_and_external_id() {
          7,not-an-email,agency-a-web,agency-a-web: user,,\n",
     );
     let protected_emails: Vec<_> = reports.desired.protected_emails.iter().cloned().collect();
-    assert_eq!(protected_emails, vec![email("b@example.gov"), email("c@example.gov")]);
-    let ids: Vec<_> = reports.desired.protected_external_ids.iter().cloned().collect();
-    assert_eq!(ids, vec!["pages-user-5".to_string(), "pages-user-7".to_string()]);
+    assert_eq!(
+        protected_emails,
+        vec![email("b@example.gov"), email("c@example.gov")]
+    );
+    let ids: Vec<_> = reports
+        .desired
+        .protected_external_ids
+        .iter()
+        .cloned()
+        .collect();
+    assert_eq!(
+        ids,
+        vec!["pages-user-5".to_string(), "pages-user-7".to_string()]
+    );
     assert!(reports.desired.users.is_empty());
 }
 
@@ -456,7 +492,10 @@ fn issues_are_sorted_and_carry_no_personal_data() {
          5,secret.person@example.gov,gone-org,gone-org: user,,\n",
     );
     let json = serde_json::to_string(&reports.issues).unwrap();
-    assert!(!json.contains('@') && !json.contains("gone-org") && !json.contains("not-an"), "{json}");
+    assert!(
+        !json.contains('@') && !json.contains("gone-org") && !json.contains("not-an"),
+        "{json}"
+    );
     let lines: Vec<u64> = reports.issues.iter().map(|i| i.line).collect();
     assert_eq!(lines, vec![2, 3]);
 }
