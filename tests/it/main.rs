@@ -2,3 +2,8 @@
 //!
 //! Each module tests one part against real files or local stand-in servers on 127.0.0.1;
 //! no test reaches the internet.
+//!
+//! - `source`: reading the Pages reports from files and from a local HTTP server
+//!   (Authorization header, error statuses, the streaming size cap), then parsing them.
+
+mod source;
