@@ -126,7 +126,7 @@ async fn read_file(path: &std::path::Path, label: &str, max_bytes: u64) -> Resul
     Ok(tokio::fs::read(path).await.map_err(unreadable)?)
 }
 
-fn client() -> Result<reqwest::Client> {
+fn client(url: &url::Url) -> Result<reqwest::Client> {
     let redirects = reqwest::redirect::Policy::custom(|attempt| {
         if attempt.previous().len() >= MAX_REDIRECTS {
             attempt.error("too many redirects")
@@ -138,7 +138,12 @@ fn client() -> Result<reqwest::Client> {
             attempt.follow()
         }
     });
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder();
+    if is_loopback(url) {
+        // A local server is never behind the proxy that HTTPS_PROXY may name.
+        builder = builder.no_proxy();
+    }
+    builder
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(TOTAL_TIMEOUT)
         .redirect(redirects)
@@ -153,7 +158,7 @@ async fn read_url(
     max_bytes: u64,
 ) -> Result<Vec<u8>> {
     let label = url_label(url);
-    let mut request = client()?.get(url.clone());
+    let mut request = client(url)?.get(url.clone());
     if let Some(secret) = authorization {
         let mut value = HeaderValue::from_str(secret.expose_secret()).map_err(|_| {
             anyhow::anyhow!("PAGES_REPORTS_AUTHORIZATION is not a valid HTTP header value")
