@@ -18,9 +18,7 @@ use csv::{ByteRecord, ReaderBuilder};
 
 use super::{ReportKind, Reports, RowIssue, RowProblem, SourceError, SourceStats};
 use crate::config::Policy;
-use crate::model::{
-    name_from_email, DesiredOrg, DesiredState, DesiredUser, EmailKey, OrgKey, Role,
-};
+use crate::model::{DesiredOrg, DesiredState, DesiredUser, EmailKey, OrgKey, Role};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -307,12 +305,63 @@ struct ParsedUsers {
     protected_external_ids: BTreeSet<String>,
 }
 
-/// A valid users.csv row, before duplicates are resolved.
+/// A valid users.csv row, before duplicates are resolved. Its roles live in a shared
+/// arena (`Memberships`) so that a row costs no allocation beyond its email.
 struct Candidate {
     email: EmailKey,
     pages_id: u64,
-    roles: BTreeMap<OrgKey, Role>,
     line: u64,
+    roles: std::ops::Range<usize>,
+}
+
+/// (index of the organization in key order, role) for every candidate, row after row;
+/// each row's slice is sorted by organization.
+type Memberships = Vec<(u32, Role)>;
+
+/// Finds an organization of organizations.csv by the name a users row gives.
+struct OrgIndex<'a> {
+    /// Keys in order: position = the index used in `Memberships`.
+    keys: Vec<&'a OrgKey>,
+    /// The name exactly as organizations.csv writes it (trimmed): the usual case, no
+    /// lower-casing needed.
+    exact: HashMap<&'a str, u32>,
+    /// The key (trimmed, lower-cased): matches any case.
+    folded: HashMap<&'a str, u32>,
+    buffer: String,
+}
+
+impl<'a> OrgIndex<'a> {
+    fn new(orgs: &'a BTreeMap<OrgKey, DesiredOrg>) -> Self {
+        let mut index = OrgIndex {
+            keys: Vec::with_capacity(orgs.len()),
+            exact: HashMap::with_capacity(orgs.len()),
+            folded: HashMap::with_capacity(orgs.len()),
+            buffer: String::new(),
+        };
+        for (i, (key, org)) in orgs.iter().enumerate() {
+            // Fewer than 2^32 organizations: the report is capped far below that size.
+            let i = u32::try_from(i).unwrap_or(u32::MAX);
+            index.keys.push(key);
+            index.exact.insert(org.name.as_str(), i);
+            index.folded.insert(key.as_str(), i);
+        }
+        index
+    }
+
+    fn find(&mut self, name: &str) -> Option<u32> {
+        if let Some(&i) = self.exact.get(name) {
+            return Some(i);
+        }
+        // Same normalisation as `OrgKey::new` (the name is already trimmed).
+        self.buffer.clear();
+        if name.is_ascii() {
+            self.buffer.push_str(name);
+            self.buffer.make_ascii_lowercase();
+        } else {
+            self.buffer.push_str(&name.to_lowercase());
+        }
+        self.folded.get(self.buffer.as_str()).copied()
+    }
 }
 
 fn parse_users(
@@ -341,16 +390,17 @@ fn parse_users(
     let orgs_col = header.require(USER_ORGANIZATIONS, label)?;
     let details_col = header.require(USER_DETAILS, label)?;
 
-    let org_index: HashMap<&str, &OrgKey> = orgs.keys().map(|k| (k.as_str(), k)).collect();
+    let mut org_index = OrgIndex::new(orgs);
     let mut protected_emails = BTreeSet::new();
     let mut protected_external_ids = BTreeSet::new();
-    // Pages rows are ~150 bytes; a rough capacity avoids most regrowth of the big vector.
-    let mut candidates: Vec<Candidate> = Vec::with_capacity(text.len() / 160 + 16);
+    // Pages rows are ~150 bytes; a rough capacity avoids most regrowth of the big vectors.
+    let estimate = text.len() / 160 + 16;
+    let mut candidates: Vec<Candidate> = Vec::with_capacity(estimate);
+    let mut memberships: Memberships = Vec::with_capacity(estimate + estimate / 2);
     // Byte ranges of the organization names in the current row's Organizations cell
     // (ranges, not `&str`, so the buffer outlives the reused record).
     let mut names: Vec<(usize, usize)> = Vec::new();
     let mut pairs: Vec<(usize, Role)> = Vec::new();
-    let mut lower = String::new();
     let mut rows = 0usize;
 
     loop {
@@ -381,39 +431,37 @@ fn parse_users(
             Ok(_) if id.is_none() => Some(RowProblem::InvalidId),
             Ok(_) => walk_details(organizations, &names, details, &mut pairs).err(),
         };
-        let mut roles = BTreeMap::new();
+        let start = memberships.len();
         let problem = problem.or_else(|| {
-            for &(index, role) in &pairs {
-                let (start, end) = names[index];
-                let Some(key) = lookup(&org_index, &organizations[start..end], &mut lower) else {
-                    return Some(RowProblem::UnknownOrganization);
-                };
-                // The same organization twice with two roles cannot be resolved.
-                if roles.insert(key.clone(), role).is_some_and(|r| r != role) {
-                    return Some(RowProblem::DetailsMismatch);
-                }
-            }
-            None
+            let found = add_memberships(
+                organizations,
+                &names,
+                &pairs,
+                &mut org_index,
+                &mut memberships,
+            );
+            found.err()
         });
         match (problem, email, id) {
             (None, Ok(email), Some(pages_id)) => candidates.push(Candidate {
                 email,
                 pages_id,
-                roles,
                 line,
+                roles: start..memberships.len(),
             }),
             (problem, email, id) => {
+                memberships.truncate(start);
                 // A bad row must not cost data: whoever it names keeps their memberships.
                 if let Ok(email) = email {
                     protected_emails.insert(email);
                 }
                 if let Some(id) = id {
-                    protected_external_ids.insert(format!("{}{id}", policy.external_id_prefix));
+                    protected_external_ids.insert(external_id(policy, id));
                 }
                 issues.push(RowIssue {
                     report: ReportKind::Users,
                     line,
-                    // `problem` is Some here: the match arm above took every valid row.
+                    // `problem` is Some here: the arm above took every valid row.
                     problem: problem.unwrap_or(RowProblem::DetailsMismatch),
                 });
             }
@@ -429,7 +477,14 @@ fn parse_users(
     }
     stats.user_rows = rows;
 
-    let users = resolve_duplicates(candidates, policy, issues, &mut protected_external_ids);
+    let users = resolve_duplicates(
+        candidates,
+        &memberships,
+        &org_index.keys,
+        policy,
+        issues,
+        &mut protected_external_ids,
+    );
     Ok(ParsedUsers {
         users,
         protected_emails,
@@ -437,21 +492,70 @@ fn parse_users(
     })
 }
 
-fn lookup<'k>(
-    index: &HashMap<&str, &'k OrgKey>,
-    name: &str,
-    lower: &mut String,
-) -> Option<&'k OrgKey> {
-    // Same normalisation as `OrgKey::new`; ASCII names (nearly all) lower-case in place
-    // in a reused buffer instead of allocating.
-    lower.clear();
-    if name.is_ascii() {
-        lower.push_str(name);
-        lower.make_ascii_lowercase();
-    } else {
-        lower.push_str(&name.to_lowercase());
+/// Appends one row's memberships, sorted by organization and without repeats.
+/// On error the caller truncates the arena back to where the row started.
+fn add_memberships(
+    organizations: &str,
+    names: &[(usize, usize)],
+    pairs: &[(usize, Role)],
+    org_index: &mut OrgIndex<'_>,
+    memberships: &mut Memberships,
+) -> Result<(), RowProblem> {
+    let start = memberships.len();
+    for &(index, role) in pairs {
+        let (from, to) = names[index];
+        let org = org_index
+            .find(&organizations[from..to])
+            .ok_or(RowProblem::UnknownOrganization)?;
+        memberships.push((org, role));
     }
-    index.get(lower.as_str()).copied()
+    let row = &mut memberships[start..];
+    row.sort_unstable();
+    // The same organization twice with two roles cannot be resolved.
+    if row.windows(2).any(|w| w[0].0 == w[1].0 && w[0].1 != w[1].1) {
+        return Err(RowProblem::DetailsMismatch);
+    }
+    let mut kept = start;
+    for read in start..memberships.len() {
+        if read == start || memberships[read] != memberships[kept - 1] {
+            memberships[kept] = memberships[read];
+            kept += 1;
+        }
+    }
+    memberships.truncate(kept);
+    Ok(())
+}
+
+fn external_id(policy: &Policy, id: u64) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(policy.external_id_prefix.len() + 20);
+    s.push_str(&policy.external_id_prefix);
+    // Writing to a String cannot fail.
+    let _ = write!(s, "{id}");
+    s
+}
+
+/// `model::name_from_email` without its intermediate allocations (one string per user
+/// instead of one per word plus a vector); a property test keeps the two equal.
+fn name_for(email: &EmailKey) -> String {
+    let local = email.local_part();
+    let local = local.split('+').next().unwrap_or(local);
+    let mut name = String::with_capacity(local.len());
+    for word in local.split(['.', '_', '-']).filter(|w| !w.is_empty()) {
+        if !name.is_empty() {
+            name.push(' ');
+        }
+        let mut chars = word.chars();
+        if let Some(first) = chars.next() {
+            name.extend(first.to_uppercase());
+            name.push_str(chars.as_str());
+        }
+    }
+    if name.is_empty() {
+        local.to_string()
+    } else {
+        name
+    }
 }
 
 /// Splits the Organizations cell on `|` into trimmed, non-empty names, as byte ranges.
@@ -526,52 +630,82 @@ fn parse_role(raw: &str) -> Option<Role> {
 /// skipped. Either way a later row's Pages id stays protected.
 fn resolve_duplicates(
     mut candidates: Vec<Candidate>,
+    memberships: &[(u32, Role)],
+    keys: &[&OrgKey],
     policy: &Policy,
     issues: &mut Vec<RowIssue>,
     protected_external_ids: &mut BTreeSet<String>,
 ) -> BTreeMap<EmailKey, DesiredUser> {
-    // Stable: rows with the same email stay in line order, so the first is the earliest.
-    candidates.sort_by(|a, b| a.email.cmp(&b.email));
+    // Lines are unique, so (email, line) is a total order and an unstable sort is exact:
+    // within an email, the first row is the earliest line.
+    candidates.sort_unstable_by(|a, b| a.email.cmp(&b.email).then(a.line.cmp(&b.line)));
     let mut users: Vec<(EmailKey, DesiredUser)> = Vec::with_capacity(candidates.len());
-    for c in candidates {
-        if let Some((key, first)) = users.last_mut() {
-            if *key == c.email {
-                let conflict = c
-                    .roles
-                    .iter()
-                    .any(|(org, role)| first.roles.get(org).is_some_and(|r| r != role));
-                let problem = if conflict {
-                    RowProblem::DuplicateEmailConflict {
-                        first_line: first.line,
-                    }
-                } else {
-                    first.roles.extend(c.roles);
-                    RowProblem::DuplicateEmailMerged {
-                        first_line: first.line,
-                    }
-                };
-                if c.pages_id != first.pages_id {
-                    protected_external_ids
-                        .insert(format!("{}{}", policy.external_id_prefix, c.pages_id));
+    let mut roles: Vec<(u32, Role)> = Vec::new();
+    let mut candidates = candidates.into_iter().peekable();
+    while let Some(first) = candidates.next() {
+        roles.clear();
+        roles.extend_from_slice(&memberships[first.roles.clone()]);
+        while let Some(later) = candidates.next_if(|c| c.email == first.email) {
+            let row = &memberships[later.roles.clone()];
+            let conflict = row.iter().any(|(org, role)| {
+                roles
+                    .binary_search_by_key(org, |(o, _)| *o)
+                    .is_ok_and(|at| roles[at].1 != *role)
+            });
+            let problem = if conflict {
+                RowProblem::DuplicateEmailConflict {
+                    first_line: first.line,
                 }
-                issues.push(RowIssue {
-                    report: ReportKind::Users,
-                    line: c.line,
-                    problem,
-                });
-                continue;
+            } else {
+                roles.extend_from_slice(row);
+                roles.sort_unstable();
+                roles.dedup();
+                RowProblem::DuplicateEmailMerged {
+                    first_line: first.line,
+                }
+            };
+            if later.pages_id != first.pages_id {
+                protected_external_ids.insert(external_id(policy, later.pages_id));
+            }
+            issues.push(RowIssue {
+                report: ReportKind::Users,
+                line: later.line,
+                problem,
+            });
+        }
+        let mut role_map = BTreeMap::new();
+        for &(org, role) in &roles {
+            // `org` came from the index built over the same keys.
+            if let Some(key) = keys.get(org as usize) {
+                role_map.insert((*key).clone(), role);
             }
         }
         let user = DesiredUser {
-            pages_id: c.pages_id,
-            external_id: format!("{}{}", policy.external_id_prefix, c.pages_id),
-            name: name_from_email(&c.email),
-            email: c.email.clone(),
-            roles: c.roles,
-            line: c.line,
+            pages_id: first.pages_id,
+            external_id: external_id(policy, first.pages_id),
+            name: name_for(&first.email),
+            email: first.email.clone(),
+            roles: role_map,
+            line: first.line,
         };
-        users.push((c.email, user));
+        users.push((first.email, user));
     }
     // Already sorted and unique: `from_iter` checks the order in one pass and bulk-builds.
     users.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::name_from_email;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn name_for_matches_the_models_name_from_email(local in "[a-zA-Z0-9._+\\-éß]{1,20}") {
+            if let Ok(email) = EmailKey::parse(&format!("{local}@example.gov")) {
+                prop_assert_eq!(name_for(&email), name_from_email(&email));
+            }
+        }
+    }
 }

@@ -506,3 +506,19 @@ fn blank_lines_do_not_shift_line_numbers() {
     let lines: Vec<u64> = reports.issues.iter().map(|i| i.line).collect();
     assert_eq!(lines, vec![3, 7]);
 }
+
+#[test]
+fn an_organization_listed_twice_in_a_row_counts_once_and_two_roles_for_it_skip_the_row() {
+    let reports = users(
+        "5,a@example.gov,agency-a-web|agency-a-web,\"agency-a-web: user, agency-a-web: user\",,\n\
+         6,b@example.gov,agency-a-web|agency-a-web,\"agency-a-web: user, agency-a-web: manager\",,\n",
+    );
+    assert_eq!(
+        reports.desired.users[&email("a@example.gov")].roles.len(),
+        1
+    );
+    assert_eq!(
+        problems(&reports),
+        vec![(ReportKind::Users, 3, RowProblem::DetailsMismatch)]
+    );
+}
