@@ -1,1 +1,3 @@
 //! One module per command: the only place that wires adapters to the pure core.
+
+pub mod export;

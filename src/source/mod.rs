@@ -6,10 +6,19 @@
 //! the row is skipped or merged and the report says which row and why. Row issues never
 //! carry emails or names, only line numbers and reasons.
 
+mod parse;
+mod read;
+#[cfg(test)]
+mod tests;
+
 use std::fmt;
 use std::path::PathBuf;
 
+use anyhow::Context;
+use secrecy::SecretString;
 use serde::Serialize;
+
+pub use read::{label, read, DEFAULT_MAX_BYTES};
 
 use crate::config::Policy;
 use crate::model::{DesiredState, InvalidEmail};
@@ -172,6 +181,40 @@ pub fn parse(
     users_label: &str,
     policy: &Policy,
 ) -> Result<Reports, SourceError> {
-    let _ = (orgs_bytes, orgs_label, users_bytes, users_label, policy);
-    unimplemented!("report parser: being written")
+    parse::parse_reports(orgs_bytes, orgs_label, users_bytes, users_label, policy)
+}
+
+/// Reads both reports (paths or URLs, concurrently) and parses them.
+///
+/// A file-level problem comes back as a [`SourceError`] inside the `anyhow::Error`
+/// (`err.downcast_ref::<SourceError>()`), which callers map to exit status 2.
+pub async fn load(
+    organizations: &str,
+    users: &str,
+    authorization: Option<&SecretString>,
+    policy: &Policy,
+) -> anyhow::Result<Reports> {
+    let orgs_location = Location::parse(organizations).context("the organizations report")?;
+    let users_location = Location::parse(users).context("the users report")?;
+    let (orgs_bytes, users_bytes) = tokio::try_join!(
+        read(&orgs_location, authorization, DEFAULT_MAX_BYTES),
+        read(&users_location, authorization, DEFAULT_MAX_BYTES),
+    )?;
+    let orgs_label = label(&orgs_location);
+    let users_label = label(&users_location);
+    let policy = policy.clone();
+    // Parsing a large report takes a noticeable fraction of a second: keep it off the
+    // async workers.
+    let parsed = tokio::task::spawn_blocking(move || {
+        parse(
+            &orgs_bytes,
+            &orgs_label,
+            &users_bytes,
+            &users_label,
+            &policy,
+        )
+    })
+    .await
+    .context("parsing the Pages reports")?;
+    Ok(parsed?)
 }

@@ -5,3 +5,8 @@
 
 mod zendesk_standin; // the Zendesk stand-in: limits, errors, jobs, recorded shapes
 mod github; // GitHub adapter (real client) against the GitHub stand-in
+//!
+//! - `source`: reading the Pages reports from files and from a local HTTP server
+//!   (Authorization header, error statuses, the streaming size cap), then parsing them.
+
+mod source;

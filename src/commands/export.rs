@@ -1,0 +1,328 @@
+//! `export`: read the Pages reports and write Zendesk bulk-importer CSV files into a
+//! directory, offline (no Zendesk, no GitHub).
+//!
+//! Owns the file writing: every file is written to a temporary name in the output
+//! directory and renamed into place, so an interrupted export never leaves a half file
+//! that looks complete. Importer files left by an earlier, larger export
+//! (`organizations-NNN.csv`, `users-NNN.csv` beyond this run's) are removed, so the
+//! directory never offers a stale file for import; any other file is left alone.
+//!
+//! Must never: print an email or a name (the returned summary holds counts only; the CSV
+//! files do hold emails and names, in the directory the operator chose).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use secrecy::SecretString;
+use serde::Serialize;
+
+use crate::cli::ExportArgs;
+use crate::config::FileSettings;
+use crate::export::{import_instructions, importer_files, ImporterFile};
+use crate::source::{self, RowIssue, SourceStats};
+
+/// The name of the text file listing the import order.
+pub const INSTRUCTIONS_FILE: &str = "IMPORT-ORDER.txt";
+
+/// What the export wrote: counts and file names only, safe to print.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExportSummary {
+    pub out_dir: PathBuf,
+    pub organization_files: usize,
+    pub user_files: usize,
+    /// Importer files in import order.
+    pub files: Vec<String>,
+    pub organizations: usize,
+    pub partner_users: usize,
+    /// Rows across the users files: one per (user, organization).
+    pub user_rows: usize,
+    /// Rows of the reports that were skipped or merged (details in `--report-json`).
+    pub row_issues: usize,
+    pub stats: SourceStats,
+}
+
+impl std::fmt::Display for ExportSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "wrote {} organizations file(s) and {} users file(s) to {} \
+             ({} organizations, {} partner users, {} user rows, {} row issue(s)); \
+             import them in the order listed in {}",
+            self.organization_files,
+            self.user_files,
+            self.out_dir.display(),
+            self.organizations,
+            self.partner_users,
+            self.user_rows,
+            self.row_issues,
+            INSTRUCTIONS_FILE,
+        )
+    }
+}
+
+/// The `--report-json` document of `export`: per-row problems by line number.
+#[derive(Debug, Serialize)]
+struct ExportReport<'a> {
+    stats: &'a SourceStats,
+    issues: &'a [RowIssue],
+    files: &'a [String],
+}
+
+pub async fn export(args: &ExportArgs) -> Result<ExportSummary> {
+    let settings = FileSettings::load(args.config.as_deref())?;
+    let organizations = args.organizations.as_deref().context(
+        "the organizations report is required: pass --organizations or set PAGES_ORGANIZATIONS_REPORT",
+    )?;
+    let users = args
+        .users
+        .as_deref()
+        .context("the users report is required: pass --users or set PAGES_USERS_REPORT")?;
+    let authorization = std::env::var("PAGES_REPORTS_AUTHORIZATION")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .map(SecretString::from);
+
+    let reports = source::load(
+        organizations,
+        users,
+        authorization.as_ref(),
+        &settings.policy,
+    )
+    .await?;
+    let files = importer_files(&reports, &settings.policy);
+    let names: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
+
+    let summary = ExportSummary {
+        out_dir: args.out.clone(),
+        organization_files: names
+            .iter()
+            .filter(|n| n.starts_with("organizations-"))
+            .count(),
+        user_files: names.iter().filter(|n| n.starts_with("users-")).count(),
+        files: names.clone(),
+        organizations: reports.desired.orgs.len(),
+        partner_users: reports.desired.users.len(),
+        user_rows: reports.stats.memberships,
+        row_issues: reports.issues.len(),
+        stats: reports.stats,
+    };
+    let report_json = match &args.report_json {
+        Some(path) => {
+            let doc = ExportReport {
+                stats: &reports.stats,
+                issues: &reports.issues,
+                files: &names,
+            };
+            let text = serde_json::to_string_pretty(&doc).context("encoding the export report")?;
+            Some((path.clone(), text))
+        }
+        None => None,
+    };
+
+    let out = args.out.clone();
+    tokio::task::spawn_blocking(move || -> Result<()> {
+        write_files(&out, &files)?;
+        if let Some((path, text)) = report_json {
+            write_report(&path, &text)?;
+        }
+        Ok(())
+    })
+    .await
+    .context("writing the export files")??;
+    tracing::info!(
+        organization_files = summary.organization_files,
+        user_files = summary.user_files,
+        row_issues = summary.row_issues,
+        "export written"
+    );
+    Ok(summary)
+}
+
+fn write_files(out: &Path, files: &[ImporterFile]) -> Result<()> {
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("creating the output directory {}", out.display()))?;
+    for file in files {
+        write_atomically(&out.join(&file.name), file.contents.as_bytes())?;
+    }
+    write_atomically(
+        &out.join(INSTRUCTIONS_FILE),
+        import_instructions(files).as_bytes(),
+    )?;
+    remove_stale(out, files)
+}
+
+fn write_report(path: &Path, text: &str) -> Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating the directory of {}", path.display()))?;
+    }
+    write_atomically(path, text.as_bytes())
+}
+
+/// Writes to a temporary file next to `path`, flushes it to disk, then renames it over
+/// `path`: readers see the old file or the whole new one, never a part.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| -> std::io::Result<()> {
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result.with_context(|| format!("writing {}", path.display()))
+}
+
+/// Whether a file name is one this command writes: `organizations-NNN.csv` or `users-NNN.csv`.
+fn is_importer_file(name: &str) -> bool {
+    let numbered = |stem: &str| {
+        name.strip_prefix(stem)
+            .and_then(|rest| rest.strip_suffix(".csv"))
+            .is_some_and(|n| n.len() >= 3 && n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    numbered("organizations-") || numbered("users-")
+}
+
+fn remove_stale(out: &Path, files: &[ImporterFile]) -> Result<()> {
+    let entries = std::fs::read_dir(out).with_context(|| format!("listing {}", out.display()))?;
+    for entry in entries {
+        let entry = entry.with_context(|| format!("listing {}", out.display()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if is_importer_file(&name) && !files.iter().any(|f| f.name == name) {
+            std::fs::remove_file(entry.path())
+                .with_context(|| format!("removing the stale export file {name}"))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ORGS: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/reports/organizations.csv"
+    );
+    const USERS: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/reports/users.csv"
+    );
+
+    fn args(out: &Path, report_json: Option<PathBuf>) -> ExportArgs {
+        ExportArgs {
+            organizations: Some(ORGS.into()),
+            users: Some(USERS.into()),
+            config: None,
+            out: out.to_path_buf(),
+            report_json,
+        }
+    }
+
+    #[tokio::test]
+    async fn export_writes_the_files_and_the_import_order_into_a_new_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("a/b");
+        let summary = export(&args(&out, None)).await.unwrap();
+        assert_eq!(
+            summary.files,
+            [
+                "organizations-001.csv",
+                "users-001.csv",
+                "users-002.csv",
+                "users-003.csv"
+            ]
+        );
+        assert_eq!((summary.organization_files, summary.user_files), (1, 3));
+        assert_eq!(summary.user_rows, 6);
+        let mut on_disk: Vec<String> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        on_disk.sort();
+        assert_eq!(
+            on_disk,
+            [
+                INSTRUCTIONS_FILE,
+                "organizations-001.csv",
+                "users-001.csv",
+                "users-002.csv",
+                "users-003.csv"
+            ]
+        );
+        let orgs = std::fs::read_to_string(out.join("organizations-001.csv")).unwrap();
+        assert!(orgs.starts_with("name,details\r\n"));
+    }
+
+    #[tokio::test]
+    async fn stale_importer_files_are_removed_and_other_files_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("users-009.csv"), "old").unwrap();
+        std::fs::write(dir.path().join("users-notes.csv"), "mine").unwrap();
+        std::fs::write(dir.path().join("users-001.csv"), "old").unwrap();
+        export(&args(dir.path(), None)).await.unwrap();
+        assert!(!dir.path().join("users-009.csv").exists());
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("users-notes.csv")).unwrap(),
+            "mine"
+        );
+        assert_ne!(
+            std::fs::read_to_string(dir.path().join("users-001.csv")).unwrap(),
+            "old"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_report_json_lists_row_issues_by_line_without_personal_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let users = dir.path().join("users.csv");
+        std::fs::write(
+            &users,
+            "ID,Email,Organizations,Details\n5,a@example.gov,gone-org,gone-org: user\n",
+        )
+        .unwrap();
+        let json = dir.path().join("report/export.json");
+        let mut a = args(&dir.path().join("out"), Some(json.clone()));
+        a.users = Some(users.display().to_string());
+        let summary = export(&a).await.unwrap();
+        assert_eq!(summary.row_issues, 1);
+        let text = std::fs::read_to_string(&json).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(doc["issues"][0]["line"], 2);
+        assert_eq!(
+            doc["issues"][0]["problem"]["problem"],
+            "unknown_organization"
+        );
+        assert!(!text.contains('@'), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_file_level_problem_stays_a_source_error_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = args(&dir.path().join("out"), None);
+        a.users = Some(ORGS.into());
+        let err = export(&a).await.unwrap_err();
+        assert!(
+            err.downcast_ref::<source::SourceError>().is_some(),
+            "{err:#}"
+        );
+        assert!(!dir.path().join("out").exists());
+    }
+
+    #[test]
+    fn only_numbered_importer_names_count_as_export_files() {
+        assert!(is_importer_file("users-001.csv"));
+        assert!(is_importer_file("organizations-1234.csv"));
+        assert!(!is_importer_file("users-01.csv"));
+        assert!(!is_importer_file("users.csv"));
+        assert!(!is_importer_file("my-users-001.csv"));
+    }
+}

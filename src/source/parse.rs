@@ -1,0 +1,711 @@
+//! Parsing the two Pages reports, already in memory, into the desired state.
+//!
+//! Owns the file-level checks (encoding, header, shape: a [`SourceError`]) and the row-level
+//! checks (a [`RowIssue`] per skipped or merged row). Strict where a wrong guess would cost
+//! data (a missing column, a row with the wrong number of fields, the two reports swapped),
+//! forgiving where exports vary (BOM, CRLF, header case and order, extra columns).
+//!
+//! Must never: do I/O, log, or put a cell value (email, name, organization) into an error
+//! or an issue. Errors name the file, the line and the column; issues carry line numbers.
+//!
+//! Speed: a 1M-user report is parsed with one reused `ByteRecord`, no per-field allocation
+//! except the strings the desired state keeps, and sorted once at the end instead of
+//! keeping a map ordered while reading.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use csv::{ByteRecord, ReaderBuilder};
+
+use super::{ReportKind, Reports, RowIssue, RowProblem, SourceError, SourceStats};
+use crate::config::Policy;
+use crate::model::{DesiredOrg, DesiredState, DesiredUser, EmailKey, OrgKey, Role};
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Column names as Pages writes them; matched trimmed and case-insensitively.
+const ORG_NAME: &str = "Organization";
+const ORG_AGENCY: &str = "Agency";
+const USER_ID: &str = "ID";
+const USER_EMAIL: &str = "Email";
+const USER_ORGANIZATIONS: &str = "Organizations";
+const USER_DETAILS: &str = "Details";
+
+pub(super) fn parse_reports(
+    orgs_bytes: &[u8],
+    orgs_label: &str,
+    users_bytes: &[u8],
+    users_label: &str,
+    policy: &Policy,
+) -> Result<Reports, SourceError> {
+    let mut issues = Vec::new();
+    let mut stats = SourceStats::default();
+    let orgs = parse_organizations(orgs_bytes, orgs_label, &mut issues, &mut stats)?;
+    let users = parse_users(
+        users_bytes,
+        users_label,
+        &orgs,
+        policy,
+        &mut issues,
+        &mut stats,
+    )?;
+    issues.sort();
+    stats.partner_users = users.users.len();
+    stats.memberships = users.users.values().map(|u| u.roles.len()).sum();
+    stats.managers = users.users.values().filter(|u| u.is_manager()).count();
+    Ok(Reports {
+        desired: DesiredState {
+            orgs,
+            users: users.users,
+            protected_emails: users.protected_emails,
+            protected_external_ids: users.protected_external_ids,
+        },
+        issues,
+        stats,
+    })
+}
+
+fn error(label: &str, line: Option<u64>, column: Option<&str>, problem: String) -> SourceError {
+    SourceError {
+        file: label.to_string(),
+        line,
+        column: column.map(str::to_string),
+        problem,
+    }
+}
+
+/// File-level checks that come before CSV parsing: returns the bytes without a BOM, known
+/// to be UTF-8 without NUL bytes, so every field can be read as `&str` later.
+fn check_encoding<'a>(bytes: &'a [u8], label: &str) -> Result<&'a str, SourceError> {
+    let bytes = bytes.strip_prefix(BOM).unwrap_or(bytes);
+    let line_at =
+        |offset: usize| bytes[..offset].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(error(label, None, None, "the file is empty".into()));
+    }
+    // `contains` on a byte slice is a memchr; only the error path counts lines.
+    if bytes.contains(&0) {
+        let at = bytes.iter().position(|&b| b == 0).unwrap_or(0);
+        return Err(error(
+            label,
+            Some(line_at(at)),
+            None,
+            "contains NUL bytes: this is a binary file, not a CSV report".into(),
+        ));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        error(
+            label,
+            Some(line_at(e.valid_up_to())),
+            None,
+            "is not valid UTF-8 text (export or save the report as UTF-8 CSV)".into(),
+        )
+    })?;
+    if text.trim_start().starts_with('<') {
+        return Err(error(
+            label,
+            Some(1),
+            None,
+            "looks like HTML or XML, not a CSV report (a login or error page instead of the report?)"
+                .into(),
+        ));
+    }
+    Ok(text)
+}
+
+fn csv_error(label: &str, text: &str, e: &csv::Error) -> SourceError {
+    match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            pos,
+            expected_len,
+            len,
+        } => error(
+            label,
+            pos.as_ref().map(|p| physical_line(text, p)),
+            None,
+            format!("the row has {len} fields but the header has {expected_len} (a broken quote or a stray comma?)"),
+        ),
+        _ => error(
+            label,
+            e.position().map(|p| physical_line(text, p)),
+            None,
+            format!("cannot be read as CSV: {e}"),
+        ),
+    }
+}
+
+/// The header row: column names trimmed and lower-cased, in file order.
+struct Header {
+    names: Vec<String>,
+}
+
+impl Header {
+    fn read(
+        reader: &mut csv::Reader<&[u8]>,
+        text: &str,
+        label: &str,
+    ) -> Result<(Header, ByteRecord), SourceError> {
+        let mut record = ByteRecord::new();
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => return Err(error(label, None, None, "the file is empty".into())),
+            Err(e) => return Err(csv_error(label, text, &e)),
+        }
+        let names = record
+            .iter()
+            .map(|f| String::from_utf8_lossy(f).trim().to_lowercase())
+            .collect();
+        Ok((Header { names }, record))
+    }
+
+    fn find(&self, column: &str) -> Option<usize> {
+        self.names
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(column))
+    }
+
+    fn has(&self, column: &str) -> bool {
+        self.find(column).is_some()
+    }
+
+    fn require(&self, column: &str, label: &str) -> Result<usize, SourceError> {
+        self.find(column).ok_or_else(|| {
+            error(
+                label,
+                Some(1),
+                Some(column),
+                "this required column is missing from the header row".into(),
+            )
+        })
+    }
+
+    fn looks_like_users(&self) -> bool {
+        self.has(USER_EMAIL) && (self.has(USER_DETAILS) || self.has(USER_ORGANIZATIONS))
+    }
+
+    fn looks_like_organizations(&self) -> bool {
+        self.has(ORG_NAME) && self.has(ORG_AGENCY) && !self.has(USER_EMAIL)
+    }
+}
+
+fn reader(text: &str) -> csv::Reader<&[u8]> {
+    // Headers are read by hand so that the header's own problems get our messages;
+    // `flexible(false)` turns a row of the wrong width into an error with its line.
+    ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(false)
+        .from_reader(text.as_bytes())
+}
+
+/// A field of a record from a checked buffer. The buffer is valid UTF-8 and the CSV parser
+/// splits only at ASCII bytes, so this cannot fail; the error path exists to avoid `unsafe`.
+fn field<'r>(
+    record: &'r ByteRecord,
+    index: usize,
+    label: &str,
+    line: u64,
+) -> Result<&'r str, SourceError> {
+    std::str::from_utf8(record.get(index).unwrap_or_default())
+        .map_err(|_| error(label, Some(line), None, "is not valid UTF-8 text".into()))
+}
+
+fn line_of(text: &str, record: &ByteRecord) -> u64 {
+    record.position().map_or(0, |p| physical_line(text, p))
+}
+
+/// The 1-based line where a record's first byte is. csv's `Position` is taken before the
+/// reader skips the `\n` of a CRLF and any blank lines, so with CRLF files it would name
+/// the previous line; count the line breaks skipped from there.
+fn physical_line(text: &str, pos: &csv::Position) -> u64 {
+    let start = usize::try_from(pos.byte())
+        .unwrap_or(usize::MAX)
+        .min(text.len());
+    let skipped = text.as_bytes()[start..]
+        .iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .filter(|&&b| b == b'\n')
+        .count();
+    pos.line() + skipped as u64
+}
+
+fn parse_organizations(
+    bytes: &[u8],
+    label: &str,
+    issues: &mut Vec<RowIssue>,
+    stats: &mut SourceStats,
+) -> Result<BTreeMap<OrgKey, DesiredOrg>, SourceError> {
+    let text = check_encoding(bytes, label)?;
+    let mut reader = reader(text);
+    let (header, mut record) = Header::read(&mut reader, text, label)?;
+    if !header.has(ORG_NAME) && header.looks_like_users() {
+        return Err(error(
+            label,
+            Some(1),
+            None,
+            "this is the users report (it has Email and Details columns), given where the \
+             organizations report belongs: check --organizations and --users"
+                .into(),
+        ));
+    }
+    let name_col = header.require(ORG_NAME, label)?;
+    let agency_col = header.require(ORG_AGENCY, label)?;
+
+    let mut orgs = BTreeMap::new();
+    let mut first_lines: HashMap<OrgKey, u64> = HashMap::new();
+    let mut rows = 0usize;
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(csv_error(label, text, &e)),
+        }
+        rows += 1;
+        let line = line_of(text, &record);
+        let name = field(&record, name_col, label, line)?.trim();
+        let agency = field(&record, agency_col, label, line)?.trim();
+        let Some(key) = OrgKey::new(name) else {
+            issues.push(RowIssue {
+                report: ReportKind::Organizations,
+                line,
+                problem: RowProblem::EmptyOrganizationName,
+            });
+            continue;
+        };
+        if let Some(&first_line) = first_lines.get(&key) {
+            issues.push(RowIssue {
+                report: ReportKind::Organizations,
+                line,
+                problem: RowProblem::DuplicateOrganization { first_line },
+            });
+            continue;
+        }
+        first_lines.insert(key.clone(), line);
+        orgs.insert(
+            key,
+            DesiredOrg {
+                name: name.to_string(),
+                details: agency.to_string(),
+            },
+        );
+    }
+    if rows == 0 {
+        return Err(error(
+            label,
+            None,
+            None,
+            "has a header row but no data rows".into(),
+        ));
+    }
+    stats.organization_rows = rows;
+    Ok(orgs)
+}
+
+struct ParsedUsers {
+    users: BTreeMap<EmailKey, DesiredUser>,
+    protected_emails: BTreeSet<EmailKey>,
+    protected_external_ids: BTreeSet<String>,
+}
+
+/// A valid users.csv row, before duplicates are resolved. Its roles live in a shared
+/// arena (`Memberships`) so that a row costs no allocation beyond its email.
+struct Candidate {
+    email: EmailKey,
+    pages_id: u64,
+    line: u64,
+    roles: std::ops::Range<usize>,
+}
+
+/// (index of the organization in key order, role) for every candidate, row after row;
+/// each row's slice is sorted by organization.
+type Memberships = Vec<(u32, Role)>;
+
+/// Finds an organization of organizations.csv by the name a users row gives.
+struct OrgIndex<'a> {
+    /// Keys in order: position = the index used in `Memberships`.
+    keys: Vec<&'a OrgKey>,
+    /// The name exactly as organizations.csv writes it (trimmed): the usual case, no
+    /// lower-casing needed.
+    exact: HashMap<&'a str, u32>,
+    /// The key (trimmed, lower-cased): matches any case.
+    folded: HashMap<&'a str, u32>,
+    buffer: String,
+}
+
+impl<'a> OrgIndex<'a> {
+    fn new(orgs: &'a BTreeMap<OrgKey, DesiredOrg>) -> Self {
+        let mut index = OrgIndex {
+            keys: Vec::with_capacity(orgs.len()),
+            exact: HashMap::with_capacity(orgs.len()),
+            folded: HashMap::with_capacity(orgs.len()),
+            buffer: String::new(),
+        };
+        for (i, (key, org)) in orgs.iter().enumerate() {
+            // Fewer than 2^32 organizations: the report is capped far below that size.
+            let i = u32::try_from(i).unwrap_or(u32::MAX);
+            index.keys.push(key);
+            index.exact.insert(org.name.as_str(), i);
+            index.folded.insert(key.as_str(), i);
+        }
+        index
+    }
+
+    fn find(&mut self, name: &str) -> Option<u32> {
+        if let Some(&i) = self.exact.get(name) {
+            return Some(i);
+        }
+        // Same normalisation as `OrgKey::new` (the name is already trimmed).
+        self.buffer.clear();
+        if name.is_ascii() {
+            self.buffer.push_str(name);
+            self.buffer.make_ascii_lowercase();
+        } else {
+            self.buffer.push_str(&name.to_lowercase());
+        }
+        self.folded.get(self.buffer.as_str()).copied()
+    }
+}
+
+fn parse_users(
+    bytes: &[u8],
+    label: &str,
+    orgs: &BTreeMap<OrgKey, DesiredOrg>,
+    policy: &Policy,
+    issues: &mut Vec<RowIssue>,
+    stats: &mut SourceStats,
+) -> Result<ParsedUsers, SourceError> {
+    let text = check_encoding(bytes, label)?;
+    let mut reader = reader(text);
+    let (header, mut record) = Header::read(&mut reader, text, label)?;
+    if !header.has(USER_EMAIL) && header.looks_like_organizations() {
+        return Err(error(
+            label,
+            Some(1),
+            None,
+            "this is the organizations report (it has Organization and Agency columns), given \
+             where the users report belongs: check --organizations and --users"
+                .into(),
+        ));
+    }
+    let id_col = header.require(USER_ID, label)?;
+    let email_col = header.require(USER_EMAIL, label)?;
+    let orgs_col = header.require(USER_ORGANIZATIONS, label)?;
+    let details_col = header.require(USER_DETAILS, label)?;
+
+    let mut org_index = OrgIndex::new(orgs);
+    let mut protected_emails = BTreeSet::new();
+    let mut protected_external_ids = BTreeSet::new();
+    // Pages rows are ~150 bytes; a rough capacity avoids most regrowth of the big vectors.
+    let estimate = text.len() / 160 + 16;
+    let mut candidates: Vec<Candidate> = Vec::with_capacity(estimate);
+    let mut memberships: Memberships = Vec::with_capacity(estimate + estimate / 2);
+    // Byte ranges of the organization names in the current row's Organizations cell
+    // (ranges, not `&str`, so the buffer outlives the reused record).
+    let mut names: Vec<(usize, usize)> = Vec::new();
+    let mut pairs: Vec<(usize, Role)> = Vec::new();
+    let mut rows = 0usize;
+
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(csv_error(label, text, &e)),
+        }
+        rows += 1;
+        let line = line_of(text, &record);
+        let organizations = field(&record, orgs_col, label, line)?;
+        name_spans(organizations, &mut names);
+        if names.is_empty() {
+            // Not a partner user (DESIGN.md "Pages reports"): counted, not an issue.
+            stats.users_without_organization += 1;
+            continue;
+        }
+        let email = EmailKey::parse(field(&record, email_col, label, line)?);
+        let id = field(&record, id_col, label, line)?
+            .trim()
+            .parse::<u64>()
+            .ok();
+        let details = field(&record, details_col, label, line)?;
+
+        let problem = match &email {
+            Err(crate::model::InvalidEmail::Empty) => Some(RowProblem::MissingEmail),
+            Err(reason) => Some(RowProblem::InvalidEmail { reason: *reason }),
+            Ok(_) if id.is_none() => Some(RowProblem::InvalidId),
+            Ok(_) => walk_details(organizations, &names, details, &mut pairs).err(),
+        };
+        let start = memberships.len();
+        let problem = problem.or_else(|| {
+            let found = add_memberships(
+                organizations,
+                &names,
+                &pairs,
+                &mut org_index,
+                &mut memberships,
+            );
+            found.err()
+        });
+        match (problem, email, id) {
+            (None, Ok(email), Some(pages_id)) => candidates.push(Candidate {
+                email,
+                pages_id,
+                line,
+                roles: start..memberships.len(),
+            }),
+            (problem, email, id) => {
+                memberships.truncate(start);
+                // A bad row must not cost data: whoever it names keeps their memberships.
+                if let Ok(email) = email {
+                    protected_emails.insert(email);
+                }
+                if let Some(id) = id {
+                    protected_external_ids.insert(external_id(policy, id));
+                }
+                issues.push(RowIssue {
+                    report: ReportKind::Users,
+                    line,
+                    // `problem` is Some here: the arm above took every valid row.
+                    problem: problem.unwrap_or(RowProblem::DetailsMismatch),
+                });
+            }
+        }
+    }
+    if rows == 0 {
+        return Err(error(
+            label,
+            None,
+            None,
+            "has a header row but no data rows".into(),
+        ));
+    }
+    stats.user_rows = rows;
+
+    let users = resolve_duplicates(
+        candidates,
+        &memberships,
+        &org_index.keys,
+        policy,
+        issues,
+        &mut protected_external_ids,
+    );
+    Ok(ParsedUsers {
+        users,
+        protected_emails,
+        protected_external_ids,
+    })
+}
+
+/// Appends one row's memberships, sorted by organization and without repeats.
+/// On error the caller truncates the arena back to where the row started.
+fn add_memberships(
+    organizations: &str,
+    names: &[(usize, usize)],
+    pairs: &[(usize, Role)],
+    org_index: &mut OrgIndex<'_>,
+    memberships: &mut Memberships,
+) -> Result<(), RowProblem> {
+    let start = memberships.len();
+    for &(index, role) in pairs {
+        let (from, to) = names[index];
+        let org = org_index
+            .find(&organizations[from..to])
+            .ok_or(RowProblem::UnknownOrganization)?;
+        memberships.push((org, role));
+    }
+    let row = &mut memberships[start..];
+    row.sort_unstable();
+    // The same organization twice with two roles cannot be resolved.
+    if row.windows(2).any(|w| w[0].0 == w[1].0 && w[0].1 != w[1].1) {
+        return Err(RowProblem::DetailsMismatch);
+    }
+    let mut kept = start;
+    for read in start..memberships.len() {
+        if read == start || memberships[read] != memberships[kept - 1] {
+            memberships[kept] = memberships[read];
+            kept += 1;
+        }
+    }
+    memberships.truncate(kept);
+    Ok(())
+}
+
+fn external_id(policy: &Policy, id: u64) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(policy.external_id_prefix.len() + 20);
+    s.push_str(&policy.external_id_prefix);
+    // Writing to a String cannot fail.
+    let _ = write!(s, "{id}");
+    s
+}
+
+/// `model::name_from_email` without its intermediate allocations (one string per user
+/// instead of one per word plus a vector); a property test keeps the two equal.
+fn name_for(email: &EmailKey) -> String {
+    let local = email.local_part();
+    let local = local.split('+').next().unwrap_or(local);
+    let mut name = String::with_capacity(local.len());
+    for word in local.split(['.', '_', '-']).filter(|w| !w.is_empty()) {
+        if !name.is_empty() {
+            name.push(' ');
+        }
+        let mut chars = word.chars();
+        if let Some(first) = chars.next() {
+            name.extend(first.to_uppercase());
+            name.push_str(chars.as_str());
+        }
+    }
+    if name.is_empty() {
+        local.to_string()
+    } else {
+        name
+    }
+}
+
+/// Splits the Organizations cell on `|` into trimmed, non-empty names, as byte ranges.
+fn name_spans(organizations: &str, spans: &mut Vec<(usize, usize)>) {
+    spans.clear();
+    let mut start = 0;
+    for part in organizations.split('|') {
+        let trimmed = part.trim();
+        if !trimmed.is_empty() {
+            let lead = part.len() - part.trim_start().len();
+            spans.push((start + lead, start + lead + trimmed.len()));
+        }
+        start += part.len() + 1;
+    }
+}
+
+/// Walks Details along the Organizations list: `name: role` for each name, in order,
+/// separated by `,`. Never splits on commas, since names may contain `, ` and `: `.
+/// Fills `pairs` with (index into `names`, role).
+fn walk_details(
+    organizations: &str,
+    names: &[(usize, usize)],
+    details: &str,
+    pairs: &mut Vec<(usize, Role)>,
+) -> Result<(), RowProblem> {
+    pairs.clear();
+    let mut rest = details;
+    for (index, &(start, end)) in names.iter().enumerate() {
+        let name = &organizations[start..end];
+        rest = rest.trim_start();
+        let head = rest.get(..name.len()).ok_or(RowProblem::DetailsMismatch)?;
+        if !head.eq_ignore_ascii_case(name) {
+            return Err(RowProblem::DetailsMismatch);
+        }
+        rest = rest[name.len()..]
+            .trim_start()
+            .strip_prefix(':')
+            .ok_or(RowProblem::DetailsMismatch)?;
+        // A role word has no comma, so the first comma ends it.
+        let (role_text, after) = match rest.split_once(',') {
+            Some((role, after)) => (role, Some(after)),
+            None => (rest, None),
+        };
+        let last = index + 1 == names.len();
+        match after {
+            Some(after) if last && !after.trim().is_empty() => {
+                return Err(RowProblem::DetailsMismatch)
+            }
+            None if !last => return Err(RowProblem::DetailsMismatch),
+            _ => {}
+        }
+        let role = parse_role(role_text).ok_or(RowProblem::UnknownRole)?;
+        pairs.push((index, role));
+        rest = after.unwrap_or_default();
+    }
+    Ok(())
+}
+
+fn parse_role(raw: &str) -> Option<Role> {
+    let raw = raw.trim();
+    if raw.eq_ignore_ascii_case("manager") {
+        Some(Role::Manager)
+    } else if raw.eq_ignore_ascii_case("user") {
+        Some(Role::User)
+    } else {
+        None
+    }
+}
+
+/// Rows with the same email: the first row wins; a later row's organizations are merged
+/// into it when no organization has two different roles, otherwise the later row is
+/// skipped. Either way a later row's Pages id stays protected.
+fn resolve_duplicates(
+    mut candidates: Vec<Candidate>,
+    memberships: &[(u32, Role)],
+    keys: &[&OrgKey],
+    policy: &Policy,
+    issues: &mut Vec<RowIssue>,
+    protected_external_ids: &mut BTreeSet<String>,
+) -> BTreeMap<EmailKey, DesiredUser> {
+    // Lines are unique, so (email, line) is a total order and an unstable sort is exact:
+    // within an email, the first row is the earliest line.
+    candidates.sort_unstable_by(|a, b| a.email.cmp(&b.email).then(a.line.cmp(&b.line)));
+    let mut users: Vec<(EmailKey, DesiredUser)> = Vec::with_capacity(candidates.len());
+    let mut roles: Vec<(u32, Role)> = Vec::new();
+    let mut candidates = candidates.into_iter().peekable();
+    while let Some(first) = candidates.next() {
+        roles.clear();
+        roles.extend_from_slice(&memberships[first.roles.clone()]);
+        while let Some(later) = candidates.next_if(|c| c.email == first.email) {
+            let row = &memberships[later.roles.clone()];
+            let conflict = row.iter().any(|(org, role)| {
+                roles
+                    .binary_search_by_key(org, |(o, _)| *o)
+                    .is_ok_and(|at| roles[at].1 != *role)
+            });
+            let problem = if conflict {
+                RowProblem::DuplicateEmailConflict {
+                    first_line: first.line,
+                }
+            } else {
+                roles.extend_from_slice(row);
+                roles.sort_unstable();
+                roles.dedup();
+                RowProblem::DuplicateEmailMerged {
+                    first_line: first.line,
+                }
+            };
+            if later.pages_id != first.pages_id {
+                protected_external_ids.insert(external_id(policy, later.pages_id));
+            }
+            issues.push(RowIssue {
+                report: ReportKind::Users,
+                line: later.line,
+                problem,
+            });
+        }
+        let mut role_map = BTreeMap::new();
+        for &(org, role) in &roles {
+            // `org` came from the index built over the same keys.
+            if let Some(key) = keys.get(org as usize) {
+                role_map.insert((*key).clone(), role);
+            }
+        }
+        let user = DesiredUser {
+            pages_id: first.pages_id,
+            external_id: external_id(policy, first.pages_id),
+            name: name_for(&first.email),
+            email: first.email.clone(),
+            roles: role_map,
+            line: first.line,
+        };
+        users.push((first.email, user));
+    }
+    // Already sorted and unique: `from_iter` checks the order in one pass and bulk-builds.
+    users.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::name_from_email;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn name_for_matches_the_models_name_from_email(local in "[a-zA-Z0-9._+\\-éß]{1,20}") {
+            if let Ok(email) = EmailKey::parse(&format!("{local}@example.gov")) {
+                prop_assert_eq!(name_for(&email), name_from_email(&email));
+            }
+        }
+    }
+}

@@ -1,0 +1,524 @@
+//! Parser tests: one behaviour per test, on small invented reports
+//! (tests/fixtures/reports/ and inline text).
+
+use super::*;
+use crate::model::{EmailKey, OrgKey, Role};
+
+const ORGS: &[u8] = include_bytes!("../../tests/fixtures/reports/organizations.csv");
+const USERS: &[u8] = include_bytes!("../../tests/fixtures/reports/users.csv");
+const USERS_HEADER: &str =
+    "\"ID\",\"Email\",\"Organizations\",\"Details\",\"Created\",\"Last Signed In\"\n";
+
+fn parse_both(orgs: &[u8], users: &[u8]) -> Result<Reports, SourceError> {
+    parse(
+        orgs,
+        "organizations.csv",
+        users,
+        "users.csv",
+        &Policy::default(),
+    )
+}
+
+/// Parses users rows (after the standard header) against the fixture organizations.
+fn users(rows: &str) -> Reports {
+    parse_both(ORGS, format!("{USERS_HEADER}{rows}").as_bytes()).expect("reports parse")
+}
+
+fn users_error(bytes: &[u8]) -> SourceError {
+    parse_both(ORGS, bytes).expect_err("a file-level error")
+}
+
+fn orgs_error(bytes: &[u8]) -> SourceError {
+    parse_both(bytes, USERS).expect_err("a file-level error")
+}
+
+fn email(s: &str) -> EmailKey {
+    EmailKey::parse(s).unwrap()
+}
+
+fn org(s: &str) -> OrgKey {
+    OrgKey::new(s).unwrap()
+}
+
+fn problems(reports: &Reports) -> Vec<(ReportKind, u64, RowProblem)> {
+    reports
+        .issues
+        .iter()
+        .map(|i| (i.report, i.line, i.problem))
+        .collect()
+}
+
+// --- the well-formed reports ---------------------------------------------------------
+
+#[test]
+fn the_fixture_reports_give_this_desired_state() {
+    let reports = parse_both(ORGS, USERS).unwrap();
+    insta::assert_yaml_snapshot!(reports);
+}
+
+#[test]
+fn organizations_are_keyed_by_trimmed_lowercased_name_with_the_agency_as_details() {
+    let reports = parse_both(ORGS, USERS).unwrap();
+    let padded = &reports.desired.orgs[&org("padded-org")];
+    assert_eq!(padded.name, "padded-org");
+    assert_eq!(padded.details, "Agency D");
+    assert_eq!(reports.desired.orgs[&org("économie numérique")].details, "");
+    assert_eq!(reports.desired.orgs.len(), 6);
+}
+
+#[test]
+fn details_are_walked_along_names_with_commas_colons_ampersands_parentheses_and_accents() {
+    let reports = parse_both(ORGS, USERS).unwrap();
+    let pat = &reports.desired.users[&email("pat.lee@example.gov")];
+    let expected = [
+        (org("Research & Development (R&D)"), Role::User),
+        (org("Tribunal: user, appeals"), Role::Manager),
+        (org("Économie numérique"), Role::User),
+    ];
+    assert_eq!(pat.roles, expected.into_iter().collect());
+    let jane = &reports.desired.users[&email("jane.doe@agency-a.example.gov")];
+    assert_eq!(
+        jane.roles.get(&org("Dept. of Examples, Office of Tests")),
+        Some(&Role::User)
+    );
+    assert_eq!(jane.roles.get(&org("agency-a-web")), Some(&Role::Manager));
+}
+
+#[test]
+fn an_organization_named_with_colon_user_comma_is_not_split() {
+    let reports = users(
+        "5,\"a@example.gov\",\"Tribunal: user, appeals|agency-a-web\",\"Tribunal: user, appeals: user, agency-a-web: manager\",,\n",
+    );
+    assert!(reports.issues.is_empty(), "{:?}", reports.issues);
+    let a = &reports.desired.users[&email("a@example.gov")];
+    assert_eq!(a.roles[&org("Tribunal: user, appeals")], Role::User);
+    assert_eq!(a.roles[&org("agency-a-web")], Role::Manager);
+}
+
+#[test]
+fn users_get_the_prefixed_pages_id_and_a_name_from_their_email() {
+    let policy = Policy {
+        external_id_prefix: "pz-".into(),
+        ..Policy::default()
+    };
+    let reports = parse(ORGS, "o", USERS, "u", &policy).unwrap();
+    let lee = &reports.desired.users[&email("lee_o-neil+pages@example.gov")];
+    assert_eq!(lee.pages_id, 21);
+    assert_eq!(lee.external_id, "pz-21");
+    assert_eq!(lee.name, "Lee O Neil");
+    assert_eq!(lee.line, 6);
+}
+
+#[test]
+fn organization_names_in_the_users_report_match_ignoring_case_and_padding() {
+    let reports = users("5,\"a@example.gov\",\" AGENCY-A-WEB \",\"Agency-A-Web: user\",,\n");
+    assert!(reports.issues.is_empty(), "{:?}", reports.issues);
+    assert_eq!(
+        reports.desired.users[&email("a@example.gov")].roles[&org("agency-a-web")],
+        Role::User
+    );
+}
+
+#[test]
+fn users_without_organizations_are_counted_and_not_reported_even_without_email() {
+    let reports = users(
+        "1,\"\",\"\",\"\",,\n2,\"x@example.gov\",\"\",\"\",,\n3,\"not an email\",\"\",\"\",,\n",
+    );
+    assert!(reports.issues.is_empty());
+    assert!(reports.desired.users.is_empty());
+    assert_eq!(reports.stats.users_without_organization, 3);
+    assert_eq!(reports.stats.user_rows, 3);
+}
+
+#[test]
+fn the_stats_count_rows_partner_users_memberships_and_managers() {
+    let reports = parse_both(ORGS, USERS).unwrap();
+    assert_eq!(
+        reports.stats,
+        SourceStats {
+            organization_rows: 6,
+            user_rows: 5,
+            users_without_organization: 2,
+            partner_users: 3,
+            memberships: 6,
+            managers: 2,
+        }
+    );
+}
+
+// --- forgiving where exports vary ----------------------------------------------------
+
+#[test]
+fn a_byte_order_mark_and_crlf_line_endings_are_accepted() {
+    let orgs = include_bytes!("../../tests/fixtures/reports/organizations-bom-crlf.csv");
+    let users = format!("\u{feff}{}", USERS_HEADER.replace('\n', "\r\n"))
+        + "5,\"a@example.gov\",\"agency-a-web\",\"agency-a-web: user\",,\r\n";
+    let reports = parse_both(orgs, users.as_bytes()).unwrap();
+    assert_eq!(
+        reports.desired.orgs[&org("agency-a-web")].details,
+        "Agency A"
+    );
+    assert_eq!(reports.desired.users[&email("a@example.gov")].line, 2);
+}
+
+#[test]
+fn header_names_match_trimmed_and_ignoring_case_in_any_order_with_extra_columns() {
+    let users = "\" details \",EMAIL,Extra,organizations,id\n\
+                 \"agency-a-web: user\",a@example.gov,x,agency-a-web,5\n";
+    let orgs = "agency, ORGANIZATION ,Notes\nAgency A,agency-a-web,n\n";
+    let reports = parse_both(orgs.as_bytes(), users.as_bytes()).unwrap();
+    assert_eq!(reports.desired.users[&email("a@example.gov")].pages_id, 5);
+    assert_eq!(
+        reports.desired.orgs[&org("agency-a-web")].details,
+        "Agency A"
+    );
+}
+
+#[test]
+fn self_authorized_is_optional() {
+    let orgs = "Organization,Agency\nagency-a-web,Agency A\n";
+    let users = format!("{USERS_HEADER}5,a@example.gov,agency-a-web,agency-a-web: user,,\n");
+    assert!(parse_both(orgs.as_bytes(), users.as_bytes()).is_ok());
+}
+
+#[test]
+fn line_numbers_are_the_physical_lines_where_rows_start() {
+    let orgs = include_bytes!("../../tests/fixtures/reports/organizations-multiline.csv");
+    let reports = parse_both(orgs, USERS_HEADER.replace('\n', "\n9,,,,,\n").as_bytes()).unwrap();
+    // Line 2's Agency spans two lines, so the duplicate of "first" starts on line 5.
+    assert_eq!(
+        problems(&reports),
+        vec![(
+            ReportKind::Organizations,
+            5,
+            RowProblem::DuplicateOrganization { first_line: 2 }
+        )]
+    );
+    assert_eq!(
+        reports.desired.orgs[&org("first")].details,
+        "Agency\nwith a second line"
+    );
+}
+
+// --- file-level errors ---------------------------------------------------------------
+
+#[test]
+fn an_empty_file_is_a_file_error() {
+    let e = users_error(b"");
+    assert_eq!((e.file.as_str(), e.line), ("users.csv", None));
+    assert!(e.problem.contains("empty"), "{e}");
+    assert!(orgs_error(b"\xef\xbb\xbf \r\n").problem.contains("empty"));
+}
+
+#[test]
+fn a_header_without_data_rows_is_a_file_error() {
+    let e = users_error(USERS_HEADER.as_bytes());
+    assert!(e.problem.contains("no data rows"), "{e}");
+    let e = orgs_error(b"Organization,Agency\n");
+    assert_eq!(e.file, "organizations.csv");
+    assert!(e.problem.contains("no data rows"), "{e}");
+}
+
+#[test]
+fn a_missing_required_column_is_named() {
+    let e = users_error(b"ID,Email,Organizations\n1,a@example.gov,x\n");
+    assert_eq!(e.column.as_deref(), Some("Details"));
+    assert_eq!(e.line, Some(1));
+    let e = orgs_error(b"Organization,Self Authorized\nx,true\n");
+    assert_eq!(e.column.as_deref(), Some("Agency"));
+    let e = orgs_error(include_bytes!(
+        "../../tests/fixtures/reports/wrong-header.csv"
+    ));
+    assert_eq!(e.column.as_deref(), Some("Organization"));
+}
+
+#[test]
+fn nul_bytes_are_a_file_error_on_their_line() {
+    let e = users_error(b"ID,Email\n1,a\x00b\n");
+    assert_eq!(e.line, Some(2));
+    assert!(e.problem.contains("binary"), "{e}");
+}
+
+#[test]
+fn invalid_utf8_is_a_file_error_on_its_line() {
+    let mut bytes = USERS_HEADER.as_bytes().to_vec();
+    bytes.extend_from_slice(
+        b"1,\"caf\xe9@example.gov\",\"agency-a-web\",\"agency-a-web: user\",,\n",
+    );
+    let e = users_error(&bytes);
+    assert_eq!(e.line, Some(2));
+    assert!(e.problem.contains("UTF-8"), "{e}");
+}
+
+#[test]
+fn a_row_with_a_different_number_of_fields_is_a_file_error_on_its_line() {
+    let bytes = format!(
+        "{USERS_HEADER}5,a@example.gov,agency-a-web,agency-a-web: user,,\n6,b@example.gov,agency-a-web,agency-a-web: user\n"
+    );
+    let e = users_error(bytes.as_bytes());
+    assert_eq!(e.line, Some(3));
+    assert!(e.problem.contains("4 fields"), "{e}");
+}
+
+#[test]
+fn the_users_report_given_as_the_organizations_report_is_recognised() {
+    let e = orgs_error(USERS);
+    assert_eq!(e.file, "organizations.csv");
+    assert!(e.problem.contains("this is the users report"), "{e}");
+}
+
+#[test]
+fn the_organizations_report_given_as_the_users_report_is_recognised() {
+    let e = users_error(ORGS);
+    assert_eq!(e.file, "users.csv");
+    assert!(
+        e.problem.contains("this is the organizations report"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_html_page_is_not_taken_for_a_report() {
+    let e = users_error(b"<!DOCTYPE html>\n<html><body>Sign in</body></html>\n");
+    assert!(e.problem.contains("HTML"), "{e}");
+}
+
+#[test]
+fn file_errors_name_file_line_and_column_and_stay_typed_through_anyhow() {
+    let e = users_error(b"ID,Email,Organizations\n1,a@example.gov,x\n");
+    assert_eq!(
+        e.to_string(),
+        "users.csv line 1 column \"Details\": this required column is missing from the header row"
+    );
+    let any: anyhow::Error = e.clone().into();
+    assert_eq!(any.downcast_ref::<SourceError>(), Some(&e));
+}
+
+// --- row-level problems --------------------------------------------------------------
+
+#[test]
+fn an_empty_organization_name_skips_the_row() {
+    let orgs = "Organization,Agency\n\"  \",Agency A\nagency-a-web,\n";
+    let reports = parse_both(
+        orgs.as_bytes(),
+        USERS_HEADER.replace('\n', "\n9,,,,,\n").as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(
+        problems(&reports),
+        vec![(
+            ReportKind::Organizations,
+            2,
+            RowProblem::EmptyOrganizationName
+        )]
+    );
+    assert_eq!(reports.desired.orgs.len(), 1);
+}
+
+#[test]
+fn a_duplicate_organization_name_ignoring_case_keeps_the_first_row() {
+    let orgs = "Organization,Agency\nAgency-A-Web,First\nagency-a-web ,Second\n";
+    let reports = parse_both(
+        orgs.as_bytes(),
+        USERS_HEADER.replace('\n', "\n9,,,,,\n").as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(
+        problems(&reports),
+        vec![(
+            ReportKind::Organizations,
+            3,
+            RowProblem::DuplicateOrganization { first_line: 2 }
+        )]
+    );
+    let only = &reports.desired.orgs[&org("agency-a-web")];
+    assert_eq!(
+        (only.name.as_str(), only.details.as_str()),
+        ("Agency-A-Web", "First")
+    );
+}
+
+#[test]
+fn an_invalid_email_skips_the_row() {
+    let reports = users("5,\"jane@@example.gov\",agency-a-web,agency-a-web: user,,\n");
+    assert_eq!(
+        problems(&reports),
+        vec![(
+            ReportKind::Users,
+            2,
+            RowProblem::InvalidEmail {
+                reason: crate::model::InvalidEmail::NoAt
+            }
+        )]
+    );
+    assert!(reports.desired.users.is_empty());
+}
+
+#[test]
+fn a_missing_email_for_a_user_with_organizations_skips_the_row() {
+    let reports = users("5,\"  \",agency-a-web,agency-a-web: user,,\n");
+    assert_eq!(
+        problems(&reports),
+        vec![(ReportKind::Users, 2, RowProblem::MissingEmail)]
+    );
+}
+
+#[test]
+fn an_invalid_id_skips_the_row() {
+    let reports = users("five,a@example.gov,agency-a-web,agency-a-web: user,,\n");
+    assert_eq!(
+        problems(&reports),
+        vec![(ReportKind::Users, 2, RowProblem::InvalidId)]
+    );
+    assert!(reports.desired.users.is_empty());
+}
+
+#[test]
+fn an_unknown_role_skips_the_row() {
+    let reports = users("5,a@example.gov,agency-a-web,agency-a-web: admin,,\n");
+    assert_eq!(
+        problems(&reports),
+        vec![(ReportKind::Users, 2, RowProblem::UnknownRole)]
+    );
+}
+
+#[test]
+fn details_that_do_not_follow_the_organizations_list_skip_the_row() {
+    for details in [
+        "\"Research & Development (R&D): user, agency-a-web: user\"", // wrong order
+        "\"agency-a-web: user\"",                                     // a pair missing
+        "\"agency-a-web: user, Research & Development (R&D): user, padded-org: user\"", // one too many
+        "\"agency-a-web user, Research & Development (R&D): user\"",                    // no colon
+        "\"\"",
+    ] {
+        let reports = users(&format!(
+            "5,a@example.gov,\"agency-a-web|Research & Development (R&D)\",{details},,\n"
+        ));
+        assert_eq!(
+            problems(&reports),
+            vec![(ReportKind::Users, 2, RowProblem::DetailsMismatch)],
+            "{details}"
+        );
+    }
+}
+
+#[test]
+fn an_organization_missing_from_the_organizations_report_skips_the_row() {
+    let reports = users(
+        "5,a@example.gov,\"agency-a-web|gone-org\",\"agency-a-web: user, gone-org: user\",,\n",
+    );
+    assert_eq!(
+        problems(&reports),
+        vec![(ReportKind::Users, 2, RowProblem::UnknownOrganization)]
+    );
+    assert!(reports.desired.users.is_empty());
+}
+
+#[test]
+fn duplicate_emails_with_agreeing_roles_are_merged_into_the_first_row() {
+    let reports = users(
+        "5,a@example.gov,agency-a-web,agency-a-web: manager,,\n\
+         6,x@example.gov,padded-org,padded-org: user,,\n\
+         5,A@Example.gov,\"padded-org|agency-a-web\",\"padded-org: user, agency-a-web: manager\",,\n",
+    );
+    assert_eq!(
+        problems(&reports),
+        vec![(
+            ReportKind::Users,
+            4,
+            RowProblem::DuplicateEmailMerged { first_line: 2 }
+        )]
+    );
+    let a = &reports.desired.users[&email("a@example.gov")];
+    assert_eq!(a.line, 2);
+    assert_eq!(a.roles.len(), 2);
+    assert_eq!(a.roles[&org("padded-org")], Role::User);
+    assert_eq!(reports.stats.partner_users, 2);
+}
+
+#[test]
+fn duplicate_emails_with_conflicting_roles_skip_the_later_row() {
+    let reports = users(
+        "5,a@example.gov,agency-a-web,agency-a-web: manager,,\n\
+         7,a@example.gov,\"padded-org|agency-a-web\",\"padded-org: user, agency-a-web: user\",,\n",
+    );
+    assert_eq!(
+        problems(&reports),
+        vec![(
+            ReportKind::Users,
+            3,
+            RowProblem::DuplicateEmailConflict { first_line: 2 }
+        )]
+    );
+    let a = &reports.desired.users[&email("a@example.gov")];
+    assert_eq!(a.roles.len(), 1);
+    assert_eq!(a.roles[&org("agency-a-web")], Role::Manager);
+    assert_eq!(a.pages_id, 5);
+    assert!(reports
+        .desired
+        .protected_external_ids
+        .contains("pages-user-7"));
+}
+
+#[test]
+fn skipped_rows_protect_their_email_and_external_id() {
+    let reports = users(
+        "5,b@example.gov,gone-org,gone-org: user,,\n\
+         six,c@example.gov,agency-a-web,agency-a-web: user,,\n\
+         7,not-an-email,agency-a-web,agency-a-web: user,,\n",
+    );
+    let protected_emails: Vec<_> = reports.desired.protected_emails.iter().cloned().collect();
+    assert_eq!(
+        protected_emails,
+        vec![email("b@example.gov"), email("c@example.gov")]
+    );
+    let ids: Vec<_> = reports
+        .desired
+        .protected_external_ids
+        .iter()
+        .cloned()
+        .collect();
+    assert_eq!(
+        ids,
+        vec!["pages-user-5".to_string(), "pages-user-7".to_string()]
+    );
+    assert!(reports.desired.users.is_empty());
+}
+
+#[test]
+fn issues_are_sorted_and_carry_no_personal_data() {
+    let reports = users(
+        "7,not-an-email,agency-a-web,agency-a-web: user,,\n\
+         5,secret.person@example.gov,gone-org,gone-org: user,,\n",
+    );
+    let json = serde_json::to_string(&reports.issues).unwrap();
+    assert!(
+        !json.contains('@') && !json.contains("gone-org") && !json.contains("not-an"),
+        "{json}"
+    );
+    let lines: Vec<u64> = reports.issues.iter().map(|i| i.line).collect();
+    assert_eq!(lines, vec![2, 3]);
+}
+
+#[test]
+fn blank_lines_do_not_shift_line_numbers() {
+    let reports = users("\n5,a@example.gov,agency-a-web,agency-a-web: admin,,\n\r\n\n6,,,,,\n7,b@example.gov,gone,gone: user,,\n");
+    let lines: Vec<u64> = reports.issues.iter().map(|i| i.line).collect();
+    assert_eq!(lines, vec![3, 7]);
+}
+
+#[test]
+fn an_organization_listed_twice_in_a_row_counts_once_and_two_roles_for_it_skip_the_row() {
+    let reports = users(
+        "5,a@example.gov,agency-a-web|agency-a-web,\"agency-a-web: user, agency-a-web: user\",,\n\
+         6,b@example.gov,agency-a-web|agency-a-web,\"agency-a-web: user, agency-a-web: manager\",,\n",
+    );
+    assert_eq!(
+        reports.desired.users[&email("a@example.gov")].roles.len(),
+        1
+    );
+    assert_eq!(
+        problems(&reports),
+        vec![(ReportKind::Users, 3, RowProblem::DetailsMismatch)]
+    );
+}
