@@ -9,6 +9,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
+/// The configuration file could not be read or is invalid.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
 /// The file as written by a person. Every key is optional; defaults live in [`Settings`].
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -161,13 +166,16 @@ pub struct FileSettings {
 
 impl FileSettings {
     /// Reads and validates a YAML file; `None` gives the defaults.
+    /// Any problem is a [`ConfigError`] (exit status 2: nothing was written).
     pub fn load(path: Option<&Path>) -> Result<Self> {
         let Some(path) = path else {
             return Ok(Self::default());
         };
         let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading config file {}", path.display()))?;
-        Self::parse(&text).with_context(|| format!("config file {}", path.display()))
+            .with_context(|| format!("reading config file {}", path.display()))
+            .map_err(|e| ConfigError(format!("{e:#}")))?;
+        Self::parse(&text)
+            .map_err(|e| ConfigError(format!("config file {}: {e:#}", path.display())).into())
     }
 
     pub fn parse(text: &str) -> Result<Self> {

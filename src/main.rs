@@ -1,1 +1,27 @@
-fn main() {}
+//! Entry point: parse the command line, start logging, run the command, map the result to
+//! the exit codes of DESIGN.md in one place.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use pages_zendesk_sync::cli::Cli;
+use pages_zendesk_sync::commands::{self, Exit};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    commands::init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: starting the async runtime: {err}");
+            return ExitCode::from(Exit::RemoteFailure as u8);
+        }
+    };
+    let exit = runtime.block_on(commands::dispatch(cli.command));
+    ExitCode::from(exit as u8)
+}

@@ -18,6 +18,7 @@ use secrecy::SecretString;
 use serde::Serialize;
 
 use crate::cli::ExportArgs;
+use crate::commands::UsageError;
 use crate::config::FileSettings;
 use crate::export::{import_instructions, importer_files, ImporterFile};
 use crate::source::{self, RowIssue, SourceStats};
@@ -71,13 +72,12 @@ struct ExportReport<'a> {
 
 pub async fn export(args: &ExportArgs) -> Result<ExportSummary> {
     let settings = FileSettings::load(args.config.as_deref())?;
-    let organizations = args.organizations.as_deref().context(
-        "the organizations report is required: pass --organizations or set PAGES_ORGANIZATIONS_REPORT",
-    )?;
-    let users = args
-        .users
-        .as_deref()
-        .context("the users report is required: pass --users or set PAGES_USERS_REPORT")?;
+    let organizations = args.organizations.as_deref().ok_or_else(|| {
+        UsageError("the organizations report is required: pass --organizations or set PAGES_ORGANIZATIONS_REPORT".into())
+    })?;
+    let users = args.users.as_deref().ok_or_else(|| {
+        UsageError("the users report is required: pass --users or set PAGES_USERS_REPORT".into())
+    })?;
     let authorization = std::env::var("PAGES_REPORTS_AUTHORIZATION")
         .ok()
         .filter(|v| !v.trim().is_empty())

@@ -127,7 +127,12 @@ impl RunSummary {
         self.failures.iter().map(|f| f.count).sum()
     }
 
+    /// The block next month's run reads. Dry runs carry none: their Zendesk totals are
+    /// the state before the sync, not a result to compare against.
     pub fn carry(&self) -> Option<Carry> {
+        if self.dry_run {
+            return None;
+        }
         self.month.as_ref().map(|month| Carry {
             version: 1,
             month: month.clone(),

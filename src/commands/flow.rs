@@ -1,0 +1,330 @@
+//! The sync pipeline shared by `plan`, `sync`, `verify` and `run`:
+//! read both sides → plan → guard → apply (once, unless plan-only or dry run) → read again →
+//! verify → a public [`RunSummary`]. Which steps run is decided here by [`Mode`].
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use secrecy::SecretString;
+use tracing::{info, warn};
+
+use crate::cli::{CommonArgs, SyncArgs};
+use crate::commands::{Exit, UsageError};
+use crate::config::FileSettings;
+use crate::model::ActualState;
+use crate::outcome::{ApplyOutcome, RequestStats};
+use crate::plan::guard::{self, GuardFigures, GuardTripped};
+use crate::plan::{self, managed_org_ids, Plan};
+use crate::report::{self, Detail, JobStatus, RunSummary, Totals};
+use crate::source::{self, Reports};
+use crate::verify::{self, Verification};
+use crate::zendesk::{Zendesk, ZendeskSettings};
+
+/// Which steps of the pipeline run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Read both sides and plan; write nothing, verify nothing.
+    Plan,
+    /// Plan, and verify the current Zendesk state; write nothing.
+    DryRun,
+    /// Plan, guard, apply, read again, verify.
+    Apply,
+    /// Verify the current Zendesk state only.
+    Verify,
+}
+
+/// Everything a pipeline run needs, validated before any network call.
+pub struct Inputs {
+    pub settings: FileSettings,
+    pub organizations: String,
+    pub users: String,
+    pub reports_authorization: Option<SecretString>,
+    pub zendesk: ZendeskSettings,
+    pub allow_mass_removal: bool,
+}
+
+impl Inputs {
+    /// From the common arguments and the environment (the names the workflow sets).
+    pub fn from_args(args: &CommonArgs) -> Result<Self> {
+        let settings = FileSettings::load(args.config.as_deref())?;
+        let organizations = args.organizations.clone().ok_or_else(|| {
+            UsageError("no organizations report: pass --organizations PATH|URL or set PAGES_ORGANIZATIONS_REPORT".into())
+        })?;
+        let users = args.users.clone().ok_or_else(|| {
+            UsageError(
+                "no users report: pass --users PATH|URL or set PAGES_USERS_REPORT".into(),
+            )
+        })?;
+        let zendesk = ZendeskSettings::from_env_values(
+            env("ZENDESK_SUBDOMAIN").as_deref(),
+            env("ZENDESK_URL").as_deref(),
+            env("ZENDESK_EMAIL").as_deref(),
+            env("ZENDESK_API_TOKEN").map(SecretString::from),
+            settings.zendesk.clone(),
+        )
+        .map_err(|e| UsageError(format!("{e:#}")))?;
+        Ok(Inputs {
+            settings,
+            organizations,
+            users,
+            reports_authorization: env("PAGES_REPORTS_AUTHORIZATION").map(SecretString::from),
+            zendesk,
+            allow_mass_removal: args.allow_mass_removal,
+        })
+    }
+}
+
+/// A non-empty environment variable.
+pub fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// What one pipeline run produced, public and private parts together.
+pub struct Outcome {
+    pub summary: RunSummary,
+    pub reports: Reports,
+    pub plan: Option<Plan>,
+    pub apply: ApplyOutcome,
+    pub verification: Option<Verification>,
+}
+
+impl Outcome {
+    /// Writes the per-record detail file the operator asked for.
+    pub fn write_detail(&self, path: &Path) -> Result<()> {
+        let detail = Detail {
+            summary: &self.summary,
+            row_issues: &self.reports.issues,
+            plan: self.plan.as_ref(),
+            failures: &self.apply.failures,
+            verification: self.verification.as_ref(),
+        };
+        let json = serde_json::to_string_pretty(&detail).context("serialising the JSON report")?;
+        std::fs::write(path, json)
+            .with_context(|| format!("writing the JSON report to {}", path.display()))
+    }
+}
+
+/// Loads both Pages reports. A file-level problem stops here, before anything is written.
+pub async fn load_reports(inputs: &Inputs) -> Result<Reports> {
+    let reports = source::load(
+        &inputs.organizations,
+        &inputs.users,
+        inputs.reports_authorization.as_ref(),
+        &inputs.settings.policy,
+    )
+    .await?;
+    info!(
+        organizations = reports.desired.orgs.len(),
+        partner_users = reports.desired.users.len(),
+        row_issues = reports.issues.len(),
+        "read the Pages reports"
+    );
+    Ok(reports)
+}
+
+/// Runs the pipeline against Zendesk. `Err` only when the run stopped: a tripped guard
+/// (before any write) or a failure of the API as a whole.
+pub async fn execute(
+    inputs: &Inputs,
+    reports: Reports,
+    zendesk: &Zendesk,
+    mode: Mode,
+    command: &'static str,
+) -> Result<Outcome> {
+    let started = Instant::now();
+    let policy = &inputs.settings.policy;
+    let desired = &reports.desired;
+
+    let actual = zendesk.read_actual(desired, policy).await?;
+    info!(
+        organizations = actual.orgs.len(),
+        users = actual.users.len(),
+        memberships = actual.memberships.len(),
+        "read Zendesk"
+    );
+
+    let mut plan_out = None;
+    let mut apply = ApplyOutcome::default();
+    let mut guard_figures = GuardFigures::default();
+    let mut guard_tripped = false;
+    let mut after = None;
+    if mode != Mode::Verify {
+        let plan = plan::plan(desired, &actual, policy);
+        let mut limits = inputs.settings.guard.clone();
+        limits.allow_mass_removal |= inputs.allow_mass_removal;
+        match guard::check(&plan, desired, &actual, &limits) {
+            Ok(figures) => guard_figures = figures,
+            Err(tripped) if mode == Mode::Apply => return Err(tripped.into()),
+            Err(tripped) => {
+                warn!("{tripped}");
+                guard_figures = tripped.figures;
+                guard_tripped = true;
+            }
+        }
+        info!(changes = plan.changes.len(), "planned");
+        if mode == Mode::Apply && !plan.is_empty() {
+            apply = zendesk.apply(&plan, desired, policy).await?;
+            // Verify on a fresh read: what Zendesk holds now, not what we think we wrote.
+            after = Some(zendesk.read_actual(desired, policy).await?);
+        }
+        plan_out = Some(plan);
+    }
+
+    let verification = match mode {
+        Mode::Plan => None,
+        _ => Some(verify::verify(desired, after.as_ref().unwrap_or(&actual), policy)),
+    };
+    let summary = summarise(SummaryParts {
+        command,
+        mode,
+        reports: &reports,
+        plan: plan_out.as_ref(),
+        apply: &apply,
+        verification: verification.as_ref(),
+        guard: guard_figures,
+        guard_tripped,
+        actual_after: after.as_ref().unwrap_or(&actual),
+        requests: zendesk.stats(),
+        elapsed_ms: started.elapsed().as_millis() as u64,
+    });
+    Ok(Outcome {
+        summary,
+        reports,
+        plan: plan_out,
+        apply,
+        verification,
+    })
+}
+
+pub struct SummaryParts<'a> {
+    pub command: &'static str,
+    pub mode: Mode,
+    pub reports: &'a Reports,
+    pub plan: Option<&'a Plan>,
+    pub apply: &'a ApplyOutcome,
+    pub verification: Option<&'a Verification>,
+    pub guard: GuardFigures,
+    pub guard_tripped: bool,
+    pub actual_after: &'a ActualState,
+    pub requests: RequestStats,
+    pub elapsed_ms: u64,
+}
+
+/// Builds the public report: counts, reasons and verdicts only.
+pub fn summarise(p: SummaryParts<'_>) -> RunSummary {
+    let (row_problems, row_lines) = report::row_problem_counts(&p.reports.issues);
+    let failures = report::failure_counts(p.apply);
+    let criteria = p
+        .verification
+        .map(report::criterion_results)
+        .unwrap_or_default();
+    let dry_run = matches!(p.mode, Mode::Plan | Mode::DryRun);
+    let status = if dry_run {
+        JobStatus::DryRun
+    } else if failures.is_empty()
+        && p.apply.skipped.values().all(|n| *n == 0)
+        && criteria.iter().all(|c| c.passed)
+    {
+        JobStatus::Succeeded
+    } else {
+        JobStatus::PartlyFailed
+    };
+    let managed = managed_org_ids(&p.reports.desired, p.actual_after);
+    let end_users: std::collections::BTreeSet<u64> = p
+        .actual_after
+        .users
+        .values()
+        .filter(|u| u.role == crate::model::ZendeskRole::EndUser)
+        .map(|u| u.id)
+        .collect();
+    let totals = Totals {
+        pages_organizations: p.reports.stats.organization_rows.min(p.reports.desired.orgs.len()),
+        pages_users: p.reports.desired.users.len(),
+        pages_memberships: p.reports.stats.memberships,
+        pages_managers: p.reports.stats.managers,
+        zendesk_organizations: managed.len(),
+        zendesk_memberships: p
+            .actual_after
+            .memberships
+            .values()
+            .filter(|m| managed.contains(&m.org_id) && end_users.contains(&m.user_id))
+            .count(),
+    };
+    RunSummary {
+        command: p.command,
+        status,
+        dry_run,
+        month: None,
+        source: p.reports.stats,
+        row_problems,
+        row_lines,
+        planned: p.plan.map(Plan::counts).unwrap_or_default(),
+        applied: p.apply.applied.clone(),
+        skipped: p.apply.skipped.clone(),
+        failures,
+        notes: p.plan.map(Plan::note_counts).unwrap_or_default(),
+        guard: p.guard,
+        guard_tripped: p.guard_tripped,
+        criteria,
+        bulk_user_import_disabled: p.apply.bulk_user_import_disabled,
+        requests: p.requests,
+        elapsed_ms: p.elapsed_ms,
+        totals,
+        run_url: None,
+    }
+}
+
+/// The exit status of `verify`, `sync` and `run` from a finished pipeline run.
+pub fn exit_for(summary: &RunSummary) -> Exit {
+    match summary.status {
+        JobStatus::Succeeded => Exit::Satisfied,
+        JobStatus::DryRun => {
+            if summary.criteria.is_empty() || summary.all_criteria_passed() {
+                Exit::Satisfied
+            } else {
+                Exit::Unsatisfied
+            }
+        }
+        JobStatus::PartlyFailed => Exit::Unsatisfied,
+        JobStatus::Failed => Exit::RemoteFailure,
+    }
+}
+
+async fn pipeline_command(args: &CommonArgs, mode: Mode, command: &'static str) -> Result<Exit> {
+    let inputs = Inputs::from_args(args)?;
+    let reports = load_reports(&inputs).await?;
+    let zendesk = Zendesk::new(inputs.zendesk.clone())?;
+    let outcome = execute(&inputs, reports, &zendesk, mode, command).await;
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(err) => {
+            if let Some(tripped) = err.downcast_ref::<GuardTripped>() {
+                eprintln!("{tripped}");
+            }
+            return Err(err);
+        }
+    };
+    print!("{}", report::text::render_text(&outcome.summary));
+    if let Some(path) = &args.report_json {
+        outcome.write_detail(path)?;
+        eprintln!("per-record detail written to {}", path.display());
+    }
+    Ok(match mode {
+        Mode::Plan => Exit::Satisfied,
+        _ => exit_for(&outcome.summary),
+    })
+}
+
+pub async fn plan_command(args: &CommonArgs) -> Result<Exit> {
+    pipeline_command(args, Mode::Plan, "plan").await
+}
+
+pub async fn sync_command(args: &SyncArgs) -> Result<Exit> {
+    let mode = if args.dry_run { Mode::DryRun } else { Mode::Apply };
+    pipeline_command(&args.common, mode, "sync").await
+}
+
+pub async fn verify_command(args: &CommonArgs) -> Result<Exit> {
+    pipeline_command(args, Mode::Verify, "verify").await
+}
