@@ -293,7 +293,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.policy.external_id_prefix, "pz-");
-        assert_eq!(s.policy.roles_field, RolesField::UserField("pages_roles".into()));
+        assert_eq!(
+            s.policy.roles_field,
+            RolesField::UserField("pages_roles".into())
+        );
         assert_eq!(s.policy.manager_tag, "mgr");
         assert!(s.policy.send_verification_email);
         assert_eq!(s.guard.max_membership_removal_percent, 5.0);

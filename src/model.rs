@@ -319,10 +319,22 @@ mod tests {
         assert_eq!(EmailKey::parse(""), Err(InvalidEmail::Empty));
         assert_eq!(EmailKey::parse("jane"), Err(InvalidEmail::NoAt));
         assert_eq!(EmailKey::parse("a@b@c.gov"), Err(InvalidEmail::NoAt));
-        assert_eq!(EmailKey::parse("@agency.gov"), Err(InvalidEmail::EmptyLocalPart));
-        assert_eq!(EmailKey::parse("jane@localhost"), Err(InvalidEmail::BadDomain));
-        assert_eq!(EmailKey::parse("jane@agency..gov"), Err(InvalidEmail::BadDomain));
-        assert_eq!(EmailKey::parse("ja ne@agency.gov"), Err(InvalidEmail::Whitespace));
+        assert_eq!(
+            EmailKey::parse("@agency.gov"),
+            Err(InvalidEmail::EmptyLocalPart)
+        );
+        assert_eq!(
+            EmailKey::parse("jane@localhost"),
+            Err(InvalidEmail::BadDomain)
+        );
+        assert_eq!(
+            EmailKey::parse("jane@agency..gov"),
+            Err(InvalidEmail::BadDomain)
+        );
+        assert_eq!(
+            EmailKey::parse("ja ne@agency.gov"),
+            Err(InvalidEmail::Whitespace)
+        );
     }
 
     #[test]
@@ -346,7 +358,10 @@ mod tests {
         for (n, d) in [("Org B", ""), ("org a", "Agency")] {
             desired.orgs.insert(
                 OrgKey::new(n).unwrap(),
-                DesiredOrg { name: n.into(), details: d.into() },
+                DesiredOrg {
+                    name: n.into(),
+                    details: d.into(),
+                },
             );
         }
         let email = EmailKey::parse("j@x.gov").unwrap();

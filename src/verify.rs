@@ -4,12 +4,13 @@
 //! Verdicts carry counts; examples (emails, organization names) are for the local report
 //! and the JSON detail file only, never for public output.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::Serialize;
 
 use crate::config::Policy;
-use crate::model::{ActualState, DesiredState};
+use crate::model::{ActualState, DesiredState, OrgKey, ZendeskRole};
+use crate::plan::matching::Matching;
 
 /// The acceptance criteria, in the order of the issue template's checklist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -128,7 +129,213 @@ impl Verification {
     }
 }
 
+/// Judges a fresh Zendesk snapshot against the Pages reports, one verdict per criterion in
+/// [`Criterion::ALL`] order. Users are matched exactly as the planner matches them.
 pub fn verify(desired: &DesiredState, actual: &ActualState, policy: &Policy) -> Verification {
-    let _ = (desired, actual, policy);
-    unimplemented!("verifier: being written")
+    let matching = Matching::new(desired, actual);
+    let orgs = orgs_match(desired, actual, &matching);
+    let assignments = org_assignments(desired, actual, &matching);
+    let roles = roles(desired, actual, &matching, policy);
+    let names = names_and_emails(actual, &matching);
+
+    // why: "Org users in Zendesk match current Pages partners users, including" = all three.
+    let mut parent = Tally::new(Criterion::OrgUsersMatch);
+    parent.checked = desired.users.len();
+    let mut examples = Vec::new();
+    for child in [&assignments, &roles, &names] {
+        for (kind, n) in &child.mismatches {
+            *parent.mismatches.entry(*kind).or_default() += n;
+        }
+        examples.extend(child.examples.iter().cloned());
+    }
+    let parent = Verdict {
+        criterion: Criterion::OrgUsersMatch,
+        passed: parent.mismatches.is_empty(),
+        checked: parent.checked,
+        mismatches: parent.mismatches,
+        examples,
+    };
+
+    let mut verdicts = vec![orgs, parent, assignments, roles, names];
+    verdicts.sort_by_key(|v| Criterion::ALL.iter().position(|c| *c == v.criterion));
+    Verification { verdicts }
+}
+
+/// Counts and capped examples of one criterion while it is being checked.
+struct Tally {
+    criterion: Criterion,
+    checked: usize,
+    mismatches: BTreeMap<MismatchKind, usize>,
+    examples: Vec<Example>,
+}
+
+impl Tally {
+    fn new(criterion: Criterion) -> Self {
+        Tally {
+            criterion,
+            checked: 0,
+            mismatches: BTreeMap::new(),
+            examples: Vec::new(),
+        }
+    }
+
+    fn mismatch(&mut self, kind: MismatchKind, subject: impl FnOnce() -> String) {
+        let n = self.mismatches.entry(kind).or_default();
+        *n += 1;
+        if *n <= MAX_EXAMPLES {
+            self.examples.push(Example {
+                kind,
+                subject: subject(),
+            });
+        }
+    }
+
+    fn verdict(self) -> Verdict {
+        Verdict {
+            criterion: self.criterion,
+            passed: self.mismatches.is_empty(),
+            checked: self.checked,
+            mismatches: self.mismatches,
+            examples: self.examples,
+        }
+    }
+}
+
+/// "every Pages org exists in Zendesk by name, with details = Agency"
+fn orgs_match(desired: &DesiredState, actual: &ActualState, matching: &Matching<'_>) -> Verdict {
+    let mut t = Tally::new(Criterion::OrgsMatch);
+    for (key, org) in &desired.orgs {
+        t.checked += 1;
+        match matching
+            .org_by_key
+            .get(key)
+            .and_then(|id| actual.orgs.get(id))
+        {
+            None => t.mismatch(MismatchKind::OrganizationMissing, || org.name.clone()),
+            Some(z) if z.details.as_deref().unwrap_or("") != org.details => {
+                t.mismatch(MismatchKind::OrganizationDetailsDiffer, || org.name.clone())
+            }
+            Some(_) => {}
+        }
+    }
+    t.verdict()
+}
+
+/// "for every Pages org, its Zendesk end-user members = its Pages users". Pages users who
+/// are agents or admins in Zendesk are left out of both sides (the sync never judges them);
+/// protected users are left out of the extra side (their rows were skipped).
+fn org_assignments(
+    desired: &DesiredState,
+    actual: &ActualState,
+    matching: &Matching<'_>,
+) -> Verdict {
+    let mut t = Tally::new(Criterion::OrgAssignments);
+    t.checked = desired.orgs.len();
+    let org_ids: HashSet<u64> = matching.org_by_key.values().copied().collect();
+    let mut members: HashSet<(u64, u64)> = HashSet::new();
+    let end_user = |id: u64| {
+        actual
+            .users
+            .get(&id)
+            .filter(|u| u.role == ZendeskRole::EndUser)
+    };
+
+    // Extra side: end-user members of each Pages org's Zendesk org that Pages does not list.
+    for m in actual.memberships.values() {
+        if !org_ids.contains(&m.org_id) {
+            continue;
+        }
+        members.insert((m.user_id, m.org_id));
+        let (Some(user), Some(key)) = (end_user(m.user_id), matching.managed.get(&m.org_id)) else {
+            continue;
+        };
+        let listed = matching
+            .desired_of
+            .get(&user.id)
+            .is_some_and(|d| d.roles.contains_key(*key));
+        if !listed && !matching.is_protected(desired, user) {
+            t.mismatch(MismatchKind::MembershipExtra, || {
+                let who = user
+                    .primary_email()
+                    .map_or_else(|| format!("Zendesk user {}", user.id), |e| e.to_string());
+                format!("{who} in {}", org_name(desired, key))
+            });
+        }
+    }
+
+    // Missing side: every Pages (user, org) pair whose Zendesk membership is absent.
+    for &(d, m) in &matching.users {
+        let user_id = m.user_id();
+        if user_id.is_some_and(|id| {
+            actual
+                .users
+                .get(&id)
+                .is_some_and(|u| u.role != ZendeskRole::EndUser)
+        }) {
+            continue;
+        }
+        for key in d.roles.keys() {
+            let present = match (user_id, matching.org_by_key.get(key)) {
+                (Some(u), Some(&o)) => members.contains(&(u, o)),
+                _ => false,
+            };
+            if !present {
+                t.mismatch(MismatchKind::MembershipMissing, || {
+                    format!("{} in {}", d.email, org_name(desired, key))
+                });
+            }
+        }
+    }
+    t.verdict()
+}
+
+/// "every partner user's roles field and manager tag match Pages"
+fn roles(
+    desired: &DesiredState,
+    actual: &ActualState,
+    matching: &Matching<'_>,
+    policy: &Policy,
+) -> Verdict {
+    let mut t = Tally::new(Criterion::Roles);
+    for &(d, m) in &matching.users {
+        t.checked += 1;
+        let Some(user) = m.user_id().and_then(|id| actual.users.get(&id)) else {
+            // Not in Zendesk (or held by another record): its roles cannot be there either.
+            t.mismatch(MismatchKind::RolesTextDiffers, || d.email.to_string());
+            continue;
+        };
+        if user.roles_text.as_deref().unwrap_or("") != desired.roles_text(d) {
+            t.mismatch(MismatchKind::RolesTextDiffers, || d.email.to_string());
+        }
+        if user.tags.iter().any(|tag| *tag == policy.manager_tag) != d.is_manager() {
+            t.mismatch(MismatchKind::ManagerTagDiffers, || d.email.to_string());
+        }
+    }
+    t.verdict()
+}
+
+/// "every partner user exists in Zendesk by that email, with a non-empty name": the user
+/// matched to the Pages user holds the Pages email as an identity and has a name.
+fn names_and_emails(actual: &ActualState, matching: &Matching<'_>) -> Verdict {
+    let mut t = Tally::new(Criterion::NamesAndEmails);
+    for &(d, m) in &matching.users {
+        t.checked += 1;
+        let user = m.user_id().and_then(|id| actual.users.get(&id));
+        match user {
+            Some(u) if u.identities.iter().any(|i| i.email == d.email) => {
+                if u.name.trim().is_empty() {
+                    t.mismatch(MismatchKind::NameEmpty, || d.email.to_string());
+                }
+            }
+            _ => t.mismatch(MismatchKind::UserMissing, || d.email.to_string()),
+        }
+    }
+    t.verdict()
+}
+
+fn org_name(desired: &DesiredState, key: &OrgKey) -> String {
+    desired
+        .orgs
+        .get(key)
+        .map_or_else(|| key.as_str().to_string(), |o| o.name.clone())
 }

@@ -147,14 +147,21 @@ pub fn failure_counts(outcome: &ApplyOutcome) -> Vec<FailureCount> {
     outcome
         .failures_by_reason()
         .into_iter()
-        .map(|((kind, reason), count)| FailureCount { kind, reason, count })
+        .map(|((kind, reason), count)| FailureCount {
+            kind,
+            reason,
+            count,
+        })
         .collect()
 }
 
 /// Public row-problem counts and line lists from the row issues.
 pub fn row_problem_counts(
     issues: &[RowIssue],
-) -> (BTreeMap<&'static str, usize>, BTreeMap<ReportKind, Vec<u64>>) {
+) -> (
+    BTreeMap<&'static str, usize>,
+    BTreeMap<ReportKind, Vec<u64>>,
+) {
     let mut counts = BTreeMap::new();
     let mut lines: BTreeMap<ReportKind, Vec<u64>> = BTreeMap::new();
     for issue in issues {

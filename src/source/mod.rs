@@ -110,14 +110,17 @@ impl fmt::Display for RowProblem {
             RowProblem::MissingEmail => f.write_str("user has organizations but no email"),
             RowProblem::InvalidId => f.write_str("ID is not a whole number"),
             RowProblem::UnknownRole => f.write_str("a role is neither manager nor user"),
-            RowProblem::DetailsMismatch => {
-                f.write_str("Details does not list `organization: role` for each organization in order")
-            }
+            RowProblem::DetailsMismatch => f.write_str(
+                "Details does not list `organization: role` for each organization in order",
+            ),
             RowProblem::UnknownOrganization => {
                 f.write_str("an organization is not in the organizations report")
             }
             RowProblem::DuplicateEmailMerged { first_line } => {
-                write!(f, "same email as line {first_line}; organizations merged into it")
+                write!(
+                    f,
+                    "same email as line {first_line}; organizations merged into it"
+                )
             }
             RowProblem::DuplicateEmailConflict { first_line } => {
                 write!(f, "same email as line {first_line} with a different role in an organization; skipped")

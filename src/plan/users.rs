@@ -1,0 +1,190 @@
+//! Users: create the Pages partner users Zendesk lacks, and keep the fields the sync owns
+//! (roles text, manager tag, external_id once, name only when empty, primary email after a
+//! Pages email change) on the ones it has. Never touches role or suspension, never renames
+//! a named user, never changes anything but the tags of agents and admins it owns.
+
+use std::collections::HashSet;
+
+use crate::config::Policy;
+use crate::model::{ActualState, DesiredState, DesiredUser, ZendeskRole, ZendeskUser};
+
+use super::matching::{non_empty, Matching, UserMatch};
+use super::{Change, Note, NoteKind, UserUpdate};
+
+pub(super) fn plan_users(
+    desired: &DesiredState,
+    actual: &ActualState,
+    matching: &Matching<'_>,
+    policy: &Policy,
+    changes: &mut Vec<Change>,
+    notes: &mut Vec<Note>,
+) {
+    // External ids this plan writes (stamps and creations), lower-cased: Zendesk keeps them
+    // unique case-insensitively, so a second write of the same id would be rejected.
+    let mut written: HashSet<String> = HashSet::new();
+    let mut ext_id_free = |d: &DesiredUser, user_id: Option<u64>| -> Result<(), Option<u64>> {
+        let lower = d.external_id.to_lowercase();
+        if lower.trim().is_empty() {
+            return Err(None);
+        }
+        match matching.user_by_external_id.get(&lower) {
+            Some(&holder) if Some(holder) != user_id => Err(Some(holder)),
+            _ if written.contains(&lower) => Err(None),
+            _ => {
+                written.insert(lower);
+                Ok(())
+            }
+        }
+    };
+
+    for &(d, m) in &matching.users {
+        match m {
+            UserMatch::New => {
+                // why: "never overwriting an external_id that someone else set": an id
+                // another record holds is left off the new user (empty = none).
+                let external_id = match ext_id_free(d, None) {
+                    Ok(()) => d.external_id.clone(),
+                    Err(holder) => {
+                        if let Some(holder) = holder {
+                            notes.push(note(NoteKind::ExternalIdOwnedByAnotherUser, holder));
+                        }
+                        String::new()
+                    }
+                };
+                // why: "role end-user for new users; name derived from the email".
+                changes.push(Change::CreateUser {
+                    email: d.email.clone(),
+                    name: d.name.clone(),
+                    external_id,
+                    roles_text: desired.roles_text(d),
+                    tags: if d.is_manager() {
+                        vec![policy.manager_tag.clone()]
+                    } else {
+                        Vec::new()
+                    },
+                });
+            }
+            // why: "never create a duplicate": the email is taken, a person must merge.
+            UserMatch::Unresolved { holder } => {
+                notes.push(note(NoteKind::EmailOwnedByAnotherUser, holder));
+            }
+            UserMatch::ByExternalId(id) | UserMatch::ByEmail(id) => {
+                // Invariant: matching only names users of this snapshot.
+                let Some(user) = actual.users.get(&id) else {
+                    continue;
+                };
+                let mut update = UserUpdate::default();
+                if matches!(m, UserMatch::ByExternalId(_)) {
+                    if let Some(change) = primary_email(d, user, matching, notes) {
+                        changes.push(change);
+                    }
+                } else if let Some(own) = non_empty(user.external_id.as_deref()) {
+                    // why: "never overwriting an external_id that someone else set".
+                    if own.to_lowercase() != d.external_id.to_lowercase() {
+                        notes.push(note(NoteKind::ExternalIdKept, user.id));
+                    }
+                } else {
+                    // why: "stamped on first match", unless another record already holds it.
+                    match ext_id_free(d, Some(user.id)) {
+                        Ok(()) => update.external_id = Some(d.external_id.clone()),
+                        Err(Some(_)) => {
+                            notes.push(note(NoteKind::ExternalIdOwnedByAnotherUser, user.id))
+                        }
+                        Err(None) => {}
+                    }
+                }
+                fill_update(desired, d, user, policy, &mut update, notes);
+                if !update.is_empty() {
+                    changes.push(Change::UpdateUser {
+                        user_id: user.id,
+                        update,
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// The user was matched by external_id but Pages has another email for it: make the Pages
+/// email primary (DESIGN "Identity": the same Zendesk user gets the new address).
+fn primary_email(
+    d: &DesiredUser,
+    user: &ZendeskUser,
+    matching: &Matching<'_>,
+    notes: &mut Vec<Note>,
+) -> Option<Change> {
+    if user.primary_email() == Some(&d.email) {
+        return None;
+    }
+    match matching.user_by_email.get(&d.email) {
+        None => Some(Change::SetPrimaryEmail {
+            user_id: user.id,
+            email: d.email.clone(),
+            identity_id: None,
+        }),
+        Some(&holder) if holder == user.id => {
+            let identity = user.identities.iter().find(|i| i.email == d.email)?;
+            Some(Change::SetPrimaryEmail {
+                user_id: user.id,
+                email: d.email.clone(),
+                identity_id: Some(identity.id),
+            })
+        }
+        // why: identities are unique per account; moving one between users needs a person.
+        Some(&holder) => {
+            notes.push(note(NoteKind::EmailOwnedByAnotherUser, holder));
+            None
+        }
+    }
+}
+
+/// Name, roles text and tags of an existing user.
+fn fill_update(
+    desired: &DesiredState,
+    d: &DesiredUser,
+    user: &ZendeskUser,
+    policy: &Policy,
+    update: &mut UserUpdate,
+    notes: &mut Vec<Note>,
+) {
+    let end_user = user.role == ZendeskRole::EndUser;
+    if !end_user {
+        // why: "Never change the role, name or suspension of a Zendesk agent or admin."
+        notes.push(note(NoteKind::AgentOrAdminLeftAlone, user.id));
+    }
+    // why: "an existing non-empty name is never overwritten".
+    if end_user && user.name.trim().is_empty() && !d.name.trim().is_empty() {
+        update.name = Some(d.name.clone());
+    }
+    // why: "the user's Pages roles are written as canonical text into the configured field".
+    let roles_text = desired.roles_text(d);
+    if user.roles_text.as_deref().unwrap_or("") != roles_text {
+        update.roles_text = Some(roles_text);
+    }
+    // why: "Tags the sync does not manage are never removed: tag lists are merged".
+    if let Some(tags) = merged_tags(&user.tags, &policy.manager_tag, d.is_manager()) {
+        update.tags = Some(tags);
+    }
+}
+
+/// The user's tags with the manager tag added or removed; `None` when nothing changes.
+pub(crate) fn merged_tags(
+    tags: &[String],
+    manager_tag: &str,
+    manager: bool,
+) -> Option<Vec<String>> {
+    let has = tags.iter().any(|t| t == manager_tag);
+    match (manager, has) {
+        (true, false) => {
+            let mut merged = tags.to_vec();
+            merged.push(manager_tag.to_string());
+            Some(merged)
+        }
+        (false, true) => Some(tags.iter().filter(|t| *t != manager_tag).cloned().collect()),
+        _ => None,
+    }
+}
+
+fn note(kind: NoteKind, zendesk_id: u64) -> Note {
+    Note { kind, zendesk_id }
+}
