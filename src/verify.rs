@@ -339,3 +339,112 @@ fn org_name(desired: &DesiredState, key: &OrgKey) -> String {
         .get(key)
         .map_or_else(|| key.as_str().to_string(), |o| o.name.clone())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::builders::{
+        actual, desired, policy, ActualBuilder, DesiredBuilder, Manager, User,
+    };
+
+    fn in_step() -> (DesiredBuilder, ActualBuilder) {
+        (
+            desired()
+                .org("Agency A", "A")
+                .org("Agency B", "B")
+                .user("jane@x.gov", 1, &[("Agency A", Manager)])
+                .user("sam@x.gov", 2, &[("Agency A", User), ("Agency B", User)]),
+            actual()
+                .org(10, "Agency A", Some("A"))
+                .org(11, "Agency B", Some("B"))
+                .user(20, "Jane", "jane@x.gov")
+                .roles_text(20, "Agency A: manager")
+                .tags(20, &["pages_org_manager"])
+                .member(20, 10)
+                .user(21, "Sam", "sam@x.gov")
+                .roles_text(21, "Agency A: user, Agency B: user")
+                .member(21, 10)
+                .member(21, 11),
+        )
+    }
+
+    fn verify_of(d: DesiredBuilder, a: ActualBuilder) -> Verification {
+        verify(&d.build(), &a.build(), &policy())
+    }
+
+    #[test]
+    fn a_zendesk_in_step_passes_every_criterion_in_checklist_order() {
+        let (d, a) = in_step();
+        let v = verify_of(d, a);
+        assert!(v.all_passed(), "{v:#?}");
+        let order: Vec<Criterion> = v.verdicts.iter().map(|v| v.criterion).collect();
+        assert_eq!(order, Criterion::ALL);
+        let checked: Vec<usize> = v.verdicts.iter().map(|v| v.checked).collect();
+        assert_eq!(checked, [2, 2, 2, 2, 2]);
+    }
+
+    #[test]
+    fn each_kind_of_drift_fails_its_criterion_and_the_parent() {
+        let (d, _) = in_step();
+        let d = d.org("Agency C", "C");
+        let a = actual()
+            .org(10, "Agency A", Some("Other"))
+            .org(11, "Agency B", Some("B"))
+            .user(20, "  ", "jane@x.gov")
+            .roles_text(20, "Agency A: user")
+            .member(20, 10)
+            .member(20, 11)
+            .user(30, "Ex", "ex@x.gov")
+            .member(30, 10);
+        insta::assert_debug_snapshot!(verify_of(d, a));
+    }
+
+    #[test]
+    fn agents_are_left_out_of_assignments_and_protected_users_out_of_extras() {
+        let (d, a) = in_step();
+        let d = d
+            .user("agent@x.gov", 3, &[("Agency B", User)])
+            .protected_email("skipped@x.gov");
+        let a = a
+            .agent(40, "Agent", "agent@x.gov")
+            .roles_text(40, "Agency B: user")
+            .member(40, 10)
+            .user(41, "Skipped", "skipped@x.gov")
+            .member(41, 11);
+        let v = verify_of(d, a);
+        assert!(v.all_passed(), "{v:#?}");
+    }
+
+    #[test]
+    fn a_pages_user_found_by_external_id_without_the_pages_email_is_missing() {
+        let (d, a) = in_step();
+        let a = a
+            .user(50, "Old Jane", "jane@old.gov")
+            .external_id(50, "pages-user-1");
+        let v = verify_of(d, a);
+        let names = v.verdict(Criterion::NamesAndEmails).unwrap();
+        assert_eq!(names.mismatches.get(&MismatchKind::UserMissing), Some(&1));
+        assert!(!v.verdict(Criterion::OrgUsersMatch).unwrap().passed);
+        assert!(v.verdict(Criterion::OrgsMatch).unwrap().passed);
+    }
+
+    #[test]
+    fn examples_are_capped_per_kind_while_counts_are_not() {
+        let mut d = desired().org("Agency A", "A");
+        for i in 0..(MAX_EXAMPLES as u64 + 5) {
+            d = d.user(&format!("u{i}@x.gov"), i, &[("Agency A", User)]);
+        }
+        let v = verify_of(d, actual().org(10, "Agency A", Some("A")));
+        let names = v.verdict(Criterion::NamesAndEmails).unwrap();
+        assert_eq!(
+            names.mismatches[&MismatchKind::UserMissing],
+            MAX_EXAMPLES + 5
+        );
+        assert_eq!(names.examples.len(), MAX_EXAMPLES);
+        let parent = v.verdict(Criterion::OrgUsersMatch).unwrap();
+        assert_eq!(
+            parent.mismatches.values().sum::<usize>(),
+            3 * (MAX_EXAMPLES + 5)
+        );
+    }
+}

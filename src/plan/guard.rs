@@ -128,3 +128,124 @@ fn percent(part: usize, whole: usize) -> f64 {
         part as f64 * 100.0 / whole as f64
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::builders::{actual, desired, policy, ActualBuilder, DesiredBuilder, User};
+    use crate::plan::plan;
+
+    /// Ten end-users in Agency A; Pages lists the first `listed` of them.
+    fn ten_members(listed: u64) -> (DesiredBuilder, ActualBuilder) {
+        let mut d = desired().org("Agency A", "A");
+        let mut a = actual().org(10, "Agency A", Some("A"));
+        for i in 1..=10 {
+            let email = format!("u{i}@x.gov");
+            if i <= listed {
+                d = d.user(&email, i, &[("Agency A", User)]);
+            }
+            a = a
+                .user(100 + i, "U", &email)
+                .external_id(100 + i, &format!("pages-user-{i}"))
+                .roles_text(100 + i, "Agency A: user")
+                .member(100 + i, 10);
+        }
+        (d, a)
+    }
+
+    fn check_of(
+        d: DesiredBuilder,
+        a: ActualBuilder,
+        limits: &GuardLimits,
+    ) -> Result<GuardFigures, GuardTripped> {
+        let (d, a) = (d.build(), a.build());
+        check(&plan(&d, &a, &policy()), &d, &a, limits)
+    }
+
+    #[test]
+    fn a_plan_without_removals_passes_and_reports_its_figures() {
+        let (d, a) = ten_members(10);
+        let figures = check_of(d, a, &GuardLimits::default()).unwrap();
+        assert_eq!(
+            figures,
+            GuardFigures {
+                managed_memberships: 10,
+                removals: 0,
+                report_users: 10,
+                zendesk_partner_users: 10
+            }
+        );
+    }
+
+    #[test]
+    fn removals_at_exactly_the_limit_pass() {
+        let (d, a) = ten_members(9);
+        let figures = check_of(d, a, &GuardLimits::default()).unwrap();
+        assert_eq!(figures.removals, 1);
+    }
+
+    #[test]
+    fn removals_over_the_limit_trip_the_guard_with_counts_and_the_way_out() {
+        let (d, a) = ten_members(8);
+        let tripped = check_of(d, a, &GuardLimits::default()).unwrap_err();
+        assert_eq!(tripped.figures.removals, 2);
+        insta::assert_snapshot!(tripped.message);
+    }
+
+    #[test]
+    fn a_truncated_users_report_trips_the_guard_even_under_the_removal_limit() {
+        let (d, a) = ten_members(4);
+        let limits = GuardLimits {
+            max_membership_removal_percent: 100.0,
+            ..GuardLimits::default()
+        };
+        let tripped = check_of(d, a, &limits).unwrap_err();
+        assert!(
+            tripped
+                .message
+                .contains("the users report lists 4 partner users"),
+            "{}",
+            tripped.message
+        );
+        assert!(
+            !tripped.message.contains("limit 100%"),
+            "{}",
+            tripped.message
+        );
+    }
+
+    #[test]
+    fn an_empty_users_report_can_never_empty_zendesk() {
+        let (d, a) = ten_members(0);
+        let limits = GuardLimits {
+            max_membership_removal_percent: 100.0,
+            min_users_report_percent: 0.0,
+            allow_mass_removal: false,
+        };
+        let tripped = check_of(d, a, &limits).unwrap_err();
+        assert_eq!(tripped.figures.removals, 10);
+    }
+
+    #[test]
+    fn allow_mass_removal_lets_any_plan_through() {
+        let (d, a) = ten_members(0);
+        let limits = GuardLimits {
+            allow_mass_removal: true,
+            ..GuardLimits::default()
+        };
+        assert_eq!(check_of(d, a, &limits).unwrap().removals, 10);
+    }
+
+    #[test]
+    fn agents_and_unmanaged_organizations_do_not_count_as_managed_memberships() {
+        let (d, a) = ten_members(10);
+        let a = a
+            .agent(200, "Agent", "agent@x.gov")
+            .member(200, 10)
+            .org(11, "Help desk", None)
+            .member(101, 11);
+        let figures = check_of(d, a, &GuardLimits::default()).unwrap();
+        assert_eq!(figures.managed_memberships, 10);
+        assert_eq!(figures.zendesk_partner_users, 10);
+    }
+}

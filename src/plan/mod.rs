@@ -15,7 +15,7 @@ pub mod simulate;
 mod users;
 
 #[cfg(test)]
-mod builders;
+pub(crate) mod builders;
 #[cfg(test)]
 mod tests;
 
