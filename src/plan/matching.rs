@@ -51,6 +51,9 @@ pub(crate) struct Matching<'a> {
     pub desired_of: HashMap<u64, &'a DesiredUser>,
     /// Lower-cased protected external_ids (rows skipped by the parser).
     pub protected_external_ids: HashSet<String>,
+    /// Lower-cased external_ids shared by several Pages users (or empty): never matched on,
+    /// never written.
+    pub ambiguous_external_ids: HashSet<String>,
 }
 
 impl<'a> Matching<'a> {
@@ -86,6 +89,18 @@ impl<'a> Matching<'a> {
             }
         }
 
+        // An external_id that two Pages users share (a report with a repeated ID) identifies
+        // neither: it is neither matched on nor written.
+        let mut seen = HashSet::with_capacity(desired.users.len());
+        let mut ambiguous_external_ids = HashSet::new();
+        for d in desired.users.values() {
+            let lower = d.external_id.to_lowercase();
+            if lower.trim().is_empty() || !seen.insert(lower.clone()) {
+                ambiguous_external_ids.insert(lower);
+            }
+        }
+        drop(seen);
+
         // Phase 1, external_id first (DESIGN "Identity": an email change in Pages moves the
         // same Zendesk user to the new address instead of creating a duplicate).
         let mut claimed: HashMap<u64, usize> = HashMap::with_capacity(desired.users.len());
@@ -94,10 +109,11 @@ impl<'a> Matching<'a> {
             .values()
             .enumerate()
             .map(|(i, d)| {
+                let lower = d.external_id.to_lowercase();
                 let by_ext = user_by_external_id
-                    .get(&d.external_id.to_lowercase())
+                    .get(&lower)
                     .copied()
-                    .filter(|id| !claimed.contains_key(id));
+                    .filter(|_| !ambiguous_external_ids.contains(&lower));
                 match by_ext {
                     Some(id) => {
                         claimed.insert(id, i);
@@ -161,6 +177,7 @@ impl<'a> Matching<'a> {
             users,
             desired_of,
             protected_external_ids,
+            ambiguous_external_ids,
         }
     }
 

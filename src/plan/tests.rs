@@ -103,7 +103,7 @@ fn a_new_user_is_created_with_roles_text_and_the_manager_tag() {
 }
 
 #[test]
-fn a_pages_email_that_is_a_secondary_identity_matches_that_user() {
+fn a_pages_email_that_is_a_secondary_identity_matches_that_user_and_becomes_primary() {
     let d = desired()
         .org("Agency A", "A")
         .user("jane@x.gov", 1, &[("Agency A", User)]);
@@ -188,7 +188,8 @@ fn an_external_id_someone_else_set_is_kept_and_noted() {
 
 #[test]
 fn an_external_id_held_by_another_user_is_not_stamped() {
-    // Two Pages rows with one id (a broken report): the first email takes the id.
+    // Two Pages rows with one id (a broken report): the id identifies neither, so both
+    // match by email, and the Zendesk user without it is not given it.
     let d = desired()
         .org("Agency A", "A")
         .user("ann@x.gov", 7, &[("Agency A", User)])

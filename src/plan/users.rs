@@ -3,8 +3,6 @@
 //! Pages email change) on the ones it has. Never touches role or suspension, never renames
 //! a named user, never changes anything but the tags of agents and admins it owns.
 
-use std::collections::HashSet;
-
 use crate::config::Policy;
 use crate::model::{ActualState, DesiredState, DesiredUser, ZendeskRole, ZendeskUser};
 
@@ -19,21 +17,14 @@ pub(super) fn plan_users(
     changes: &mut Vec<Change>,
     notes: &mut Vec<Note>,
 ) {
-    // External ids this plan writes (stamps and creations), lower-cased: Zendesk keeps them
-    // unique case-insensitively, so a second write of the same id would be rejected.
-    let mut written: HashSet<String> = HashSet::new();
-    let mut ext_id_free = |d: &DesiredUser, user_id: Option<u64>| -> Result<(), Option<u64>> {
+    // why: "never overwriting an external_id that someone else set": an id that another
+    // record holds, or that two Pages users share, is not written. `Err` names the holder.
+    let ext_id_free = |d: &DesiredUser, user_id: Option<u64>| -> Result<(), Option<u64>> {
         let lower = d.external_id.to_lowercase();
-        if lower.trim().is_empty() {
-            return Err(None);
-        }
         match matching.user_by_external_id.get(&lower) {
             Some(&holder) if Some(holder) != user_id => Err(Some(holder)),
-            _ if written.contains(&lower) => Err(None),
-            _ => {
-                written.insert(lower);
-                Ok(())
-            }
+            _ if matching.ambiguous_external_ids.contains(&lower) => Err(None),
+            _ => Ok(()),
         }
     };
 
@@ -75,9 +66,7 @@ pub(super) fn plan_users(
                 };
                 let mut update = UserUpdate::default();
                 if matches!(m, UserMatch::ByExternalId(_)) {
-                    if let Some(change) = primary_email(d, user, matching, notes) {
-                        changes.push(change);
-                    }
+                    // Matched on the Pages id: the Pages email follows below.
                 } else if let Some(own) = non_empty(user.external_id.as_deref()) {
                     // why: "never overwriting an external_id that someone else set".
                     if own.to_lowercase() != d.external_id.to_lowercase() {
@@ -93,6 +82,13 @@ pub(super) fn plan_users(
                         Err(None) => {}
                     }
                 }
+                // A user that carries (or now gets) the Pages id takes the Pages email as
+                // primary; deciding it in the same run as the stamp keeps one run enough.
+                if matches!(m, UserMatch::ByExternalId(_)) || update.external_id.is_some() {
+                    if let Some(change) = primary_email(d, user, matching, notes) {
+                        changes.push(change);
+                    }
+                }
                 fill_update(desired, d, user, policy, &mut update, notes);
                 if !update.is_empty() {
                     changes.push(Change::UpdateUser {
@@ -105,8 +101,8 @@ pub(super) fn plan_users(
     }
 }
 
-/// The user was matched by external_id but Pages has another email for it: make the Pages
-/// email primary (DESIGN "Identity": the same Zendesk user gets the new address).
+/// The user carries the Pages id but Pages has another email for it: make the Pages email
+/// primary (DESIGN "Identity": the same Zendesk user gets the new address).
 fn primary_email(
     d: &DesiredUser,
     user: &ZendeskUser,
