@@ -307,7 +307,7 @@ fn roles(
         if user.roles_text.as_deref().unwrap_or("") != desired.roles_text(d) {
             t.mismatch(MismatchKind::RolesTextDiffers, || d.email.to_string());
         }
-        if user.tags.iter().any(|tag| *tag == policy.manager_tag) != d.is_manager() {
+        if user.tags.contains(&policy.manager_tag) != d.is_manager() {
             t.mismatch(MismatchKind::ManagerTagDiffers, || d.email.to_string());
         }
     }
