@@ -4,7 +4,9 @@
 //! Verdicts carry counts; examples (emails, organization names) are for the local report
 //! and the JSON detail file only, never for public output.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashSet as HashSet;
 
 use serde::Serialize;
 
@@ -131,12 +133,17 @@ impl Verification {
 
 /// Judges a fresh Zendesk snapshot against the Pages reports, one verdict per criterion in
 /// [`Criterion::ALL`] order. Users are matched exactly as the planner matches them.
+///
+/// `checked` counts Pages organizations for OrgsMatch and OrgAssignments, and Pages partner
+/// users for Roles, NamesAndEmails and OrgUsersMatch. A Pages user the planner could not
+/// match (its email held by another record) fails Roles and NamesAndEmails until a person
+/// fixes the records.
 pub fn verify(desired: &DesiredState, actual: &ActualState, policy: &Policy) -> Verification {
     let matching = Matching::new(desired, actual);
     let orgs = orgs_match(desired, actual, &matching);
     let assignments = org_assignments(desired, actual, &matching);
-    let roles = roles(desired, actual, &matching, policy);
-    let names = names_and_emails(actual, &matching);
+    let roles = roles(&matching, policy);
+    let names = names_and_emails(&matching);
 
     // why: "Org users in Zendesk match current Pages partners users, including" = all three.
     let mut parent = Tally::new(Criterion::OrgUsersMatch);
@@ -232,13 +239,8 @@ fn org_assignments(
     let mut t = Tally::new(Criterion::OrgAssignments);
     t.checked = desired.orgs.len();
     let org_ids: HashSet<u64> = matching.org_by_key.values().copied().collect();
-    let mut members: HashSet<(u64, u64)> = HashSet::new();
-    let end_user = |id: u64| {
-        actual
-            .users
-            .get(&id)
-            .filter(|u| u.role == ZendeskRole::EndUser)
-    };
+    let mut members: HashSet<(u64, u64)> = HashSet::default();
+    let end_user = |id: u64| matching.user(id).filter(|u| u.role == ZendeskRole::EndUser);
 
     // Extra side: end-user members of each Pages org's Zendesk org that Pages does not list.
     for m in actual.memberships.values() {
@@ -290,21 +292,16 @@ fn org_assignments(
 }
 
 /// "every partner user's roles field and manager tag match Pages"
-fn roles(
-    desired: &DesiredState,
-    actual: &ActualState,
-    matching: &Matching<'_>,
-    policy: &Policy,
-) -> Verdict {
+fn roles(matching: &Matching<'_>, policy: &Policy) -> Verdict {
     let mut t = Tally::new(Criterion::Roles);
     for &(d, m) in &matching.users {
         t.checked += 1;
-        let Some(user) = m.user_id().and_then(|id| actual.users.get(&id)) else {
+        let Some(user) = m.user_id().and_then(|id| matching.user(id)) else {
             // Not in Zendesk (or held by another record): its roles cannot be there either.
             t.mismatch(MismatchKind::RolesTextDiffers, || d.email.to_string());
             continue;
         };
-        if user.roles_text.as_deref().unwrap_or("") != desired.roles_text(d) {
+        if user.roles_text.as_deref().unwrap_or("") != matching.roles_text(d) {
             t.mismatch(MismatchKind::RolesTextDiffers, || d.email.to_string());
         }
         if user.tags.contains(&policy.manager_tag) != d.is_manager() {
@@ -316,11 +313,11 @@ fn roles(
 
 /// "every partner user exists in Zendesk by that email, with a non-empty name": the user
 /// matched to the Pages user holds the Pages email as an identity and has a name.
-fn names_and_emails(actual: &ActualState, matching: &Matching<'_>) -> Verdict {
+fn names_and_emails(matching: &Matching<'_>) -> Verdict {
     let mut t = Tally::new(Criterion::NamesAndEmails);
     for &(d, m) in &matching.users {
         t.checked += 1;
-        let user = m.user_id().and_then(|id| actual.users.get(&id));
+        let user = m.user_id().and_then(|id| matching.user(id));
         match user {
             Some(u) if u.identities.iter().any(|i| i.email == d.email) => {
                 if u.name.trim().is_empty() {

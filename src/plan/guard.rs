@@ -2,7 +2,7 @@
 //! exceed the configured limits (DESIGN.md "Never lose data"). An empty or truncated
 //! users report must never empty Zendesk.
 
-use std::collections::HashSet;
+use rustc_hash::FxHashSet as HashSet;
 
 use serde::Serialize;
 
@@ -92,15 +92,17 @@ pub fn check(
 
 /// The figures of the guard, whether it trips or not.
 pub fn figures(plan: &Plan, desired: &DesiredState, actual: &ActualState) -> GuardFigures {
-    let managed = managed_org_ids(desired, actual);
+    let managed: HashSet<u64> = managed_org_ids(desired, actual).into_iter().collect();
+    let end_users: HashSet<u64> = actual
+        .users
+        .values()
+        .filter(|u| u.role == ZendeskRole::EndUser)
+        .map(|u| u.id)
+        .collect();
     let mut managed_memberships = 0;
-    let mut partner_users = HashSet::new();
+    let mut partner_users = HashSet::default();
     for m in actual.memberships.values() {
-        let end_user = actual
-            .users
-            .get(&m.user_id)
-            .is_some_and(|u| u.role == ZendeskRole::EndUser);
-        if end_user && managed.contains(&m.org_id) {
+        if managed.contains(&m.org_id) && end_users.contains(&m.user_id) {
             managed_memberships += 1;
             partner_users.insert(m.user_id);
         }

@@ -5,7 +5,9 @@
 //! Built once per run from hash indexes; never loops over one side per record of the other.
 //! Must never decide what to change: it only says who is who.
 
-use std::collections::{HashMap, HashSet};
+use std::borrow::Cow;
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use crate::model::{ActualState, DesiredState, DesiredUser, EmailKey, OrgKey, ZendeskUser};
 
@@ -44,7 +46,11 @@ pub(crate) struct Matching<'a> {
     /// Every email identity → its Zendesk user (lowest user id if Zendesk ever held a duplicate).
     pub user_by_email: HashMap<&'a EmailKey, u64>,
     /// Lower-cased non-empty external_id → its Zendesk user.
-    pub user_by_external_id: HashMap<String, u64>,
+    pub user_by_external_id: HashMap<Cow<'a, str>, u64>,
+    /// Zendesk users by id (a hash index: the snapshot's tree is slow at a million lookups).
+    pub user_by_id: HashMap<u64, &'a ZendeskUser>,
+    /// Pages organization names by key, for the roles text.
+    pub org_names: HashMap<&'a OrgKey, &'a str>,
     /// One entry per Pages user, in email order.
     pub users: Vec<(&'a DesiredUser, UserMatch)>,
     /// Zendesk user id → the Pages user matched to it.
@@ -59,12 +65,17 @@ pub(crate) struct Matching<'a> {
 impl<'a> Matching<'a> {
     pub(crate) fn new(desired: &'a DesiredState, actual: &'a ActualState) -> Self {
         // Organizations: `actual.orgs` iterates by id, so the first seen per key is the lowest.
-        let mut org_by_key: HashMap<&OrgKey, u64> = HashMap::with_capacity(desired.orgs.len());
-        let mut managed = HashMap::with_capacity(desired.orgs.len());
+        let org_names: HashMap<&OrgKey, &str> = desired
+            .orgs
+            .iter()
+            .map(|(k, o)| (k, o.name.as_str()))
+            .collect();
+        let mut org_by_key: HashMap<&OrgKey, u64> = HashMap::default();
+        let mut managed = HashMap::default();
         let mut unmanaged_org_ids = Vec::new();
         for org in actual.orgs.values() {
             let desired_key = OrgKey::new(&org.name)
-                .and_then(|k| desired.orgs.get_key_value(&k).map(|(key, _)| key));
+                .and_then(|k| org_names.get_key_value(&k).map(|(key, _)| *key));
             match desired_key {
                 Some(key) => {
                     org_by_key.entry(key).or_insert(org.id);
@@ -74,46 +85,54 @@ impl<'a> Matching<'a> {
             }
         }
 
-        let mut user_by_email: HashMap<&EmailKey, u64> =
-            HashMap::with_capacity(actual.users.len() + actual.users.len() / 4);
-        let mut user_by_external_id: HashMap<String, u64> =
-            HashMap::with_capacity(actual.users.len());
+        let n = actual.users.len();
+        let mut user_by_email: HashMap<&EmailKey, u64> = HashMap::default();
+        user_by_email.reserve(n + n / 4);
+        let mut user_by_external_id: HashMap<Cow<str>, u64> = HashMap::default();
+        user_by_external_id.reserve(n);
+        let mut user_by_id: HashMap<u64, &ZendeskUser> = HashMap::default();
+        user_by_id.reserve(n);
         for user in actual.users.values() {
+            user_by_id.insert(user.id, user);
             for identity in &user.identities {
                 user_by_email.entry(&identity.email).or_insert(user.id);
             }
             if let Some(ext) = non_empty(user.external_id.as_deref()) {
-                user_by_external_id
-                    .entry(ext.to_lowercase())
-                    .or_insert(user.id);
+                user_by_external_id.entry(lower(ext)).or_insert(user.id);
             }
         }
 
         // An external_id that two Pages users share (a report with a repeated ID) identifies
         // neither: it is neither matched on nor written.
-        let mut seen = HashSet::with_capacity(desired.users.len());
-        let mut ambiguous_external_ids = HashSet::new();
-        for d in desired.users.values() {
-            let lower = d.external_id.to_lowercase();
-            if lower.trim().is_empty() || !seen.insert(lower.clone()) {
-                ambiguous_external_ids.insert(lower);
+        let desired_ext: Vec<Cow<str>> = desired
+            .users
+            .values()
+            .map(|d| lower(&d.external_id))
+            .collect();
+        let mut seen: HashSet<&str> = HashSet::default();
+        seen.reserve(desired_ext.len());
+        let mut ambiguous_external_ids = HashSet::default();
+        for ext in &desired_ext {
+            if ext.trim().is_empty() || !seen.insert(ext.as_ref()) {
+                ambiguous_external_ids.insert(ext.to_string());
             }
         }
         drop(seen);
 
         // Phase 1, external_id first (DESIGN "Identity": an email change in Pages moves the
         // same Zendesk user to the new address instead of creating a duplicate).
-        let mut claimed: HashMap<u64, usize> = HashMap::with_capacity(desired.users.len());
+        let mut claimed: HashMap<u64, usize> = HashMap::default();
+        claimed.reserve(desired.users.len());
         let mut users: Vec<(&DesiredUser, Option<UserMatch>)> = desired
             .users
             .values()
             .enumerate()
             .map(|(i, d)| {
-                let lower = d.external_id.to_lowercase();
+                let ext = desired_ext[i].as_ref();
                 let by_ext = user_by_external_id
-                    .get(&lower)
+                    .get(ext)
                     .copied()
-                    .filter(|_| !ambiguous_external_ids.contains(&lower));
+                    .filter(|_| !ambiguous_external_ids.contains(ext));
                 match by_ext {
                     Some(id) => {
                         claimed.insert(id, i);
@@ -133,7 +152,7 @@ impl<'a> Matching<'a> {
             }
             if let Some(&id) = user_by_email.get(&d.email) {
                 let is_primary =
-                    actual.users.get(&id).and_then(ZendeskUser::primary_email) == Some(&d.email);
+                    user_by_id.get(&id).and_then(|u| u.primary_email()) == Some(&d.email);
                 if is_primary && !claimed.contains_key(&id) {
                     claimed.insert(id, i);
                     *m = Some(UserMatch::ByEmail(id));
@@ -174,11 +193,32 @@ impl<'a> Matching<'a> {
             unmanaged_org_ids,
             user_by_email,
             user_by_external_id,
+            user_by_id,
+            org_names,
             users,
             desired_of,
             protected_external_ids,
             ambiguous_external_ids,
         }
+    }
+
+    pub(crate) fn user(&self, id: u64) -> Option<&'a ZendeskUser> {
+        self.user_by_id.get(&id).copied()
+    }
+
+    /// The canonical roles text, exactly [`DesiredState::roles_text`], through a hash index:
+    /// at 100k organizations the tree lookups of the model's version dominate planning.
+    pub(crate) fn roles_text(&self, d: &DesiredUser) -> String {
+        let mut text = String::with_capacity(d.roles.len() * 32);
+        for (i, (key, role)) in d.roles.iter().enumerate() {
+            if i > 0 {
+                text.push_str(", ");
+            }
+            text.push_str(self.org_names.get(key).copied().unwrap_or(key.as_str()));
+            text.push_str(": ");
+            text.push_str(role.as_str());
+        }
+        text
     }
 
     /// Whether the report puts Zendesk user `user` in the Pages organization `key`: through
@@ -211,7 +251,16 @@ impl<'a> Matching<'a> {
             .iter()
             .any(|i| desired.protected_emails.contains(&i.email))
             || non_empty(user.external_id.as_deref())
-                .is_some_and(|e| self.protected_external_ids.contains(&e.to_lowercase()))
+                .is_some_and(|e| self.protected_external_ids.contains(lower(e).as_ref()))
+    }
+}
+
+/// Lower-cased for comparison, without a copy when it already is (external ids usually are).
+pub(crate) fn lower(s: &str) -> Cow<'_, str> {
+    if s.is_ascii() && !s.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(s.to_lowercase())
     }
 }
 

@@ -3,7 +3,7 @@
 //! longer lists. Never touches organizations Pages does not manage, agents, admins, or
 //! users whose report row was skipped.
 
-use std::collections::HashSet;
+use rustc_hash::FxHashSet as HashSet;
 
 use crate::model::{ActualState, DesiredState, ZendeskRole};
 
@@ -54,7 +54,7 @@ pub(super) fn plan_memberships(
             continue;
         };
         // A membership of a user outside the snapshot cannot be judged: leave it.
-        let Some(user) = actual.users.get(&membership.user_id) else {
+        let Some(user) = matching.user(membership.user_id) else {
             continue;
         };
         // why: "... only for an end-user who is no longer in that Pages org".

@@ -269,7 +269,7 @@ pub fn plan(desired: &DesiredState, actual: &ActualState, policy: &Policy) -> Pl
     let mut changes = Vec::new();
     let mut notes = Vec::new();
     orgs::plan_orgs(desired, actual, &matching, &mut changes, &mut notes);
-    users::plan_users(desired, actual, &matching, policy, &mut changes, &mut notes);
+    users::plan_users(&matching, policy, &mut changes, &mut notes);
     memberships::plan_memberships(desired, actual, &matching, &mut changes, &mut notes);
     // why: apply must create organizations and users before memberships can name them,
     // and adds go before removals so a user moving between orgs is never orgless.

@@ -380,3 +380,26 @@ fn a_plan_applied_then_planned_again_is_empty_and_verifies() {
     assert!(verification.all_passed(), "{verification:#?}");
     assert!(!verify(&d, &a, &policy()).all_passed());
 }
+
+#[test]
+fn the_planner_writes_the_canonical_roles_text_of_the_model() {
+    let d = desired()
+        .org("Zeta, Office: Z", "Z")
+        .org("alpha", "A")
+        .user(
+            "zed@x.gov",
+            3,
+            &[("Zeta, Office: Z", User), ("ALPHA", Manager)],
+        )
+        .user("amy@x.gov", 1, &[("alpha", User)])
+        .build();
+    let a = crate::model::ActualState::default();
+    let matching = super::matching::Matching::new(&d, &a);
+    for user in d.users.values() {
+        assert_eq!(matching.roles_text(user), d.roles_text(user));
+    }
+    assert_eq!(
+        matching.roles_text(&d.users[&super::builders::email("zed@x.gov")]),
+        "alpha: manager, Zeta, Office: Z: user"
+    );
+}

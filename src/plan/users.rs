@@ -4,14 +4,12 @@
 //! a named user, never changes anything but the tags of agents and admins it owns.
 
 use crate::config::Policy;
-use crate::model::{ActualState, DesiredState, DesiredUser, ZendeskRole, ZendeskUser};
+use crate::model::{DesiredUser, ZendeskRole, ZendeskUser};
 
-use super::matching::{non_empty, Matching, UserMatch};
+use super::matching::{lower, non_empty, Matching, UserMatch};
 use super::{Change, Note, NoteKind, UserUpdate};
 
 pub(super) fn plan_users(
-    desired: &DesiredState,
-    actual: &ActualState,
     matching: &Matching<'_>,
     policy: &Policy,
     changes: &mut Vec<Change>,
@@ -20,10 +18,10 @@ pub(super) fn plan_users(
     // why: "never overwriting an external_id that someone else set": an id that another
     // record holds, or that two Pages users share, is not written. `Err` names the holder.
     let ext_id_free = |d: &DesiredUser, user_id: Option<u64>| -> Result<(), Option<u64>> {
-        let lower = d.external_id.to_lowercase();
-        match matching.user_by_external_id.get(&lower) {
+        let ext = lower(&d.external_id);
+        match matching.user_by_external_id.get(ext.as_ref()) {
             Some(&holder) if Some(holder) != user_id => Err(Some(holder)),
-            _ if matching.ambiguous_external_ids.contains(&lower) => Err(None),
+            _ if matching.ambiguous_external_ids.contains(ext.as_ref()) => Err(None),
             _ => Ok(()),
         }
     };
@@ -47,7 +45,7 @@ pub(super) fn plan_users(
                     email: d.email.clone(),
                     name: d.name.clone(),
                     external_id,
-                    roles_text: desired.roles_text(d),
+                    roles_text: matching.roles_text(d),
                     tags: if d.is_manager() {
                         vec![policy.manager_tag.clone()]
                     } else {
@@ -61,7 +59,7 @@ pub(super) fn plan_users(
             }
             UserMatch::ByExternalId(id) | UserMatch::ByEmail(id) => {
                 // Invariant: matching only names users of this snapshot.
-                let Some(user) = actual.users.get(&id) else {
+                let Some(user) = matching.user(id) else {
                     continue;
                 };
                 let mut update = UserUpdate::default();
@@ -69,7 +67,7 @@ pub(super) fn plan_users(
                     // Matched on the Pages id: the Pages email follows below.
                 } else if let Some(own) = non_empty(user.external_id.as_deref()) {
                     // why: "never overwriting an external_id that someone else set".
-                    if own.to_lowercase() != d.external_id.to_lowercase() {
+                    if lower(own) != lower(&d.external_id) {
                         notes.push(note(NoteKind::ExternalIdKept, user.id));
                     }
                 } else {
@@ -89,7 +87,7 @@ pub(super) fn plan_users(
                         changes.push(change);
                     }
                 }
-                fill_update(desired, d, user, policy, &mut update, notes);
+                fill_update(matching, d, user, policy, &mut update, notes);
                 if !update.is_empty() {
                     changes.push(Change::UpdateUser {
                         user_id: user.id,
@@ -136,7 +134,7 @@ fn primary_email(
 
 /// Name, roles text and tags of an existing user.
 fn fill_update(
-    desired: &DesiredState,
+    matching: &Matching<'_>,
     d: &DesiredUser,
     user: &ZendeskUser,
     policy: &Policy,
@@ -153,7 +151,7 @@ fn fill_update(
         update.name = Some(d.name.clone());
     }
     // why: "the user's Pages roles are written as canonical text into the configured field".
-    let roles_text = desired.roles_text(d);
+    let roles_text = matching.roles_text(d);
     if user.roles_text.as_deref().unwrap_or("") != roles_text {
         update.roles_text = Some(roles_text);
     }
