@@ -11,7 +11,7 @@ use rustc_hash::FxHashSet as HashSet;
 use serde::Serialize;
 
 use crate::config::Policy;
-use crate::model::{ActualState, DesiredState, OrgKey, ZendeskRole};
+use crate::model::{ActualState, DesiredState, ZendeskRole};
 use crate::plan::matching::Matching;
 
 /// The acceptance criteria, in the order of the issue template's checklist.
@@ -213,11 +213,7 @@ fn orgs_match(desired: &DesiredState, actual: &ActualState, matching: &Matching<
     let mut t = Tally::new(Criterion::OrgsMatch);
     for (key, org) in &desired.orgs {
         t.checked += 1;
-        match matching
-            .org_by_key
-            .get(key)
-            .and_then(|id| actual.orgs.get(id))
-        {
+        match matching.org_id(key).and_then(|id| actual.orgs.get(&id)) {
             None => t.mismatch(MismatchKind::OrganizationMissing, || org.name.clone()),
             Some(z) if z.details.as_deref().unwrap_or("") != org.details => {
                 t.mismatch(MismatchKind::OrganizationDetailsDiffer, || org.name.clone())
@@ -238,52 +234,51 @@ fn org_assignments(
 ) -> Verdict {
     let mut t = Tally::new(Criterion::OrgAssignments);
     t.checked = desired.orgs.len();
-    let org_ids: HashSet<u64> = matching.org_by_key.values().copied().collect();
     let mut members: HashSet<(u64, u64)> = HashSet::default();
+    members.reserve(actual.memberships.len());
     let end_user = |id: u64| matching.user(id).filter(|u| u.role == ZendeskRole::EndUser);
 
     // Extra side: end-user members of each Pages org's Zendesk org that Pages does not list.
     for m in actual.memberships.values() {
-        if !org_ids.contains(&m.org_id) {
-            continue;
-        }
-        members.insert((m.user_id, m.org_id));
-        let (Some(user), Some(key)) = (end_user(m.user_id), matching.managed.get(&m.org_id)) else {
+        let Some(&org) = matching.managed.get(&m.org_id) else {
             continue;
         };
-        let listed = matching
-            .desired_of
-            .get(&user.id)
-            .is_some_and(|d| d.roles.contains_key(*key));
+        if matching.zendesk_org[org as usize] != Some(m.org_id) {
+            continue; // a same-named duplicate: the sync works in the lowest id only
+        }
+        members.insert((m.user_id, m.org_id));
+        let Some(user) = end_user(m.user_id) else {
+            continue;
+        };
+        let listed = matching.desired_pairs.contains(&(user.id, m.org_id));
         if !listed && !matching.is_protected(desired, user) {
             t.mismatch(MismatchKind::MembershipExtra, || {
                 let who = user
                     .primary_email()
                     .map_or_else(|| format!("Zendesk user {}", user.id), |e| e.to_string());
-                format!("{who} in {}", org_name(desired, key))
+                format!("{who} in {}", matching.orgs[org as usize].1.name)
             });
         }
     }
 
     // Missing side: every Pages (user, org) pair whose Zendesk membership is absent.
-    for &(d, m) in &matching.users {
+    for (i, &(d, m)) in matching.users.iter().enumerate() {
         let user_id = m.user_id();
         if user_id.is_some_and(|id| {
-            actual
-                .users
-                .get(&id)
+            matching
+                .user(id)
                 .is_some_and(|u| u.role != ZendeskRole::EndUser)
         }) {
             continue;
         }
-        for key in d.roles.keys() {
-            let present = match (user_id, matching.org_by_key.get(key)) {
-                (Some(u), Some(&o)) => members.contains(&(u, o)),
+        for (org, _) in matching.roles(i) {
+            let present = match (user_id, matching.zendesk_org[org as usize]) {
+                (Some(u), Some(o)) => members.contains(&(u, o)),
                 _ => false,
             };
             if !present {
                 t.mismatch(MismatchKind::MembershipMissing, || {
-                    format!("{} in {}", d.email, org_name(desired, key))
+                    format!("{} in {}", d.email, matching.orgs[org as usize].1.name)
                 });
             }
         }
@@ -294,14 +289,14 @@ fn org_assignments(
 /// "every partner user's roles field and manager tag match Pages"
 fn roles(matching: &Matching<'_>, policy: &Policy) -> Verdict {
     let mut t = Tally::new(Criterion::Roles);
-    for &(d, m) in &matching.users {
+    for (i, &(d, m)) in matching.users.iter().enumerate() {
         t.checked += 1;
         let Some(user) = m.user_id().and_then(|id| matching.user(id)) else {
             // Not in Zendesk (or held by another record): its roles cannot be there either.
             t.mismatch(MismatchKind::RolesTextDiffers, || d.email.to_string());
             continue;
         };
-        if user.roles_text.as_deref().unwrap_or("") != matching.roles_text(d) {
+        if !matching.roles_text_is(i, user.roles_text.as_deref().unwrap_or("")) {
             t.mismatch(MismatchKind::RolesTextDiffers, || d.email.to_string());
         }
         if user.tags.contains(&policy.manager_tag) != d.is_manager() {
@@ -328,13 +323,6 @@ fn names_and_emails(matching: &Matching<'_>) -> Verdict {
         }
     }
     t.verdict()
-}
-
-fn org_name(desired: &DesiredState, key: &OrgKey) -> String {
-    desired
-        .orgs
-        .get(key)
-        .map_or_else(|| key.as_str().to_string(), |o| o.name.clone())
 }
 
 #[cfg(test)]

@@ -9,7 +9,9 @@ use std::borrow::Cow;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
-use crate::model::{ActualState, DesiredState, DesiredUser, EmailKey, OrgKey, ZendeskUser};
+use crate::model::{
+    ActualState, DesiredOrg, DesiredState, DesiredUser, EmailKey, OrgKey, Role, ZendeskUser,
+};
 
 /// How a Pages user was matched to Zendesk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,12 +37,19 @@ impl UserMatch {
 }
 
 /// Who is who, on both sides.
+///
+/// Pages organizations are interned as indexes into `orgs` (key order) once, so the hot
+/// loops over a million users compare integers, not organization names.
 pub(crate) struct Matching<'a> {
-    /// Pages organization → the Zendesk organization with that name (lowest id on ties).
-    pub org_by_key: HashMap<&'a OrgKey, u64>,
-    /// Zendesk organizations Pages manages (name matches a Pages org) → that Pages org's key.
+    /// Pages organizations in key order; an organization's index is its position here.
+    pub orgs: Vec<(&'a OrgKey, &'a DesiredOrg)>,
+    /// Pages organization key → index in `orgs`.
+    pub org_index: HashMap<&'a OrgKey, u32>,
+    /// Per Pages organization index: the Zendesk organization with that name (lowest id).
+    pub zendesk_org: Vec<Option<u64>>,
+    /// Zendesk organizations Pages manages (name matches a Pages org) → that org's index.
     /// Duplicate-named Zendesk organizations are all managed.
-    pub managed: HashMap<u64, &'a OrgKey>,
+    pub managed: HashMap<u64, u32>,
     /// Zendesk organizations whose name matches no Pages organization, by id.
     pub unmanaged_org_ids: Vec<u64>,
     /// Every email identity → its Zendesk user (lowest user id if Zendesk ever held a duplicate).
@@ -49,12 +58,14 @@ pub(crate) struct Matching<'a> {
     pub user_by_external_id: HashMap<Cow<'a, str>, u64>,
     /// Zendesk users by id (a hash index: the snapshot's tree is slow at a million lookups).
     pub user_by_id: HashMap<u64, &'a ZendeskUser>,
-    /// Pages organization names by key, for the roles text.
-    pub org_names: HashMap<&'a OrgKey, &'a str>,
     /// One entry per Pages user, in email order.
     pub users: Vec<(&'a DesiredUser, UserMatch)>,
-    /// Zendesk user id → the Pages user matched to it.
-    pub desired_of: HashMap<u64, &'a DesiredUser>,
+    /// Per Pages user (as `users`): its roles' organization indexes, in key order, at
+    /// `role_orgs[role_start[i]..role_start[i + 1]]`.
+    role_start: Vec<usize>,
+    role_orgs: Vec<u32>,
+    /// (Zendesk user, Zendesk organization) pairs the report asks for, for matched users.
+    pub desired_pairs: HashSet<(u64, u64)>,
     /// Lower-cased protected external_ids (rows skipped by the parser).
     pub protected_external_ids: HashSet<String>,
     /// Lower-cased external_ids shared by several Pages users (or empty): never matched on,
@@ -64,22 +75,21 @@ pub(crate) struct Matching<'a> {
 
 impl<'a> Matching<'a> {
     pub(crate) fn new(desired: &'a DesiredState, actual: &'a ActualState) -> Self {
-        // Organizations: `actual.orgs` iterates by id, so the first seen per key is the lowest.
-        let org_names: HashMap<&OrgKey, &str> = desired
-            .orgs
+        let orgs: Vec<(&OrgKey, &DesiredOrg)> = desired.orgs.iter().collect();
+        let org_index: HashMap<&OrgKey, u32> = orgs
             .iter()
-            .map(|(k, o)| (k, o.name.as_str()))
+            .enumerate()
+            .map(|(i, (k, _))| (*k, i as u32))
             .collect();
-        let mut org_by_key: HashMap<&OrgKey, u64> = HashMap::default();
+        // `actual.orgs` iterates by id, so the first seen per key is the lowest.
+        let mut zendesk_org = vec![None; orgs.len()];
         let mut managed = HashMap::default();
         let mut unmanaged_org_ids = Vec::new();
         for org in actual.orgs.values() {
-            let desired_key = OrgKey::new(&org.name)
-                .and_then(|k| org_names.get_key_value(&k).map(|(key, _)| *key));
-            match desired_key {
-                Some(key) => {
-                    org_by_key.entry(key).or_insert(org.id);
-                    managed.insert(org.id, key);
+            match OrgKey::new(&org.name).and_then(|k| org_index.get(&k).copied()) {
+                Some(i) => {
+                    zendesk_org[i as usize].get_or_insert(org.id);
+                    managed.insert(org.id, i);
                 }
                 None => unmanaged_org_ids.push(org.id),
             }
@@ -142,6 +152,7 @@ impl<'a> Matching<'a> {
                 }
             })
             .collect();
+        drop(desired_ext);
 
         // Phase 2, email over all identities ("never create a duplicate"). When two Pages
         // emails are identities of one Zendesk user, the one that is its primary wins, then
@@ -177,10 +188,25 @@ impl<'a> Matching<'a> {
             })
             .collect();
 
-        let desired_of = users
-            .iter()
-            .filter_map(|(d, m)| m.user_id().map(|id| (id, *d)))
-            .collect();
+        let mut role_start = Vec::with_capacity(users.len() + 1);
+        let mut role_orgs = Vec::with_capacity(users.len() * 2);
+        let mut desired_pairs = HashSet::default();
+        desired_pairs.reserve(users.len() * 2);
+        for (d, m) in &users {
+            role_start.push(role_orgs.len());
+            for key in d.roles.keys() {
+                // Invariant of DesiredState: every role names one of its organizations.
+                let Some(&org) = org_index.get(key) else {
+                    continue;
+                };
+                role_orgs.push(org);
+                if let (Some(user), Some(zorg)) = (m.user_id(), zendesk_org[org as usize]) {
+                    desired_pairs.insert((user, zorg));
+                }
+            }
+        }
+        role_start.push(role_orgs.len());
+
         let protected_external_ids = desired
             .protected_external_ids
             .iter()
@@ -188,15 +214,18 @@ impl<'a> Matching<'a> {
             .collect();
 
         Matching {
-            org_by_key,
+            orgs,
+            org_index,
+            zendesk_org,
             managed,
             unmanaged_org_ids,
             user_by_email,
             user_by_external_id,
             user_by_id,
-            org_names,
             users,
-            desired_of,
+            role_start,
+            role_orgs,
+            desired_pairs,
             protected_external_ids,
             ambiguous_external_ids,
         }
@@ -206,37 +235,71 @@ impl<'a> Matching<'a> {
         self.user_by_id.get(&id).copied()
     }
 
-    /// The canonical roles text, exactly [`DesiredState::roles_text`], through a hash index:
-    /// at 100k organizations the tree lookups of the model's version dominate planning.
-    pub(crate) fn roles_text(&self, d: &DesiredUser) -> String {
-        let mut text = String::with_capacity(d.roles.len() * 32);
-        for (i, (key, role)) in d.roles.iter().enumerate() {
-            if i > 0 {
+    /// The Zendesk organization of a Pages organization, by key.
+    pub(crate) fn org_id(&self, key: &OrgKey) -> Option<u64> {
+        self.org_index
+            .get(key)
+            .and_then(|&i| self.zendesk_org[i as usize])
+    }
+
+    /// The organization indexes of the roles of Pages user `i` (index in `users`), paired
+    /// with the roles, in key order.
+    pub(crate) fn roles(&self, i: usize) -> impl Iterator<Item = (u32, Role)> + '_ {
+        let orgs = &self.role_orgs[self.role_start[i]..self.role_start[i + 1]];
+        orgs.iter()
+            .copied()
+            .zip(self.users[i].0.roles.values().copied())
+    }
+
+    /// The canonical roles text of Pages user `i`, exactly [`DesiredState::roles_text`].
+    pub(crate) fn roles_text(&self, i: usize) -> String {
+        let mut text = String::with_capacity(64);
+        for (n, (org, role)) in self.roles(i).enumerate() {
+            if n > 0 {
                 text.push_str(", ");
             }
-            text.push_str(self.org_names.get(key).copied().unwrap_or(key.as_str()));
+            text.push_str(&self.orgs[org as usize].1.name);
             text.push_str(": ");
             text.push_str(role.as_str());
         }
         text
     }
 
-    /// Whether the report puts Zendesk user `user` in the Pages organization `key`: through
-    /// the Pages user matched to it, or through any Pages email among its identities (a
-    /// user whose record needs a person keeps the memberships its email has in Pages).
+    /// Whether `text` is the canonical roles text of Pages user `i`, without building it.
+    pub(crate) fn roles_text_is(&self, i: usize, text: &str) -> bool {
+        let mut rest = text;
+        for (n, (org, role)) in self.roles(i).enumerate() {
+            let next = if n > 0 {
+                rest.strip_prefix(", ")
+            } else {
+                Some(rest)
+            }
+            .and_then(|r| r.strip_prefix(self.orgs[org as usize].1.name.as_str()))
+            .and_then(|r| r.strip_prefix(": "))
+            .and_then(|r| r.strip_prefix(role.as_str()));
+            match next {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        }
+        rest.is_empty()
+    }
+
+    /// Whether the report puts Zendesk user `user` in the Pages organization of index `org`:
+    /// through the Pages user matched to it, or through any Pages email among its identities
+    /// (a user whose record needs a person keeps the memberships its email has in Pages).
     pub(crate) fn in_pages_org(
         &self,
         desired: &DesiredState,
         user: &ZendeskUser,
-        key: &OrgKey,
+        org: u32,
     ) -> bool {
-        if self
-            .desired_of
-            .get(&user.id)
-            .is_some_and(|d| d.roles.contains_key(key))
-        {
-            return true;
+        if let Some(zorg) = self.zendesk_org[org as usize] {
+            if self.desired_pairs.contains(&(user.id, zorg)) {
+                return true;
+            }
         }
+        let key = self.orgs[org as usize].0;
         user.identities.iter().any(|i| {
             desired
                 .users

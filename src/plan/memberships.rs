@@ -24,17 +24,17 @@ pub(super) fn plan_memberships(
         .collect();
 
     // why: "Memberships: one per (Pages user, Pages org) pair."
-    for &(d, m) in &matching.users {
+    for (i, &(d, m)) in matching.users.iter().enumerate() {
         let user = match m {
             UserMatch::ByExternalId(id) | UserMatch::ByEmail(id) => UserRef::Existing(id),
             UserMatch::New => UserRef::New(d.email.clone()),
             // The email belongs to a record a person must fix first.
             UserMatch::Unresolved { .. } => continue,
         };
-        for key in d.roles.keys() {
-            let org = match matching.org_by_key.get(key) {
-                Some(&org_id) => OrgRef::Existing(org_id),
-                None => OrgRef::New(key.clone()),
+        for (org, _) in matching.roles(i) {
+            let org = match matching.zendesk_org[org as usize] {
+                Some(org_id) => OrgRef::Existing(org_id),
+                None => OrgRef::New(matching.orgs[org as usize].0.clone()),
             };
             if let (UserRef::Existing(u), OrgRef::Existing(o)) = (&user, &org) {
                 if existing.contains(&(*u, *o)) {
@@ -50,7 +50,7 @@ pub(super) fn plan_memberships(
 
     for membership in actual.memberships.values() {
         // why: "Remove a membership only in an organization that Pages manages".
-        let Some(key) = matching.managed.get(&membership.org_id) else {
+        let Some(&org) = matching.managed.get(&membership.org_id) else {
             continue;
         };
         // A membership of a user outside the snapshot cannot be judged: leave it.
@@ -58,7 +58,7 @@ pub(super) fn plan_memberships(
             continue;
         };
         // why: "... only for an end-user who is no longer in that Pages org".
-        if matching.in_pages_org(desired, user, key) {
+        if matching.in_pages_org(desired, user, org) {
             continue;
         }
         if user.role != ZendeskRole::EndUser {

@@ -14,11 +14,7 @@ pub(super) fn plan_orgs(
     notes: &mut Vec<Note>,
 ) {
     for (key, org) in &desired.orgs {
-        match matching
-            .org_by_key
-            .get(key)
-            .and_then(|id| actual.orgs.get(id))
-        {
+        match matching.org_id(key).and_then(|id| actual.orgs.get(&id)) {
             // why: "Organization: name = Pages name, details = Agency"; matched by name only.
             None => changes.push(Change::CreateOrganization {
                 key: key.clone(),

@@ -395,11 +395,16 @@ fn the_planner_writes_the_canonical_roles_text_of_the_model() {
         .build();
     let a = crate::model::ActualState::default();
     let matching = super::matching::Matching::new(&d, &a);
-    for user in d.users.values() {
-        assert_eq!(matching.roles_text(user), d.roles_text(user));
+    for (i, (user, _)) in matching.users.iter().enumerate() {
+        let text = d.roles_text(user);
+        assert_eq!(matching.roles_text(i), text);
+        assert!(matching.roles_text_is(i, &text));
+        assert!(!matching.roles_text_is(i, &text[..text.len() - 1]));
+        assert!(!matching.roles_text_is(i, &format!("{text}, ")));
+        assert!(!matching.roles_text_is(i, ""));
     }
     assert_eq!(
-        matching.roles_text(&d.users[&super::builders::email("zed@x.gov")]),
+        matching.roles_text(1),
         "alpha: manager, Zeta, Office: Z: user"
     );
 }

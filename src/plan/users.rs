@@ -26,7 +26,7 @@ pub(super) fn plan_users(
         }
     };
 
-    for &(d, m) in &matching.users {
+    for (i, &(d, m)) in matching.users.iter().enumerate() {
         match m {
             UserMatch::New => {
                 // why: "never overwriting an external_id that someone else set": an id
@@ -45,7 +45,7 @@ pub(super) fn plan_users(
                     email: d.email.clone(),
                     name: d.name.clone(),
                     external_id,
-                    roles_text: matching.roles_text(d),
+                    roles_text: matching.roles_text(i),
                     tags: if d.is_manager() {
                         vec![policy.manager_tag.clone()]
                     } else {
@@ -87,7 +87,7 @@ pub(super) fn plan_users(
                         changes.push(change);
                     }
                 }
-                fill_update(matching, d, user, policy, &mut update, notes);
+                fill_update(matching, i, user, policy, &mut update, notes);
                 if !update.is_empty() {
                     changes.push(Change::UpdateUser {
                         user_id: user.id,
@@ -135,12 +135,13 @@ fn primary_email(
 /// Name, roles text and tags of an existing user.
 fn fill_update(
     matching: &Matching<'_>,
-    d: &DesiredUser,
+    i: usize,
     user: &ZendeskUser,
     policy: &Policy,
     update: &mut UserUpdate,
     notes: &mut Vec<Note>,
 ) {
+    let d = matching.users[i].0;
     let end_user = user.role == ZendeskRole::EndUser;
     if !end_user {
         // why: "Never change the role, name or suspension of a Zendesk agent or admin."
@@ -151,9 +152,8 @@ fn fill_update(
         update.name = Some(d.name.clone());
     }
     // why: "the user's Pages roles are written as canonical text into the configured field".
-    let roles_text = matching.roles_text(d);
-    if user.roles_text.as_deref().unwrap_or("") != roles_text {
-        update.roles_text = Some(roles_text);
+    if !matching.roles_text_is(i, user.roles_text.as_deref().unwrap_or("")) {
+        update.roles_text = Some(matching.roles_text(i));
     }
     // why: "Tags the sync does not manage are never removed: tag lists are merged".
     if let Some(tags) = merged_tags(&user.tags, &policy.manager_tag, d.is_manager()) {
