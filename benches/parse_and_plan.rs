@@ -59,6 +59,7 @@ fn main() {
         "| users | orgs | memberships | parse | plan | changes | guard | verify (after apply) | peak RSS |"
     );
     println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    eprintln!("calibration: {}", calibrate());
     let exe = std::env::current_exe().expect("bench binary path");
     for size in sizes {
         let mut cmd = Command::new(&exe);
@@ -131,6 +132,21 @@ fn run_one(users: usize, plan_only: bool) {
         the_plan.changes.len(),
         peak_rss(),
     );
+}
+
+/// How fast this machine is at what dominates planning: random lookups in big hash tables.
+fn calibrate() -> String {
+    let n = 1_000_000u64;
+    let keys: Vec<u64> = (0..n)
+        .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        .collect();
+    let start = Instant::now();
+    let map: std::collections::HashMap<u64, u64> = keys.iter().map(|k| (*k, *k)).collect();
+    let hits = keys.iter().rev().filter(|k| map.contains_key(k)).count();
+    format!(
+        "1M u64 hash inserts + {hits} lookups (std HashMap): {}",
+        ms(start)
+    )
 }
 
 fn ms(start: Instant) -> String {
