@@ -6,10 +6,13 @@
 
 use std::collections::BTreeMap;
 
+use rustc_hash::FxHashSet as HashSet;
+
 use serde::Serialize;
 
 use crate::config::Policy;
-use crate::model::{ActualState, DesiredState};
+use crate::model::{ActualState, DesiredState, ZendeskRole};
+use crate::plan::matching::Matching;
 
 /// The acceptance criteria, in the order of the issue template's checklist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -128,7 +131,305 @@ impl Verification {
     }
 }
 
+/// Judges a fresh Zendesk snapshot against the Pages reports, one verdict per criterion in
+/// [`Criterion::ALL`] order. Users are matched exactly as the planner matches them.
+///
+/// `checked` counts Pages organizations for OrgsMatch and OrgAssignments, and Pages partner
+/// users for Roles, NamesAndEmails and OrgUsersMatch. A Pages user the planner could not
+/// match (its email held by another record) fails Roles and NamesAndEmails until a person
+/// fixes the records.
 pub fn verify(desired: &DesiredState, actual: &ActualState, policy: &Policy) -> Verification {
-    let _ = (desired, actual, policy);
-    unimplemented!("verifier: being written")
+    let matching = Matching::new(desired, actual);
+    let orgs = orgs_match(desired, actual, &matching);
+    let assignments = org_assignments(desired, actual, &matching);
+    let roles = roles(&matching, policy);
+    let names = names_and_emails(&matching);
+
+    // why: "Org users in Zendesk match current Pages partners users, including" = all three.
+    let mut parent = Tally::new(Criterion::OrgUsersMatch);
+    parent.checked = desired.users.len();
+    let mut examples = Vec::new();
+    for child in [&assignments, &roles, &names] {
+        for (kind, n) in &child.mismatches {
+            *parent.mismatches.entry(*kind).or_default() += n;
+        }
+        examples.extend(child.examples.iter().cloned());
+    }
+    let parent = Verdict {
+        criterion: Criterion::OrgUsersMatch,
+        passed: parent.mismatches.is_empty(),
+        checked: parent.checked,
+        mismatches: parent.mismatches,
+        examples,
+    };
+
+    let mut verdicts = vec![orgs, parent, assignments, roles, names];
+    verdicts.sort_by_key(|v| Criterion::ALL.iter().position(|c| *c == v.criterion));
+    Verification { verdicts }
+}
+
+/// Counts and capped examples of one criterion while it is being checked.
+struct Tally {
+    criterion: Criterion,
+    checked: usize,
+    mismatches: BTreeMap<MismatchKind, usize>,
+    examples: Vec<Example>,
+}
+
+impl Tally {
+    fn new(criterion: Criterion) -> Self {
+        Tally {
+            criterion,
+            checked: 0,
+            mismatches: BTreeMap::new(),
+            examples: Vec::new(),
+        }
+    }
+
+    fn mismatch(&mut self, kind: MismatchKind, subject: impl FnOnce() -> String) {
+        let n = self.mismatches.entry(kind).or_default();
+        *n += 1;
+        if *n <= MAX_EXAMPLES {
+            self.examples.push(Example {
+                kind,
+                subject: subject(),
+            });
+        }
+    }
+
+    fn verdict(self) -> Verdict {
+        Verdict {
+            criterion: self.criterion,
+            passed: self.mismatches.is_empty(),
+            checked: self.checked,
+            mismatches: self.mismatches,
+            examples: self.examples,
+        }
+    }
+}
+
+/// "every Pages org exists in Zendesk by name, with details = Agency"
+fn orgs_match(desired: &DesiredState, actual: &ActualState, matching: &Matching<'_>) -> Verdict {
+    let mut t = Tally::new(Criterion::OrgsMatch);
+    for (key, org) in &desired.orgs {
+        t.checked += 1;
+        match matching.org_id(key).and_then(|id| actual.orgs.get(&id)) {
+            None => t.mismatch(MismatchKind::OrganizationMissing, || org.name.clone()),
+            Some(z) if z.details.as_deref().unwrap_or("") != org.details => {
+                t.mismatch(MismatchKind::OrganizationDetailsDiffer, || org.name.clone())
+            }
+            Some(_) => {}
+        }
+    }
+    t.verdict()
+}
+
+/// "for every Pages org, its Zendesk end-user members = its Pages users". Pages users who
+/// are agents or admins in Zendesk are left out of both sides (the sync never judges them);
+/// protected users are left out of the extra side (their rows were skipped).
+fn org_assignments(
+    desired: &DesiredState,
+    actual: &ActualState,
+    matching: &Matching<'_>,
+) -> Verdict {
+    let mut t = Tally::new(Criterion::OrgAssignments);
+    t.checked = desired.orgs.len();
+    let mut members: HashSet<(u64, u64)> = HashSet::default();
+    members.reserve(actual.memberships.len());
+    let end_user = |id: u64| matching.user(id).filter(|u| u.role == ZendeskRole::EndUser);
+
+    // Extra side: end-user members of each Pages org's Zendesk org that Pages does not list.
+    for m in actual.memberships.values() {
+        let Some(&org) = matching.managed.get(&m.org_id) else {
+            continue;
+        };
+        if matching.zendesk_org[org as usize] != Some(m.org_id) {
+            continue; // a same-named duplicate: the sync works in the lowest id only
+        }
+        members.insert((m.user_id, m.org_id));
+        let Some(user) = end_user(m.user_id) else {
+            continue;
+        };
+        let listed = matching.desired_pairs.contains(&(user.id, m.org_id));
+        if !listed && !matching.is_protected(desired, user) {
+            t.mismatch(MismatchKind::MembershipExtra, || {
+                let who = user
+                    .primary_email()
+                    .map_or_else(|| format!("Zendesk user {}", user.id), |e| e.to_string());
+                format!("{who} in {}", matching.orgs[org as usize].1.name)
+            });
+        }
+    }
+
+    // Missing side: every Pages (user, org) pair whose Zendesk membership is absent.
+    for (i, &(d, m)) in matching.users.iter().enumerate() {
+        let user_id = m.user_id();
+        if user_id.is_some_and(|id| {
+            matching
+                .user(id)
+                .is_some_and(|u| u.role != ZendeskRole::EndUser)
+        }) {
+            continue;
+        }
+        for (org, _) in matching.roles(i) {
+            let present = match (user_id, matching.zendesk_org[org as usize]) {
+                (Some(u), Some(o)) => members.contains(&(u, o)),
+                _ => false,
+            };
+            if !present {
+                t.mismatch(MismatchKind::MembershipMissing, || {
+                    format!("{} in {}", d.email, matching.orgs[org as usize].1.name)
+                });
+            }
+        }
+    }
+    t.verdict()
+}
+
+/// "every partner user's roles field and manager tag match Pages"
+fn roles(matching: &Matching<'_>, policy: &Policy) -> Verdict {
+    let mut t = Tally::new(Criterion::Roles);
+    for (i, &(d, m)) in matching.users.iter().enumerate() {
+        t.checked += 1;
+        let Some(user) = m.user_id().and_then(|id| matching.user(id)) else {
+            // Not in Zendesk (or held by another record): its roles cannot be there either.
+            t.mismatch(MismatchKind::RolesTextDiffers, || d.email.to_string());
+            continue;
+        };
+        if !matching.roles_text_is(i, user.roles_text.as_deref().unwrap_or("")) {
+            t.mismatch(MismatchKind::RolesTextDiffers, || d.email.to_string());
+        }
+        if user.tags.contains(&policy.manager_tag) != d.is_manager() {
+            t.mismatch(MismatchKind::ManagerTagDiffers, || d.email.to_string());
+        }
+    }
+    t.verdict()
+}
+
+/// "every partner user exists in Zendesk by that email, with a non-empty name": the user
+/// matched to the Pages user holds the Pages email as an identity and has a name.
+fn names_and_emails(matching: &Matching<'_>) -> Verdict {
+    let mut t = Tally::new(Criterion::NamesAndEmails);
+    for &(d, m) in &matching.users {
+        t.checked += 1;
+        let user = m.user_id().and_then(|id| matching.user(id));
+        match user {
+            Some(u) if u.identities.iter().any(|i| i.email == d.email) => {
+                if u.name.trim().is_empty() {
+                    t.mismatch(MismatchKind::NameEmpty, || d.email.to_string());
+                }
+            }
+            _ => t.mismatch(MismatchKind::UserMissing, || d.email.to_string()),
+        }
+    }
+    t.verdict()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::builders::{
+        actual, desired, policy, ActualBuilder, DesiredBuilder, Manager, User,
+    };
+
+    fn in_step() -> (DesiredBuilder, ActualBuilder) {
+        (
+            desired()
+                .org("Agency A", "A")
+                .org("Agency B", "B")
+                .user("jane@x.gov", 1, &[("Agency A", Manager)])
+                .user("sam@x.gov", 2, &[("Agency A", User), ("Agency B", User)]),
+            actual()
+                .org(10, "Agency A", Some("A"))
+                .org(11, "Agency B", Some("B"))
+                .user(20, "Jane", "jane@x.gov")
+                .roles_text(20, "Agency A: manager")
+                .tags(20, &["pages_org_manager"])
+                .member(20, 10)
+                .user(21, "Sam", "sam@x.gov")
+                .roles_text(21, "Agency A: user, Agency B: user")
+                .member(21, 10)
+                .member(21, 11),
+        )
+    }
+
+    fn verify_of(d: DesiredBuilder, a: ActualBuilder) -> Verification {
+        verify(&d.build(), &a.build(), &policy())
+    }
+
+    #[test]
+    fn a_zendesk_in_step_passes_every_criterion_in_checklist_order() {
+        let (d, a) = in_step();
+        let v = verify_of(d, a);
+        assert!(v.all_passed(), "{v:#?}");
+        let order: Vec<Criterion> = v.verdicts.iter().map(|v| v.criterion).collect();
+        assert_eq!(order, Criterion::ALL);
+        let checked: Vec<usize> = v.verdicts.iter().map(|v| v.checked).collect();
+        assert_eq!(checked, [2, 2, 2, 2, 2]);
+    }
+
+    #[test]
+    fn each_kind_of_drift_fails_its_criterion_and_the_parent() {
+        let (d, _) = in_step();
+        let d = d.org("Agency C", "C");
+        let a = actual()
+            .org(10, "Agency A", Some("Other"))
+            .org(11, "Agency B", Some("B"))
+            .user(20, "  ", "jane@x.gov")
+            .roles_text(20, "Agency A: user")
+            .member(20, 10)
+            .member(20, 11)
+            .user(30, "Ex", "ex@x.gov")
+            .member(30, 10);
+        insta::assert_debug_snapshot!(verify_of(d, a));
+    }
+
+    #[test]
+    fn agents_are_left_out_of_assignments_and_protected_users_out_of_extras() {
+        let (d, a) = in_step();
+        let d = d
+            .user("agent@x.gov", 3, &[("Agency B", User)])
+            .protected_email("skipped@x.gov");
+        let a = a
+            .agent(40, "Agent", "agent@x.gov")
+            .roles_text(40, "Agency B: user")
+            .member(40, 10)
+            .user(41, "Skipped", "skipped@x.gov")
+            .member(41, 11);
+        let v = verify_of(d, a);
+        assert!(v.all_passed(), "{v:#?}");
+    }
+
+    #[test]
+    fn a_pages_user_found_by_external_id_without_the_pages_email_is_missing() {
+        let (d, a) = in_step();
+        let a = a
+            .user(50, "Old Jane", "jane@old.gov")
+            .external_id(50, "pages-user-1");
+        let v = verify_of(d, a);
+        let names = v.verdict(Criterion::NamesAndEmails).unwrap();
+        assert_eq!(names.mismatches.get(&MismatchKind::UserMissing), Some(&1));
+        assert!(!v.verdict(Criterion::OrgUsersMatch).unwrap().passed);
+        assert!(v.verdict(Criterion::OrgsMatch).unwrap().passed);
+    }
+
+    #[test]
+    fn examples_are_capped_per_kind_while_counts_are_not() {
+        let mut d = desired().org("Agency A", "A");
+        for i in 0..(MAX_EXAMPLES as u64 + 5) {
+            d = d.user(&format!("u{i}@x.gov"), i, &[("Agency A", User)]);
+        }
+        let v = verify_of(d, actual().org(10, "Agency A", Some("A")));
+        let names = v.verdict(Criterion::NamesAndEmails).unwrap();
+        assert_eq!(
+            names.mismatches[&MismatchKind::UserMissing],
+            MAX_EXAMPLES + 5
+        );
+        assert_eq!(names.examples.len(), MAX_EXAMPLES);
+        let parent = v.verdict(Criterion::OrgUsersMatch).unwrap();
+        assert_eq!(
+            parent.mismatches.values().sum::<usize>(),
+            3 * (MAX_EXAMPLES + 5)
+        );
+    }
 }

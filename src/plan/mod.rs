@@ -3,9 +3,23 @@
 //! a URL, token or HTTP type; `apply` (in the zendesk adapter) carries the plan out.
 //!
 //! Every rule of DESIGN.md "Policies" is enforced here, each with a one-line why.
+//! Submodules: `matching` (who is who, shared with the verifier), `orgs`, `users`,
+//! `memberships` (the rules per record kind), `guard` (mass-removal limits) and
+//! `simulate` (a plan applied to a snapshot in memory, for tests and the demo).
 
 pub mod guard;
+pub(crate) mod matching;
+mod memberships;
+mod orgs;
+pub mod simulate;
+mod users;
 
+#[cfg(test)]
+pub(crate) mod builders;
+#[cfg(test)]
+mod tests;
+
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
@@ -65,6 +79,8 @@ pub enum Change {
     CreateUser {
         email: EmailKey,
         name: String,
+        /// Empty when another record already holds the user's external_id: the user is
+        /// then created without one (send no `external_id`).
         external_id: String,
         roles_text: String,
         tags: Vec<String>,
@@ -244,7 +260,44 @@ pub fn managed_org_ids(desired: &DesiredState, actual: &ActualState) -> BTreeSet
 }
 
 /// Computes the changes that bring `actual` in step with `desired`.
+///
+/// Pure and deterministic: the same inputs give the same plan, changes in dependency order
+/// (organizations, users, identities, memberships added, memberships removed) and sorted by
+/// key within each kind. Cost is linear in the size of both sides (hash indexes built once).
 pub fn plan(desired: &DesiredState, actual: &ActualState, policy: &Policy) -> Plan {
-    let _ = (desired, actual, policy);
-    unimplemented!("planner: being written")
+    let matching = matching::Matching::new(desired, actual);
+    let mut changes = Vec::new();
+    let mut notes = Vec::new();
+    orgs::plan_orgs(desired, actual, &matching, &mut changes, &mut notes);
+    users::plan_users(&matching, policy, &mut changes, &mut notes);
+    memberships::plan_memberships(desired, actual, &matching, &mut changes, &mut notes);
+    // why: apply must create organizations and users before memberships can name them,
+    // and adds go before removals so a user moving between orgs is never orgless.
+    changes.sort_by(change_order);
+    notes.sort_unstable();
+    Plan { changes, notes }
+}
+
+/// Dependency order by kind (the declaration order of [`ChangeKind`]), then by key.
+fn change_order(a: &Change, b: &Change) -> Ordering {
+    use Change::*;
+    a.kind().cmp(&b.kind()).then_with(|| match (a, b) {
+        (CreateOrganization { key: x, .. }, CreateOrganization { key: y, .. }) => x.cmp(y),
+        (UpdateOrganization { org_id: x, .. }, UpdateOrganization { org_id: y, .. }) => x.cmp(y),
+        (CreateUser { email: x, .. }, CreateUser { email: y, .. }) => x.cmp(y),
+        (UpdateUser { user_id: x, .. }, UpdateUser { user_id: y, .. }) => x.cmp(y),
+        (SetPrimaryEmail { user_id: x, .. }, SetPrimaryEmail { user_id: y, .. }) => x.cmp(y),
+        (AddMembership { user: u1, org: o1 }, AddMembership { user: u2, org: o2 }) => {
+            (u1, o1).cmp(&(u2, o2))
+        }
+        (
+            RemoveMembership {
+                membership_id: x, ..
+            },
+            RemoveMembership {
+                membership_id: y, ..
+            },
+        ) => x.cmp(y),
+        _ => Ordering::Equal,
+    })
 }

@@ -1,0 +1,429 @@
+//! Wall time and peak memory of the pure core at Pages scale: parse both reports, plan,
+//! check the guard, apply in memory and verify, for 10k, 100k and 1M users.
+//!
+//! ```text
+//! cargo bench --bench parse_and_plan                      # 10k, 100k, 1M users
+//! cargo bench --bench parse_and_plan -- 10000 --plan-only # chosen sizes, no parser
+//! PZS_BENCH_SIZES=10000,100000 PZS_BENCH_PLAN_ONLY=1 cargo bench --bench parse_and_plan
+//! ```
+//!
+//! Each size runs in a child process of this binary so that its peak RSS (VmHWM) is its own.
+//! The inputs are generated in memory: organizations = users / 10 with commas, colons and
+//! ampersands in names; ~1.5 memberships per user; one user in seven a manager; a Zendesk
+//! snapshot with most users present and some drift (changed details, stale memberships,
+//! missing users and organizations, changed emails, users no longer in Pages).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::process::Command;
+use std::time::Instant;
+
+use pages_zendesk_sync::config::{GuardLimits, Policy};
+use pages_zendesk_sync::model::{
+    name_from_email, ActualState, DesiredOrg, DesiredState, DesiredUser, EmailKey, OrgKey, Role,
+    ZendeskIdentity, ZendeskMembership, ZendeskOrg, ZendeskRole, ZendeskUser,
+};
+use pages_zendesk_sync::plan::{guard, plan, simulate};
+use pages_zendesk_sync::{source, verify};
+
+const CHILD_ENV: &str = "PZS_BENCH_CHILD_SIZE";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let plan_only = args.iter().any(|a| a == "--plan-only")
+        || std::env::var("PZS_BENCH_PLAN_ONLY").is_ok_and(|v| v != "0" && !v.is_empty());
+
+    if let Ok(size) = std::env::var(CHILD_ENV) {
+        let size: usize = size.parse().expect("child size is a number");
+        run_one(size, plan_only);
+        return;
+    }
+
+    let mut sizes: Vec<usize> = args
+        .iter()
+        .filter_map(|a| a.replace('_', "").parse().ok())
+        .collect();
+    if sizes.is_empty() {
+        if let Ok(env) = std::env::var("PZS_BENCH_SIZES") {
+            sizes = env
+                .split(',')
+                .filter_map(|s| s.trim().replace('_', "").parse().ok())
+                .collect();
+        }
+    }
+    if sizes.is_empty() {
+        sizes = vec![10_000, 100_000, 1_000_000];
+    }
+
+    println!(
+        "| users | orgs | memberships | parse | plan | changes | guard | verify (after apply) | peak RSS |"
+    );
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    eprintln!("calibration: {}", calibrate());
+    let exe = std::env::current_exe().expect("bench binary path");
+    for size in sizes {
+        let mut cmd = Command::new(&exe);
+        cmd.env(CHILD_ENV, size.to_string());
+        if plan_only {
+            cmd.arg("--plan-only");
+        }
+        let status = cmd.status().expect("run bench child");
+        if !status.success() {
+            eprintln!("size {size}: child failed ({status})");
+        }
+    }
+}
+
+fn run_one(users: usize, plan_only: bool) {
+    let policy = Policy::default();
+    let world = World::generate(users);
+
+    let (desired, parse_cell) = if plan_only {
+        (world.desired(&policy), "not run".to_string())
+    } else {
+        let (orgs_csv, users_csv) = world.csv();
+        let start = Instant::now();
+        let reports = source::parse(
+            &orgs_csv,
+            "organizations.csv",
+            &users_csv,
+            "users.csv",
+            &policy,
+        )
+        .expect("generated reports parse");
+        let cell = ms(start);
+        drop((orgs_csv, users_csv));
+        (reports.desired, cell)
+    };
+    let actual = world.actual(&desired, &policy);
+    let memberships: usize = desired.users.values().map(|u| u.roles.len()).sum();
+
+    let start = Instant::now();
+    let the_plan = plan(&desired, &actual, &policy);
+    let plan_cell = ms(start);
+
+    let start = Instant::now();
+    let figures = guard::figures(&the_plan, &desired, &actual);
+    let _ = guard::check(&the_plan, &desired, &actual, &GuardLimits::default());
+    let guard_cell = ms(start);
+
+    let after = simulate::apply_in_memory(&actual, &the_plan, &policy);
+    let start = Instant::now();
+    let verification = verify::verify(&desired, &after, &policy);
+    let verify_cell = ms(start);
+    assert!(
+        verification.all_passed(),
+        "the generated world converges in one run"
+    );
+
+    let mut counts = String::new();
+    for (kind, n) in the_plan.counts() {
+        if n > 0 {
+            let _ = write!(counts, "{}={n} ", kind.label().replace(' ', "_"));
+        }
+    }
+    eprintln!(
+        "users={users}: {counts}removals={} of {} managed",
+        figures.removals, figures.managed_memberships
+    );
+    println!(
+        "| {users} | {} | {memberships} | {parse_cell} | {plan_cell} | {} | {guard_cell} | {verify_cell} | {} |",
+        desired.orgs.len(),
+        the_plan.changes.len(),
+        peak_rss(),
+    );
+}
+
+/// How fast this machine is at what dominates planning: random lookups in big hash tables.
+fn calibrate() -> String {
+    let n = 1_000_000u64;
+    let keys: Vec<u64> = (0..n)
+        .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        .collect();
+    let start = Instant::now();
+    let map: std::collections::HashMap<u64, u64> = keys.iter().map(|k| (*k, *k)).collect();
+    let hits = keys.iter().rev().filter(|k| map.contains_key(k)).count();
+    format!(
+        "1M u64 hash inserts + {hits} lookups (std HashMap): {}",
+        ms(start)
+    )
+}
+
+fn ms(start: Instant) -> String {
+    format!("{:.0} ms", start.elapsed().as_secs_f64() * 1000.0)
+}
+
+fn peak_rss() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or_else(|| "n/a".into(), |kb| format!("{} MiB", kb / 1024))
+}
+
+/// The Pages side as plain rows, from which both the CSV reports and the desired state
+/// (plan-only mode) are made, so both modes plan the same world.
+struct World {
+    orgs: Vec<(String, String)>,
+    /// (Pages id, email, [(org index, manager)]); an empty list is a user without org.
+    users: Vec<PagesRow>,
+}
+
+/// Pages id, email, and (organization index, manager) per organization.
+type PagesRow = (u64, String, Vec<(usize, bool)>);
+
+impl World {
+    fn generate(users: usize) -> Self {
+        let n_orgs = (users / 10).max(1);
+        let orgs = (0..n_orgs)
+            .map(|i| {
+                (
+                    format!("Agency {i}, Office: Web & Cloud {}", i % 13),
+                    if i % 17 == 0 {
+                        String::new()
+                    } else {
+                        format!("Department {}", i % 97)
+                    },
+                )
+            })
+            .collect();
+        let users = (0..users as u64)
+            .map(|i| {
+                let first = (i as usize * 7919) % n_orgs;
+                let mut roles = vec![(first, i % 7 == 0)];
+                if i % 2 == 1 {
+                    let second = (first + 1 + (i as usize % 5)) % n_orgs;
+                    if second != first {
+                        roles.push((second, false));
+                    }
+                }
+                if i % 101 == 0 {
+                    roles.clear(); // not a partner user: skipped by the parser
+                }
+                (i + 1, format!("first{i}.last@agency{}.gov", i % 211), roles)
+            })
+            .collect();
+        World { orgs, users }
+    }
+
+    fn csv(&self) -> (Vec<u8>, Vec<u8>) {
+        let mut orgs = String::from("\"Organization\",\"Agency\",\"Self Authorized\"\n");
+        for (i, (name, agency)) in self.orgs.iter().enumerate() {
+            let _ = writeln!(orgs, "\"{name}\",\"{agency}\",{}", i % 2 == 0);
+        }
+        let mut users = String::from(
+            "\"ID\",\"Email\",\"Organizations\",\"Details\",\"Created\",\"Last Signed In\"\n",
+        );
+        for (id, email, roles) in &self.users {
+            let names: Vec<&str> = roles
+                .iter()
+                .map(|(o, _)| self.orgs[*o].0.as_str())
+                .collect();
+            let details: Vec<String> = roles
+                .iter()
+                .map(|(o, m)| {
+                    format!(
+                        "{}: {}",
+                        self.orgs[*o].0,
+                        if *m { "manager" } else { "user" }
+                    )
+                })
+                .collect();
+            let _ = writeln!(
+                users,
+                "{id},\"{email}\",\"{}\",\"{}\",\"2024-03-05T14:07:09.123Z\",\"2026-10-30T09:12:44.001Z\"",
+                names.join("|"),
+                details.join(", "),
+            );
+        }
+        (orgs.into_bytes(), users.into_bytes())
+    }
+
+    fn desired(&self, policy: &Policy) -> DesiredState {
+        let mut d = DesiredState::default();
+        let keys: Vec<OrgKey> = self
+            .orgs
+            .iter()
+            .map(|(n, _)| OrgKey::new(n).unwrap())
+            .collect();
+        for ((name, agency), key) in self.orgs.iter().zip(&keys) {
+            d.orgs.insert(
+                key.clone(),
+                DesiredOrg {
+                    name: name.clone(),
+                    details: agency.clone(),
+                },
+            );
+        }
+        for (line, (id, email, roles)) in self.users.iter().enumerate() {
+            if roles.is_empty() {
+                continue;
+            }
+            let email = EmailKey::parse(email).unwrap();
+            let roles: BTreeMap<OrgKey, Role> = roles
+                .iter()
+                .map(|(o, m)| {
+                    (
+                        keys[*o].clone(),
+                        if *m { Role::Manager } else { Role::User },
+                    )
+                })
+                .collect();
+            d.users.insert(
+                email.clone(),
+                DesiredUser {
+                    pages_id: *id,
+                    external_id: format!("{}{id}", policy.external_id_prefix),
+                    name: name_from_email(&email),
+                    email,
+                    roles,
+                    line: line as u64 + 2,
+                },
+            );
+        }
+        d
+    }
+
+    /// Zendesk after last month's run, plus a month of drift.
+    fn actual(&self, desired: &DesiredState, policy: &Policy) -> ActualState {
+        let mut a = ActualState::default();
+        let mut org_ids: BTreeMap<&OrgKey, u64> = BTreeMap::new();
+        for (i, (key, org)) in desired.orgs.iter().enumerate() {
+            if i % 100 == 99 {
+                continue; // new in Pages this month
+            }
+            let id = 10_000_000 + i as u64;
+            let details = if i % 50 == 7 {
+                Some("Renamed agency".to_string())
+            } else {
+                Some(org.details.clone())
+            };
+            a.orgs.insert(
+                id,
+                ZendeskOrg {
+                    id,
+                    name: org.name.clone(),
+                    details,
+                },
+            );
+            org_ids.insert(key, id);
+        }
+        for i in 0..(desired.orgs.len() / 100) {
+            let id = 20_000_000 + i as u64;
+            a.orgs.insert(
+                id,
+                ZendeskOrg {
+                    id,
+                    name: format!("Old org {i}"),
+                    details: None,
+                },
+            );
+        }
+        let managed: Vec<u64> = org_ids.values().copied().collect();
+
+        let mut membership_id = 100_000_000u64;
+        let mut identity_id = 50_000_000u64;
+        let mut add_member = |a: &mut ActualState, user_id: u64, org_id: u64| {
+            membership_id += 1;
+            a.memberships.insert(
+                membership_id,
+                ZendeskMembership {
+                    id: membership_id,
+                    user_id,
+                    org_id,
+                },
+            );
+        };
+        for (i, d) in desired.users.values().enumerate() {
+            if i % 100 == 42 {
+                continue; // new partner user this month
+            }
+            let id = 1_000_000 + i as u64;
+            identity_id += 1;
+            let email_changed = i % 200 == 3;
+            let email = if email_changed {
+                EmailKey::parse(&format!("old.{i}@agency.gov")).unwrap()
+            } else {
+                d.email.clone()
+            };
+            let manager = d.is_manager();
+            let mut tags = vec!["partner".to_string()];
+            if manager != (i % 97 == 5) {
+                tags.push(policy.manager_tag.clone());
+            }
+            a.users.insert(
+                id,
+                ZendeskUser {
+                    id,
+                    name: if i % 300 == 1 {
+                        String::new()
+                    } else {
+                        name_from_email(&d.email)
+                    },
+                    role: if i % 1000 == 17 {
+                        ZendeskRole::Agent
+                    } else {
+                        ZendeskRole::EndUser
+                    },
+                    external_id: (i % 10 != 4 || email_changed).then(|| d.external_id.clone()),
+                    roles_text: Some(if i % 33 == 8 {
+                        "stale".into()
+                    } else {
+                        desired.roles_text(d)
+                    }),
+                    tags,
+                    suspended: false,
+                    identities: vec![ZendeskIdentity {
+                        id: identity_id,
+                        email,
+                        primary: true,
+                    }],
+                },
+            );
+            for (j, key) in d.roles.keys().enumerate() {
+                if let Some(&org_id) = org_ids.get(key) {
+                    if (i + j) % 50 != 11 {
+                        add_member(&mut a, id, org_id);
+                    }
+                }
+            }
+            if i % 200 == 9 && !managed.is_empty() {
+                // A stale membership: the user left that org in Pages.
+                let stale = managed[(i * 31) % managed.len()];
+                if !d.roles.keys().any(|k| org_ids.get(k) == Some(&stale)) {
+                    add_member(&mut a, id, stale);
+                }
+            }
+        }
+        // End-users who left Pages altogether.
+        for i in 0..(desired.users.len() / 200) {
+            let id = 5_000_000 + i as u64;
+            identity_id += 1;
+            a.users.insert(
+                id,
+                ZendeskUser {
+                    id,
+                    name: format!("Former {i}"),
+                    role: ZendeskRole::EndUser,
+                    external_id: None,
+                    roles_text: None,
+                    tags: Vec::new(),
+                    suspended: false,
+                    identities: vec![ZendeskIdentity {
+                        id: identity_id,
+                        email: EmailKey::parse(&format!("former{i}@agency.gov")).unwrap(),
+                        primary: true,
+                    }],
+                },
+            );
+            if !managed.is_empty() {
+                add_member(&mut a, id, managed[(i * 7) % managed.len()]);
+            }
+        }
+        a
+    }
+}

@@ -1,0 +1,333 @@
+//! Matching: which Zendesk organization is each Pages organization, and which Zendesk user
+//! is each Pages partner user. Shared by the planner and the verifier so that both judge
+//! Zendesk by exactly the same rules (DESIGN.md "Identity").
+//!
+//! Built once per run from hash indexes; never loops over one side per record of the other.
+//! Must never decide what to change: it only says who is who.
+
+use std::borrow::Cow;
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+
+use crate::model::{
+    ActualState, DesiredOrg, DesiredState, DesiredUser, EmailKey, OrgKey, Role, ZendeskUser,
+};
+
+/// How a Pages user was matched to Zendesk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UserMatch {
+    /// The Zendesk user carrying the Pages external_id (compared case-insensitively).
+    ByExternalId(u64),
+    /// The Zendesk user holding the Pages email as any identity, primary or secondary.
+    ByEmail(u64),
+    /// No Zendesk user has the external_id or the email: the user is to be created.
+    New,
+    /// The email belongs to a Zendesk user already matched to another Pages user; a person
+    /// must merge or split the records. `holder` is that Zendesk user.
+    Unresolved { holder: u64 },
+}
+
+impl UserMatch {
+    pub(crate) fn user_id(self) -> Option<u64> {
+        match self {
+            UserMatch::ByExternalId(id) | UserMatch::ByEmail(id) => Some(id),
+            UserMatch::New | UserMatch::Unresolved { .. } => None,
+        }
+    }
+}
+
+/// Who is who, on both sides.
+///
+/// Pages organizations are interned as indexes into `orgs` (key order) once, so the hot
+/// loops over a million users compare integers, not organization names.
+pub(crate) struct Matching<'a> {
+    /// Pages organizations in key order; an organization's index is its position here.
+    pub orgs: Vec<(&'a OrgKey, &'a DesiredOrg)>,
+    /// Pages organization key → index in `orgs`.
+    pub org_index: HashMap<&'a OrgKey, u32>,
+    /// Per Pages organization index: the Zendesk organization with that name (lowest id).
+    pub zendesk_org: Vec<Option<u64>>,
+    /// Zendesk organizations Pages manages (name matches a Pages org) → that org's index.
+    /// Duplicate-named Zendesk organizations are all managed.
+    pub managed: HashMap<u64, u32>,
+    /// Zendesk organizations whose name matches no Pages organization, by id.
+    pub unmanaged_org_ids: Vec<u64>,
+    /// Every email identity → its Zendesk user (lowest user id if Zendesk ever held a duplicate).
+    pub user_by_email: HashMap<&'a EmailKey, u64>,
+    /// Lower-cased non-empty external_id → its Zendesk user.
+    pub user_by_external_id: HashMap<Cow<'a, str>, u64>,
+    /// Zendesk users by id (a hash index: the snapshot's tree is slow at a million lookups).
+    pub user_by_id: HashMap<u64, &'a ZendeskUser>,
+    /// One entry per Pages user, in email order.
+    pub users: Vec<(&'a DesiredUser, UserMatch)>,
+    /// Per Pages user (as `users`): its roles' organization indexes, in key order, at
+    /// `role_orgs[role_start[i]..role_start[i + 1]]`.
+    role_start: Vec<usize>,
+    role_orgs: Vec<u32>,
+    /// (Zendesk user, Zendesk organization) pairs the report asks for, for matched users.
+    pub desired_pairs: HashSet<(u64, u64)>,
+    /// Lower-cased protected external_ids (rows skipped by the parser).
+    pub protected_external_ids: HashSet<String>,
+    /// Lower-cased external_ids shared by several Pages users (or empty): never matched on,
+    /// never written.
+    pub ambiguous_external_ids: HashSet<String>,
+}
+
+impl<'a> Matching<'a> {
+    pub(crate) fn new(desired: &'a DesiredState, actual: &'a ActualState) -> Self {
+        let orgs: Vec<(&OrgKey, &DesiredOrg)> = desired.orgs.iter().collect();
+        let org_index: HashMap<&OrgKey, u32> = orgs
+            .iter()
+            .enumerate()
+            .map(|(i, (k, _))| (*k, i as u32))
+            .collect();
+        // `actual.orgs` iterates by id, so the first seen per key is the lowest.
+        let mut zendesk_org = vec![None; orgs.len()];
+        let mut managed = HashMap::default();
+        let mut unmanaged_org_ids = Vec::new();
+        for org in actual.orgs.values() {
+            match OrgKey::new(&org.name).and_then(|k| org_index.get(&k).copied()) {
+                Some(i) => {
+                    zendesk_org[i as usize].get_or_insert(org.id);
+                    managed.insert(org.id, i);
+                }
+                None => unmanaged_org_ids.push(org.id),
+            }
+        }
+
+        let n = actual.users.len();
+        let mut user_by_email: HashMap<&EmailKey, u64> = HashMap::default();
+        user_by_email.reserve(n + n / 4);
+        let mut user_by_external_id: HashMap<Cow<str>, u64> = HashMap::default();
+        user_by_external_id.reserve(n);
+        let mut user_by_id: HashMap<u64, &ZendeskUser> = HashMap::default();
+        user_by_id.reserve(n);
+        for user in actual.users.values() {
+            user_by_id.insert(user.id, user);
+            for identity in &user.identities {
+                user_by_email.entry(&identity.email).or_insert(user.id);
+            }
+            if let Some(ext) = non_empty(user.external_id.as_deref()) {
+                user_by_external_id.entry(lower(ext)).or_insert(user.id);
+            }
+        }
+
+        // An external_id that two Pages users share (a report with a repeated ID) identifies
+        // neither: it is neither matched on nor written.
+        let desired_ext: Vec<Cow<str>> = desired
+            .users
+            .values()
+            .map(|d| lower(&d.external_id))
+            .collect();
+        let mut seen: HashSet<&str> = HashSet::default();
+        seen.reserve(desired_ext.len());
+        let mut ambiguous_external_ids = HashSet::default();
+        for ext in &desired_ext {
+            if ext.trim().is_empty() || !seen.insert(ext.as_ref()) {
+                ambiguous_external_ids.insert(ext.to_string());
+            }
+        }
+        drop(seen);
+
+        // Phase 1, external_id first (DESIGN "Identity": an email change in Pages moves the
+        // same Zendesk user to the new address instead of creating a duplicate).
+        let mut claimed: HashMap<u64, usize> = HashMap::default();
+        claimed.reserve(desired.users.len());
+        let mut users: Vec<(&DesiredUser, Option<UserMatch>)> = desired
+            .users
+            .values()
+            .enumerate()
+            .map(|(i, d)| {
+                let ext = desired_ext[i].as_ref();
+                let by_ext = user_by_external_id
+                    .get(ext)
+                    .copied()
+                    .filter(|_| !ambiguous_external_ids.contains(ext));
+                match by_ext {
+                    Some(id) => {
+                        claimed.insert(id, i);
+                        (d, Some(UserMatch::ByExternalId(id)))
+                    }
+                    None => (d, None),
+                }
+            })
+            .collect();
+        drop(desired_ext);
+
+        // Phase 2, email over all identities ("never create a duplicate"). When two Pages
+        // emails are identities of one Zendesk user, the one that is its primary wins, then
+        // the first in email order; the others need a person.
+        for (i, (d, m)) in users.iter_mut().enumerate() {
+            if m.is_some() {
+                continue;
+            }
+            if let Some(&id) = user_by_email.get(&d.email) {
+                let is_primary =
+                    user_by_id.get(&id).and_then(|u| u.primary_email()) == Some(&d.email);
+                if is_primary && !claimed.contains_key(&id) {
+                    claimed.insert(id, i);
+                    *m = Some(UserMatch::ByEmail(id));
+                }
+            }
+        }
+        let users: Vec<(&DesiredUser, UserMatch)> = users
+            .into_iter()
+            .enumerate()
+            .map(|(i, (d, m))| {
+                let m = m.unwrap_or_else(|| match user_by_email.get(&d.email) {
+                    None => UserMatch::New,
+                    Some(&id) => match claimed.get(&id) {
+                        Some(&owner) if owner != i => UserMatch::Unresolved { holder: id },
+                        _ => {
+                            claimed.insert(id, i);
+                            UserMatch::ByEmail(id)
+                        }
+                    },
+                });
+                (d, m)
+            })
+            .collect();
+
+        let mut role_start = Vec::with_capacity(users.len() + 1);
+        let mut role_orgs = Vec::with_capacity(users.len() * 2);
+        let mut desired_pairs = HashSet::default();
+        desired_pairs.reserve(users.len() * 2);
+        for (d, m) in &users {
+            role_start.push(role_orgs.len());
+            for key in d.roles.keys() {
+                // Invariant of DesiredState: every role names one of its organizations.
+                let Some(&org) = org_index.get(key) else {
+                    continue;
+                };
+                role_orgs.push(org);
+                if let (Some(user), Some(zorg)) = (m.user_id(), zendesk_org[org as usize]) {
+                    desired_pairs.insert((user, zorg));
+                }
+            }
+        }
+        role_start.push(role_orgs.len());
+
+        let protected_external_ids = desired
+            .protected_external_ids
+            .iter()
+            .map(|e| e.trim().to_lowercase())
+            .collect();
+
+        Matching {
+            orgs,
+            org_index,
+            zendesk_org,
+            managed,
+            unmanaged_org_ids,
+            user_by_email,
+            user_by_external_id,
+            user_by_id,
+            users,
+            role_start,
+            role_orgs,
+            desired_pairs,
+            protected_external_ids,
+            ambiguous_external_ids,
+        }
+    }
+
+    pub(crate) fn user(&self, id: u64) -> Option<&'a ZendeskUser> {
+        self.user_by_id.get(&id).copied()
+    }
+
+    /// The Zendesk organization of a Pages organization, by key.
+    pub(crate) fn org_id(&self, key: &OrgKey) -> Option<u64> {
+        self.org_index
+            .get(key)
+            .and_then(|&i| self.zendesk_org[i as usize])
+    }
+
+    /// The organization indexes of the roles of Pages user `i` (index in `users`), paired
+    /// with the roles, in key order.
+    pub(crate) fn roles(&self, i: usize) -> impl Iterator<Item = (u32, Role)> + '_ {
+        let orgs = &self.role_orgs[self.role_start[i]..self.role_start[i + 1]];
+        orgs.iter()
+            .copied()
+            .zip(self.users[i].0.roles.values().copied())
+    }
+
+    /// The canonical roles text of Pages user `i`, exactly [`DesiredState::roles_text`].
+    pub(crate) fn roles_text(&self, i: usize) -> String {
+        let mut text = String::with_capacity(64);
+        for (n, (org, role)) in self.roles(i).enumerate() {
+            if n > 0 {
+                text.push_str(", ");
+            }
+            text.push_str(&self.orgs[org as usize].1.name);
+            text.push_str(": ");
+            text.push_str(role.as_str());
+        }
+        text
+    }
+
+    /// Whether `text` is the canonical roles text of Pages user `i`, without building it.
+    pub(crate) fn roles_text_is(&self, i: usize, text: &str) -> bool {
+        let mut rest = text;
+        for (n, (org, role)) in self.roles(i).enumerate() {
+            let next = if n > 0 {
+                rest.strip_prefix(", ")
+            } else {
+                Some(rest)
+            }
+            .and_then(|r| r.strip_prefix(self.orgs[org as usize].1.name.as_str()))
+            .and_then(|r| r.strip_prefix(": "))
+            .and_then(|r| r.strip_prefix(role.as_str()));
+            match next {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        }
+        rest.is_empty()
+    }
+
+    /// Whether the report puts Zendesk user `user` in the Pages organization of index `org`:
+    /// through the Pages user matched to it, or through any Pages email among its identities
+    /// (a user whose record needs a person keeps the memberships its email has in Pages).
+    pub(crate) fn in_pages_org(
+        &self,
+        desired: &DesiredState,
+        user: &ZendeskUser,
+        org: u32,
+    ) -> bool {
+        if let Some(zorg) = self.zendesk_org[org as usize] {
+            if self.desired_pairs.contains(&(user.id, zorg)) {
+                return true;
+            }
+        }
+        let key = self.orgs[org as usize].0;
+        user.identities.iter().any(|i| {
+            desired
+                .users
+                .get(&i.email)
+                .is_some_and(|d| d.roles.contains_key(key))
+        })
+    }
+
+    /// Users whose report row was skipped: their memberships are never removed.
+    pub(crate) fn is_protected(&self, desired: &DesiredState, user: &ZendeskUser) -> bool {
+        user.identities
+            .iter()
+            .any(|i| desired.protected_emails.contains(&i.email))
+            || non_empty(user.external_id.as_deref())
+                .is_some_and(|e| self.protected_external_ids.contains(lower(e).as_ref()))
+    }
+}
+
+/// Lower-cased for comparison, without a copy when it already is (external ids usually are).
+pub(crate) fn lower(s: &str) -> Cow<'_, str> {
+    if s.is_ascii() && !s.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(s.to_lowercase())
+    }
+}
+
+/// `Some(s)` when `s` has something other than white space.
+pub(crate) fn non_empty(s: Option<&str>) -> Option<&str> {
+    s.filter(|s| !s.trim().is_empty())
+}

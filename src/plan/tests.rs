@@ -1,0 +1,410 @@
+//! Planner behaviour, one rule per test, from small builders; plans are snapshots.
+
+use insta::assert_debug_snapshot;
+
+use super::builders::{actual, desired, policy, ActualBuilder, DesiredBuilder, Manager, User};
+use super::simulate::apply_in_memory;
+use super::{plan, Plan};
+use crate::verify::verify;
+
+/// Jane manages Agency A in Pages and Zendesk holds exactly that.
+fn in_step() -> (DesiredBuilder, ActualBuilder) {
+    (
+        desired()
+            .org("Agency A", "A")
+            .user("jane@x.gov", 1, &[("Agency A", Manager)]),
+        actual()
+            .org(10, "Agency A", Some("A"))
+            .user(20, "Jane Doe", "jane@x.gov")
+            .external_id(20, "pages-user-1")
+            .roles_text(20, "Agency A: manager")
+            .tags(20, &["pages_org_manager"])
+            .member(20, 10),
+    )
+}
+
+fn plan_of(d: DesiredBuilder, a: ActualBuilder) -> Plan {
+    plan(&d.build(), &a.build(), &policy())
+}
+
+#[test]
+fn a_zendesk_in_step_with_pages_needs_no_change() {
+    let (d, a) = in_step();
+    let (d, a) = (d.build(), a.build());
+    assert_eq!(plan(&d, &a, &policy()), Plan::default());
+    assert!(verify(&d, &a, &policy()).all_passed());
+}
+
+#[test]
+fn a_missing_organization_is_created_with_its_agency_as_details() {
+    let (d, a) = in_step();
+    assert_debug_snapshot!(plan_of(d.org("Dept. of Tests, Office: X", "Dept"), a));
+}
+
+#[test]
+fn an_organization_with_other_details_is_updated() {
+    let (d, _) = in_step();
+    let a = actual()
+        .org(10, "Agency A", Some("Old agency"))
+        .user(20, "Jane Doe", "jane@x.gov")
+        .external_id(20, "pages-user-1")
+        .roles_text(20, "Agency A: manager")
+        .tags(20, &["pages_org_manager"])
+        .member(20, 10);
+    assert_debug_snapshot!(plan_of(d, a));
+}
+
+#[test]
+fn missing_details_read_as_an_empty_agency() {
+    let d = desired().org("Agency B", "");
+    let a = actual().org(11, "Agency B", None);
+    assert!(plan_of(d, a).is_empty());
+}
+
+#[test]
+fn organizations_match_by_name_ignoring_case_and_space_and_are_never_renamed() {
+    let d = desired().org("Agency B", "B");
+    let a = actual().org(11, "  AGENCY b ", Some("B"));
+    assert_eq!(plan_of(d, a), Plan::default());
+}
+
+#[test]
+fn zendesk_organizations_not_in_pages_are_noted_and_kept() {
+    let (d, a) = in_step();
+    assert_debug_snapshot!(plan_of(
+        d,
+        a.org(12, "Old org", Some("X")).org(13, "", None)
+    ));
+}
+
+#[test]
+fn of_two_zendesk_organizations_with_one_name_the_lowest_id_is_used() {
+    let d = desired()
+        .org("Agency A", "A")
+        .user("jane@x.gov", 1, &[("Agency A", User)]);
+    let a = actual()
+        .org(15, "agency a", Some("old"))
+        .org(14, "Agency A", Some("older"));
+    assert_debug_snapshot!(plan_of(d, a));
+}
+
+#[test]
+fn a_new_user_is_created_with_roles_text_and_the_manager_tag() {
+    let (d, a) = in_step();
+    let d = d
+        .org("Agency B", "B")
+        .user(
+            "sam.o-neil@y.gov",
+            2,
+            &[("Agency B", User), ("Agency A", Manager)],
+        )
+        .user("kim@y.gov", 3, &[("Agency B", User)]);
+    assert_debug_snapshot!(plan_of(d, a.org(11, "Agency B", Some("B"))));
+}
+
+#[test]
+fn a_pages_email_that_is_a_secondary_identity_matches_that_user_and_becomes_primary() {
+    let d = desired()
+        .org("Agency A", "A")
+        .user("jane@x.gov", 1, &[("Agency A", User)]);
+    let a = actual()
+        .org(10, "Agency A", Some("A"))
+        .user(20, "Jane Doe", "jane.doe@old.gov")
+        .identity(20, "JANE@x.gov")
+        .roles_text(20, "Agency A: user")
+        .member(20, 10);
+    assert_debug_snapshot!(plan_of(d, a));
+}
+
+#[test]
+fn a_user_found_by_external_id_gets_the_new_pages_email_as_primary() {
+    let (d, _) = in_step();
+    let a = actual()
+        .org(10, "Agency A", Some("A"))
+        .user(20, "Jane Doe", "jane@old.gov")
+        .external_id(20, "pages-user-1")
+        .roles_text(20, "Agency A: manager")
+        .tags(20, &["pages_org_manager"])
+        .member(20, 10);
+    assert_debug_snapshot!(plan_of(d, a));
+}
+
+#[test]
+fn a_secondary_identity_becomes_primary_when_the_user_is_found_by_external_id() {
+    let (d, _) = in_step();
+    let a = actual()
+        .org(10, "Agency A", Some("A"))
+        .user(20, "Jane Doe", "jane@old.gov")
+        .identity(20, "jane@x.gov")
+        .external_id(20, "pages-user-1")
+        .roles_text(20, "Agency A: manager")
+        .tags(20, &["pages_org_manager"])
+        .member(20, 10);
+    assert_debug_snapshot!(plan_of(d, a));
+}
+
+#[test]
+fn an_email_held_by_another_user_is_noted_and_the_rest_of_the_user_still_syncs() {
+    let (d, _) = in_step();
+    let a = actual()
+        .org(10, "Agency A", Some("A"))
+        .user(20, "Jane Doe", "jane@old.gov")
+        .external_id(20, "pages-user-1")
+        .user(21, "Other Jane", "jane@x.gov");
+    assert_debug_snapshot!(plan_of(d, a));
+}
+
+#[test]
+fn external_ids_match_ignoring_case() {
+    let (d, _) = in_step();
+    let a = actual()
+        .org(10, "Agency A", Some("A"))
+        .user(20, "Jane Doe", "jane@x.gov")
+        .external_id(20, "PAGES-User-1")
+        .roles_text(20, "Agency A: manager")
+        .tags(20, &["pages_org_manager"])
+        .member(20, 10);
+    assert!(plan_of(d, a).is_empty());
+}
+
+#[test]
+fn the_external_id_is_stamped_when_the_user_has_none() {
+    let (d, _) = in_step();
+    let a = actual()
+        .org(10, "Agency A", Some("A"))
+        .user(20, "Jane Doe", "jane@x.gov")
+        .external_id(20, " ")
+        .roles_text(20, "Agency A: manager")
+        .tags(20, &["pages_org_manager"])
+        .member(20, 10);
+    assert_debug_snapshot!(plan_of(d, a));
+}
+
+#[test]
+fn an_external_id_someone_else_set_is_kept_and_noted() {
+    let (d, a) = in_step();
+    assert_debug_snapshot!(plan_of(d, a.external_id(20, "crm-77")));
+}
+
+#[test]
+fn an_external_id_held_by_another_user_is_not_stamped() {
+    // Two Pages rows with one id (a broken report): the id identifies neither, so both
+    // match by email, and the Zendesk user without it is not given it.
+    let d = desired()
+        .org("Agency A", "A")
+        .user("ann@x.gov", 7, &[("Agency A", User)])
+        .user("bob@x.gov", 7, &[("Agency A", User)]);
+    let a = actual()
+        .org(10, "Agency A", Some("A"))
+        .user(20, "Ann", "ann@x.gov")
+        .external_id(20, "pages-user-7")
+        .roles_text(20, "Agency A: user")
+        .member(20, 10)
+        .user(21, "Bob", "bob@x.gov")
+        .roles_text(21, "Agency A: user")
+        .member(21, 10);
+    assert_debug_snapshot!(plan_of(d, a));
+}
+
+#[test]
+fn a_named_user_keeps_its_name_and_a_blank_name_is_filled() {
+    let (d, _) = in_step();
+    let d = d.user("sam.smith@x.gov", 2, &[("Agency A", User)]);
+    let a = actual()
+        .org(10, "Agency A", Some("A"))
+        .user(20, "J. D. (support)", "jane@x.gov")
+        .external_id(20, "pages-user-1")
+        .roles_text(20, "Agency A: manager")
+        .tags(20, &["pages_org_manager"])
+        .member(20, 10)
+        .user(21, "  ", "sam.smith@x.gov")
+        .external_id(21, "pages-user-2")
+        .roles_text(21, "Agency A: user")
+        .member(21, 10);
+    assert_debug_snapshot!(plan_of(d, a));
+}
+
+#[test]
+fn the_manager_tag_is_added_to_the_tags_the_user_already_has() {
+    let (d, a) = in_step();
+    assert_debug_snapshot!(plan_of(d, a.tags(20, &["vip", "escalated"])));
+}
+
+#[test]
+fn the_manager_tag_is_removed_from_a_former_manager_and_other_tags_stay() {
+    let (_, a) = in_step();
+    let d = desired()
+        .org("Agency A", "A")
+        .user("jane@x.gov", 1, &[("Agency A", User)]);
+    assert_debug_snapshot!(plan_of(d, a.tags(20, &["vip", "pages_org_manager", "zz"])));
+}
+
+#[test]
+fn agents_and_admins_get_roles_tag_and_memberships_but_never_a_name() {
+    let d = desired()
+        .org("Agency A", "A")
+        .user("agent@x.gov", 1, &[("Agency A", Manager)])
+        .user("admin@x.gov", 2, &[("Agency A", User)]);
+    let a = actual()
+        .org(10, "Agency A", Some("A"))
+        .agent(20, "", "agent@x.gov")
+        .admin(21, "Admin", "admin@x.gov")
+        .external_id(21, "pages-user-2");
+    assert_debug_snapshot!(plan_of(d, a));
+}
+
+#[test]
+fn memberships_are_added_for_new_users_and_new_organizations() {
+    let (d, a) = in_step();
+    let d = d
+        .org("Agency B", "B")
+        .user(
+            "jane@x.gov",
+            1,
+            &[("Agency A", Manager), ("Agency B", User)],
+        )
+        .user("kim@y.gov", 3, &[("Agency A", User)]);
+    assert_debug_snapshot!(plan_of(d, a));
+}
+
+#[test]
+fn an_end_user_no_longer_in_a_pages_org_is_removed_from_it() {
+    let (d, a) = in_step();
+    let d = d.org("Agency B", "B");
+    assert_debug_snapshot!(plan_of(d, a.org(11, "Agency B", Some("B")).member(20, 11)));
+}
+
+#[test]
+fn end_users_missing_from_the_users_report_are_removed_from_pages_orgs() {
+    let (d, a) = in_step();
+    assert_debug_snapshot!(plan_of(
+        d,
+        a.user(30, "Ex Partner", "ex@x.gov").member(30, 10)
+    ));
+}
+
+#[test]
+fn memberships_in_organizations_pages_does_not_manage_are_never_touched() {
+    let (d, a) = in_step();
+    let a = a
+        .org(12, "Help desk", None)
+        .member(20, 12)
+        .user(30, "Someone", "someone@x.gov")
+        .member(30, 12);
+    let plan = plan_of(d, a);
+    assert!(plan.is_empty(), "{plan:#?}");
+}
+
+#[test]
+fn agent_memberships_in_pages_orgs_are_kept_and_noted() {
+    let (d, a) = in_step();
+    assert_debug_snapshot!(plan_of(
+        d,
+        a.agent(30, "Support", "support@x.gov").member(30, 10)
+    ));
+}
+
+#[test]
+fn users_whose_report_row_was_skipped_keep_their_memberships() {
+    let (d, a) = in_step();
+    let d = d
+        .protected_email("bad.row@x.gov")
+        .protected_external_id("pages-user-9");
+    let a = a
+        .user(30, "Bad Row", "bad.row@x.gov")
+        .member(30, 10)
+        .user(31, "Bad Id", "other@x.gov")
+        .external_id(31, "PAGES-USER-9")
+        .member(31, 10);
+    assert_debug_snapshot!(plan_of(d, a));
+}
+
+#[test]
+fn two_pages_emails_of_one_zendesk_user_match_its_primary_and_note_the_other() {
+    let d = desired()
+        .org("Agency A", "A")
+        .user("a.second@x.gov", 2, &[("Agency A", User)])
+        .user("b.primary@x.gov", 1, &[("Agency A", Manager)]);
+    let a = actual()
+        .org(10, "Agency A", Some("A"))
+        .user(20, "B", "b.primary@x.gov")
+        .identity(20, "a.second@x.gov");
+    assert_debug_snapshot!(plan_of(d, a));
+}
+
+#[test]
+fn changes_come_in_dependency_order_and_sorted_within_each_kind() {
+    let d = desired()
+        .org("Zeta", "Z")
+        .org("Alpha", "A")
+        .org("Mid", "M")
+        .user("zed@x.gov", 3, &[("Zeta", User), ("Alpha", Manager)])
+        .user("amy@x.gov", 1, &[("Mid", User)])
+        .user("old@x.gov", 2, &[("Mid", User)]);
+    let a = actual()
+        .org(10, "Mid", Some("wrong"))
+        .user(22, "Old", "old@x.gov")
+        .user(21, "", "gone@x.gov")
+        .external_id(21, "pages-user-1")
+        .org(11, "Alpha", Some("A"))
+        .member(21, 11)
+        .member(22, 11);
+    assert_debug_snapshot!(plan_of(d, a));
+}
+
+#[test]
+fn a_plan_applied_then_planned_again_is_empty_and_verifies() {
+    let d = desired()
+        .org("Zeta", "Z")
+        .org("Alpha", "A")
+        .user("zed@x.gov", 3, &[("Zeta", User), ("Alpha", Manager)])
+        .user("amy@x.gov", 1, &[("Alpha", User)])
+        .user("new@x.gov", 4, &[("Zeta", Manager)])
+        .build();
+    let a = actual()
+        .org(11, "Alpha", None)
+        .user(21, "", "amy.old@x.gov")
+        .external_id(21, "pages-user-1")
+        .identity(21, "amy@x.gov")
+        .user(22, "Zed", "zed@x.gov")
+        .tags(22, &["vip"])
+        .member(22, 11)
+        .user(23, "Gone", "gone@x.gov")
+        .member(23, 11)
+        .build();
+    let first = plan(&d, &a, &policy());
+    assert!(!first.is_empty());
+    let after = apply_in_memory(&a, &first, &policy());
+    assert_eq!(plan(&d, &after, &policy()).changes, vec![]);
+    let verification = verify(&d, &after, &policy());
+    assert!(verification.all_passed(), "{verification:#?}");
+    assert!(!verify(&d, &a, &policy()).all_passed());
+}
+
+#[test]
+fn the_planner_writes_the_canonical_roles_text_of_the_model() {
+    let d = desired()
+        .org("Zeta, Office: Z", "Z")
+        .org("alpha", "A")
+        .user(
+            "zed@x.gov",
+            3,
+            &[("Zeta, Office: Z", User), ("ALPHA", Manager)],
+        )
+        .user("amy@x.gov", 1, &[("alpha", User)])
+        .build();
+    let a = crate::model::ActualState::default();
+    let matching = super::matching::Matching::new(&d, &a);
+    for (i, (user, _)) in matching.users.iter().enumerate() {
+        let text = d.roles_text(user);
+        assert_eq!(matching.roles_text(i), text);
+        assert!(matching.roles_text_is(i, &text));
+        assert!(!matching.roles_text_is(i, &text[..text.len() - 1]));
+        assert!(!matching.roles_text_is(i, &format!("{text}, ")));
+        assert!(!matching.roles_text_is(i, ""));
+    }
+    assert_eq!(
+        matching.roles_text(1),
+        "alpha: manager, Zeta, Office: Z: user"
+    );
+}
