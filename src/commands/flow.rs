@@ -52,9 +52,7 @@ impl Inputs {
             UsageError("no organizations report: pass --organizations PATH|URL or set PAGES_ORGANIZATIONS_REPORT".into())
         })?;
         let users = args.users.clone().ok_or_else(|| {
-            UsageError(
-                "no users report: pass --users PATH|URL or set PAGES_USERS_REPORT".into(),
-            )
+            UsageError("no users report: pass --users PATH|URL or set PAGES_USERS_REPORT".into())
         })?;
         let zendesk = ZendeskSettings::from_env_values(
             env("ZENDESK_SUBDOMAIN").as_deref(),
@@ -173,7 +171,11 @@ pub async fn execute(
 
     let verification = match mode {
         Mode::Plan => None,
-        _ => Some(verify::verify(desired, after.as_ref().unwrap_or(&actual), policy)),
+        _ => Some(verify::verify(
+            desired,
+            after.as_ref().unwrap_or(&actual),
+            policy,
+        )),
     };
     let summary = summarise(SummaryParts {
         command,
@@ -239,7 +241,11 @@ pub fn summarise(p: SummaryParts<'_>) -> RunSummary {
         .map(|u| u.id)
         .collect();
     let totals = Totals {
-        pages_organizations: p.reports.stats.organization_rows.min(p.reports.desired.orgs.len()),
+        pages_organizations: p
+            .reports
+            .stats
+            .organization_rows
+            .min(p.reports.desired.orgs.len()),
         pages_users: p.reports.desired.users.len(),
         pages_memberships: p.reports.stats.memberships,
         pages_managers: p.reports.stats.managers,
@@ -321,7 +327,11 @@ pub async fn plan_command(args: &CommonArgs) -> Result<Exit> {
 }
 
 pub async fn sync_command(args: &SyncArgs) -> Result<Exit> {
-    let mode = if args.dry_run { Mode::DryRun } else { Mode::Apply };
+    let mode = if args.dry_run {
+        Mode::DryRun
+    } else {
+        Mode::Apply
+    };
     pipeline_command(&args.common, mode, "sync").await
 }
 

@@ -40,7 +40,10 @@ impl GithubEnv {
             UsageError("GITHUB_TOKEN is not set: map secrets.GITHUB_TOKEN (or github.token) into the step's env".into())
         })?;
         let repository = env("GITHUB_REPOSITORY").ok_or_else(|| {
-            UsageError("GITHUB_REPOSITORY is not set (owner/name of the repository that holds the issues)".into())
+            UsageError(
+                "GITHUB_REPOSITORY is not set (owner/name of the repository that holds the issues)"
+                    .into(),
+            )
         })?;
         let server = env("GITHUB_SERVER_URL");
         let run_id = env("GITHUB_RUN_ID");
@@ -54,7 +57,10 @@ impl GithubEnv {
             _ => None,
         };
         let run_marker = match &run_id {
-            Some(id) => format!("{id}-{}", env("GITHUB_RUN_ATTEMPT").unwrap_or_else(|| "1".into())),
+            Some(id) => format!(
+                "{id}-{}",
+                env("GITHUB_RUN_ATTEMPT").unwrap_or_else(|| "1".into())
+            ),
             None => format!(
                 "local-{}-{:08x}",
                 chrono::Utc::now().format("%Y%m%dT%H%M%S"),
@@ -210,15 +216,27 @@ pub async fn execute_run(config: &RunConfig) -> Result<RunResult> {
         if ticked.all_checked && !closed {
             gh.close_completed(issue.number).await?;
             closed = true;
-            info!(issue = issue.number, "every criterion satisfied: closed the issue");
+            info!(
+                issue = issue.number,
+                "every criterion satisfied: closed the issue"
+            );
         } else if !ticked.all_checked && closed {
             gh.reopen(issue.number).await?;
             closed = false;
-            warn!(issue = issue.number, "a criterion is unsatisfied: reopened the issue");
+            warn!(
+                issue = issue.number,
+                "a criterion is unsatisfied: reopened the issue"
+            );
         }
     }
 
-    write_actions_files(config, &summary, previous.as_ref(), issue.number, &issue.html_url)?;
+    write_actions_files(
+        config,
+        &summary,
+        previous.as_ref(),
+        issue.number,
+        &issue.html_url,
+    )?;
     if let Some(path) = &config.report_json {
         outcome.write_detail(path)?;
     }
@@ -247,7 +265,10 @@ fn write_actions_files(
         )?;
     }
     if let Some(path) = &config.github.output {
-        append(path, &report::actions::github_outputs(summary, Some((number, url))))?;
+        append(
+            path,
+            &report::actions::github_outputs(summary, Some((number, url))),
+        )?;
     }
     if config.github.annotations {
         for line in report::actions::annotations(summary) {

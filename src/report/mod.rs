@@ -6,11 +6,11 @@
 //! lives in [`Detail`], which is written only to the file the operator asks for.
 
 pub mod actions;
+pub mod checklist;
 pub mod comment;
 pub mod summary;
 pub mod text;
 mod view;
-pub mod checklist;
 
 use std::collections::BTreeMap;
 
