@@ -479,10 +479,10 @@ mod tests {
             assert_eq!(parse_carry(body), None, "{body}");
         }
         // A malformed block does not hide a good one after it.
-        let both = format!("{}\n{}", cases[2], render(&fixtures::dry_run()));
+        let both = format!("{}\n{}", cases[2], render(&fixtures::partly_failed()));
         assert_eq!(
             parse_carry(&both).map(|c| c.status),
-            Some(JobStatus::DryRun)
+            Some(JobStatus::PartlyFailed)
         );
     }
 
