@@ -6,6 +6,22 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+const ZENDESK_ENV: &str = "Environment:
+  ZENDESK_SUBDOMAIN            the `example` of example.zendesk.com
+  ZENDESK_URL                  base URL override (sandbox, local stand-in); https except on loopback
+  ZENDESK_EMAIL                email of the Zendesk admin whose API token is used
+  ZENDESK_API_TOKEN            Zendesk API token (never printed)
+  PAGES_REPORTS_AUTHORIZATION  optional Authorization header for URL reports (never printed)
+  PAGES_ZENDESK_SYNC_LOG       log filter on stderr: info (default), debug, trace";
+
+const RUN_ENV: &str = "Environment (besides the Zendesk ones of `sync --help`):
+  GITHUB_TOKEN                 token with issues: write on the repository (never printed)
+  GITHUB_REPOSITORY            owner/name of the repository that holds the monthly issues
+  GITHUB_API_URL               default https://api.github.com
+  GITHUB_SERVER_URL, GITHUB_RUN_ID, GITHUB_RUN_ATTEMPT   link to the workflow run in the comment
+  GITHUB_STEP_SUMMARY, GITHUB_OUTPUT, GITHUB_ACTIONS     job summary, step outputs, annotations
+  ZENDESK_SUBDOMAIN or ZENDESK_URL, ZENDESK_EMAIL, ZENDESK_API_TOKEN, PAGES_REPORTS_AUTHORIZATION";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "pages-zendesk-sync",
@@ -28,12 +44,16 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// The monthly job: open this month's issue, sync, verify, comment, tick, close.
+    #[command(after_help = RUN_ENV)]
     Run(RunArgs),
     /// Read the reports and Zendesk, print the changes a sync would make; write nothing.
+    #[command(after_help = ZENDESK_ENV)]
     Plan(CommonArgs),
     /// Plan, apply the changes to Zendesk and verify; no GitHub.
+    #[command(after_help = ZENDESK_ENV)]
     Sync(SyncArgs),
     /// Check every acceptance criterion against Zendesk; write nothing.
+    #[command(after_help = ZENDESK_ENV)]
     Verify(CommonArgs),
     /// Write Zendesk data-importer CSV files from the reports (offline fallback).
     Export(ExportArgs),
@@ -45,11 +65,21 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct CommonArgs {
     /// The Pages organizations report (organizations.csv): a file path or an https:// URL.
-    #[arg(long, env = "PAGES_ORGANIZATIONS_REPORT", value_name = "PATH|URL")]
+    #[arg(
+        long,
+        env = "PAGES_ORGANIZATIONS_REPORT",
+        hide_env_values = true,
+        value_name = "PATH|URL"
+    )]
     pub organizations: Option<String>,
 
     /// The Pages users report (users.csv): a file path or an https:// URL.
-    #[arg(long, env = "PAGES_USERS_REPORT", value_name = "PATH|URL")]
+    #[arg(
+        long,
+        env = "PAGES_USERS_REPORT",
+        hide_env_values = true,
+        value_name = "PATH|URL"
+    )]
     pub users: Option<String>,
 
     /// YAML configuration file (see README "Configuration"); defaults apply without one.
@@ -98,11 +128,21 @@ pub struct RunArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ExportArgs {
     /// The Pages organizations report (organizations.csv): a file path or an https:// URL.
-    #[arg(long, env = "PAGES_ORGANIZATIONS_REPORT", value_name = "PATH|URL")]
+    #[arg(
+        long,
+        env = "PAGES_ORGANIZATIONS_REPORT",
+        hide_env_values = true,
+        value_name = "PATH|URL"
+    )]
     pub organizations: Option<String>,
 
     /// The Pages users report (users.csv): a file path or an https:// URL.
-    #[arg(long, env = "PAGES_USERS_REPORT", value_name = "PATH|URL")]
+    #[arg(
+        long,
+        env = "PAGES_USERS_REPORT",
+        hide_env_values = true,
+        value_name = "PATH|URL"
+    )]
     pub users: Option<String>,
 
     /// YAML configuration file.

@@ -87,7 +87,6 @@ pub async fn dispatch(command: Command) -> Exit {
         Ok(exit) => exit,
         Err(err) => {
             let exit = classify(&err);
-            tracing::error!("{err:#}");
             eprintln!("error: {err:#}");
             exit
         }
