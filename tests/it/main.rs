@@ -1,12 +1,14 @@
 //! The one integration-test binary. Each module tests one part against real files or local
 //! stand-in servers on 127.0.0.1; no test reaches the internet. Module map:
 //!
+//! - `cli`: help text and exit status 2 for mistakes caught before any network call.
 //! - `source`: reading the Pages reports from files and from a local HTTP server
 //!   (Authorization header, error statuses, the streaming size cap), then parsing them.
 //! - `plan_props`: property tests of the pure core (plan, simulate, verify, guard).
 //! - `zendesk_standin`: the Zendesk stand-in: limits, errors, jobs, recorded shapes.
 //! - `github`: the GitHub adapter (real client) against the GitHub stand-in.
 
+mod cli;
 mod github;
 mod plan_props;
 mod source;

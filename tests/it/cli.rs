@@ -1,0 +1,163 @@
+//! The command line as a user meets it: help text, and the exit status 2 ("bad input or
+//! configuration, nothing written") for mistakes caught before any network call.
+
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pages-zendesk-sync"));
+    // Nothing from the developer's shell may leak in (tokens, report locations).
+    cmd.env_clear();
+    cmd
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn help_lists_every_command() {
+    let out = bin().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = text(&out);
+    for command in ["run", "plan", "sync", "verify", "export", "demo"] {
+        assert!(help.contains(command), "--help lacks {command}: {help}");
+    }
+    assert!(help.contains("Exit status"), "{help}");
+}
+
+#[test]
+fn sync_help_names_the_environment_it_reads() {
+    let out = bin().args(["sync", "--help"]).output().unwrap();
+    let help = text(&out);
+    for var in [
+        "PAGES_ORGANIZATIONS_REPORT",
+        "PAGES_USERS_REPORT",
+        "ZENDESK_SUBDOMAIN",
+        "ZENDESK_URL",
+        "ZENDESK_EMAIL",
+        "ZENDESK_API_TOKEN",
+        "--allow-mass-removal",
+        "--dry-run",
+    ] {
+        assert!(help.contains(var), "sync --help lacks {var}");
+    }
+}
+
+#[test]
+fn run_help_names_the_github_environment() {
+    let help = text(&bin().args(["run", "--help"]).output().unwrap());
+    for var in [
+        "GITHUB_TOKEN",
+        "GITHUB_REPOSITORY",
+        "GITHUB_API_URL",
+        "--month",
+        "--template",
+    ] {
+        assert!(help.contains(var), "run --help lacks {var}");
+    }
+}
+
+#[test]
+fn a_missing_report_is_bad_input() {
+    let out = bin().arg("plan").output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("PAGES_ORGANIZATIONS_REPORT"));
+}
+
+#[test]
+fn missing_zendesk_credentials_are_bad_input_and_name_the_variable() {
+    let out = bin()
+        .args(["sync", "--organizations", "o.csv", "--users", "u.csv"])
+        .env("ZENDESK_SUBDOMAIN", "example")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("ZENDESK_EMAIL"), "{}", text(&out));
+}
+
+#[test]
+fn plain_http_to_a_remote_zendesk_is_refused() {
+    let out = bin()
+        .args(["verify", "--organizations", "o.csv", "--users", "u.csv"])
+        .env("ZENDESK_URL", "http://zendesk.example.com")
+        .env("ZENDESK_EMAIL", "admin@example.gov")
+        .env("ZENDESK_API_TOKEN", "secret-token-value")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(!text(&out).contains("secret-token-value"));
+}
+
+#[test]
+fn an_invalid_config_file_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yml");
+    std::fs::write(&config, "guard:\n  max_membership_removal_percent: 150\n").unwrap();
+    let out = bin()
+        .args(["plan", "--config"])
+        .arg(&config)
+        .args(["--organizations", "o.csv", "--users", "u.csv"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("max_membership_removal_percent"));
+}
+
+#[test]
+fn an_invalid_month_is_bad_input() {
+    let out = bin()
+        .args([
+            "run",
+            "--month",
+            "2026-13",
+            "--organizations",
+            "o.csv",
+            "--users",
+            "u.csv",
+        ])
+        .env("ZENDESK_SUBDOMAIN", "example")
+        .env("ZENDESK_EMAIL", "admin@example.gov")
+        .env("ZENDESK_API_TOKEN", "t")
+        .env("GITHUB_TOKEN", "t")
+        .env("GITHUB_REPOSITORY", "o/r")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--month"), "{}", text(&out));
+}
+
+#[test]
+fn export_reports_a_file_level_problem_as_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let orgs = dir.path().join("organizations.csv");
+    let users = dir.path().join("users.csv");
+    std::fs::write(&orgs, "\"Organization\",\"Agency\"\n\"a\",\"A\"\n").unwrap();
+    std::fs::write(
+        &users,
+        "\"ID\",\"Organizations\",\"Details\"\n1,\"a\",\"a: user\"\n",
+    )
+    .unwrap();
+    let out = bin()
+        .arg("export")
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .arg("--organizations")
+        .arg(&orgs)
+        .arg("--users")
+        .arg(&users)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("Email"), "{}", text(&out));
+    assert!(
+        !dir.path().join("out").exists()
+            || std::fs::read_dir(dir.path().join("out"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
+}
