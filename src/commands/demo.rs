@@ -23,7 +23,7 @@ use crate::cli::DemoArgs;
 use crate::commands::flow::Inputs;
 use crate::commands::run::{execute_run, GithubEnv, RunConfig, RunResult};
 use crate::commands::{Exit, UsageError};
-use crate::config::{FileSettings, Policy, ZendeskTuning};
+use crate::config::{FileSettings, GithubSettings, Policy, ZendeskTuning};
 use crate::github::{IssueTemplate, Month};
 use crate::model::{name_from_email, DesiredState, DesiredUser, EmailKey, OrgKey, Role};
 use crate::plan::ChangeKind;
@@ -59,11 +59,11 @@ pub async fn demo(args: &DemoArgs) -> Result<Exit> {
     let files = demo_files(args.data.as_deref(), dir.path())?;
     let policy = Policy::default();
     let reports = parse_reports(&files, &policy)?;
-    let seed = LastMonth::derive(&reports.desired, &policy);
+    let seed = LastMonth::derive(&reports.desired);
 
     let zendesk = ZendeskStandin::start(ZendeskOptions::default())?;
     let github = GithubStandin::start(GithubOptions::default()).await?;
-    seed.seed_zendesk(&zendesk, &reports.desired, &policy)?;
+    let seeded = seed.seed_zendesk(&zendesk, &reports.desired, &policy)?;
     let previous_issue = seed_github(&github, month, &seed)?;
 
     let mut out = String::new();
@@ -77,9 +77,7 @@ pub async fn demo(args: &DemoArgs) -> Result<Exit> {
     let _ = writeln!(
         out,
         "Pages reports: {} ({} organization rows, {} user rows).",
-        files.source,
-        reports.stats.organization_rows,
-        reports.stats.user_rows
+        files.source, reports.stats.organization_rows, reports.stats.user_rows
     );
     out.push('\n');
     out.push_str(&seed.describe(&reports.desired, previous_issue));
@@ -95,6 +93,10 @@ pub async fn demo(args: &DemoArgs) -> Result<Exit> {
 
     let _ = writeln!(out, "\n{}", banner("Run 1: the monthly job"));
     let _ = writeln!(out, "{}", run_line(1, &first, first_requests, first_writes));
+    let _ = writeln!(out, "Checked on the Zendesk stand-in after run 1:");
+    for (what, kept) in seeded.check(&zendesk) {
+        let _ = writeln!(out, "  {}  {what}", if kept { "ok  " } else { "FAIL" });
+    }
     let _ = writeln!(out, "\n{}", banner("The issue after run 1"));
     out.push_str(&describe_issue(&github, first.issue_number));
     let _ = writeln!(out, "\n{}", banner("Results comment of run 1"));
@@ -110,13 +112,22 @@ pub async fn demo(args: &DemoArgs) -> Result<Exit> {
     let second_requests = zendesk.requests().len();
 
     let _ = writeln!(out, "\n{}", banner("Run 2: the same job again"));
-    let _ = writeln!(out, "{}", run_line(2, &second, second_requests, second_writes));
+    let _ = writeln!(
+        out,
+        "{}",
+        run_line(2, &second, second_requests, second_writes)
+    );
     let _ = writeln!(out, "\n{}", banner("Results comment of run 2"));
     out.push_str(&second.comment);
 
     let _ = writeln!(out, "\n{}", banner("Summary"));
     let _ = writeln!(out, "{}", run_line(1, &first, first_requests, first_writes));
-    let _ = writeln!(out, "{}", run_line(2, &second, second_requests, second_writes));
+    let _ = writeln!(
+        out,
+        "{}",
+        run_line(2, &second, second_requests, second_writes)
+    );
+    let _ = writeln!(out, "{}", final_issue_line(&github, second.issue_number));
     let expected = seed.expected_changes(&reports.desired);
     let planned = first
         .summary
@@ -224,15 +235,20 @@ fn run_config(
     month: Month,
     run_marker: &str,
 ) -> Result<RunConfig> {
-    let mut settings = FileSettings::default();
-    settings.zendesk = ZendeskTuning {
-        // The stand-in is local: no reason to pace requests like the real account, and its
-        // jobs finish in milliseconds.
-        requests_per_minute: 100_000,
-        job_poll_interval_ms: 10,
-        ..ZendeskTuning::default()
+    let settings = FileSettings {
+        zendesk: ZendeskTuning {
+            // The stand-in is local: no reason to pace requests like the real account, and
+            // its jobs finish in milliseconds.
+            requests_per_minute: 100_000,
+            job_poll_interval_ms: 10,
+            ..ZendeskTuning::default()
+        },
+        github: GithubSettings {
+            template: files.template.clone(),
+            ..GithubSettings::default()
+        },
+        ..FileSettings::default()
     };
-    settings.github.template = files.template.clone();
     let credentials = zendesk.credentials();
     let zendesk_settings = ZendeskSettings::from_env_values(
         None,
@@ -297,7 +313,7 @@ struct LastMonth {
 }
 
 impl LastMonth {
-    fn derive(desired: &DesiredState, _policy: &Policy) -> LastMonth {
+    fn derive(desired: &DesiredState) -> LastMonth {
         let mut seed = LastMonth::default();
         let orgs: Vec<&OrgKey> = desired.orgs.keys().collect();
         let mut members: BTreeMap<&OrgKey, usize> = BTreeMap::new();
@@ -325,16 +341,17 @@ impl LastMonth {
         users.sort_by_key(|u| (u.pages_id, u.line));
         let mut used: BTreeSet<EmailKey> = BTreeSet::new();
         let in_new_org = |u: &DesiredUser| u.roles.keys().any(|k| seed.missing_orgs.contains(k));
-        let pick = |twelfths: usize, used: &mut BTreeSet<EmailKey>, ok: &dyn Fn(&DesiredUser) -> bool| {
-            let start = users.len() * twelfths / 12;
-            let found = rotate(&users, start)
-                .find(|u| !used.contains(&u.email) && !in_new_org(u) && ok(u))
-                .map(|u| u.email.clone());
-            if let Some(e) = &found {
-                used.insert(e.clone());
-            }
-            found
-        };
+        let pick =
+            |twelfths: usize, used: &mut BTreeSet<EmailKey>, ok: &dyn Fn(&DesiredUser) -> bool| {
+                let start = users.len() * twelfths / 12;
+                let found = rotate(&users, start)
+                    .find(|u| !used.contains(&u.email) && !in_new_org(u) && ok(u))
+                    .map(|u| u.email.clone());
+                if let Some(e) = &found {
+                    used.insert(e.clone());
+                }
+                found
+            };
         for twelfths in [1, 5, 9] {
             if let Some(e) = pick(twelfths, &mut used, &|_| true) {
                 seed.missing_users.insert(e);
@@ -425,7 +442,8 @@ impl LastMonth {
         zendesk: &ZendeskStandin,
         desired: &DesiredState,
         policy: &Policy,
-    ) -> Result<()> {
+    ) -> Result<Seeded> {
+        let mut seeded = Seeded::default();
         let credentials = zendesk.credentials().clone();
         zendesk.seed_user(UserSeed {
             name: "Sync Bot".into(),
@@ -445,7 +463,7 @@ impl LastMonth {
             };
             let id = zendesk
                 .seed_org(&org.name, (!details.is_empty()).then_some(details.as_str()))
-                .with_context(|| format!("seeding organizations.csv line for {key:?}"))?;
+                .context("seeding an organization of the reports into the Zendesk stand-in")?;
             org_ids.insert(key, id);
         }
         let retired = zendesk.seed_org(ORG_NOT_IN_PAGES, Some("Agency no longer on Pages"))?;
@@ -460,7 +478,10 @@ impl LastMonth {
         for u in users {
             let roles = &self.users[&u.email];
             let email = &u.email;
-            let (local, domain) = email.as_str().split_once('@').unwrap_or((email.as_str(), ""));
+            let (local, domain) = email
+                .as_str()
+                .split_once('@')
+                .unwrap_or((email.as_str(), ""));
             let mut tags = Vec::new();
             if Self::is_manager(roles) {
                 tags.push(policy.manager_tag.clone());
@@ -480,10 +501,11 @@ impl LastMonth {
                 email.to_string()
             };
             let agent = self.agent.as_ref() == Some(email);
+            let name_seeded = name.clone();
             let id = zendesk
                 .seed_user(UserSeed {
                     name,
-                    email: Some(primary),
+                    email: Some(primary.clone()),
                     role: if agent { "agent" } else { "end-user" }.into(),
                     external_id: (self.secondary.as_ref() != Some(email))
                         .then(|| u.external_id.clone()),
@@ -494,6 +516,19 @@ impl LastMonth {
                 .with_context(|| format!("seeding the user of users.csv line {}", u.line))?;
             if self.secondary.as_ref() == Some(email) {
                 zendesk.add_identity(id, email.as_str(), false)?;
+                seeded.secondary = Some((id, email.clone(), primary.clone()));
+            }
+            if self.changed_email.as_ref() == Some(email) {
+                seeded.changed_email = Some((id, email.clone(), primary.clone()));
+            }
+            if self.renamed_user.as_ref() == Some(email) {
+                seeded.renamed_user = Some((id, name_seeded.clone()));
+            }
+            if self.tagged_user.as_ref() == Some(email) {
+                seeded.tagged_user = Some(id);
+            }
+            if agent {
+                seeded.agent = Some((id, name_seeded.clone()));
             }
             for key in roles.keys() {
                 if let Some(org) = org_ids.get(key) {
@@ -507,8 +542,10 @@ impl LastMonth {
         // A member of the organization Pages does not know: neither is touched.
         if let Some(id) = first_end_user {
             zendesk.seed_membership(id, retired)?;
+            seeded.retired_member = Some(id);
         }
-        Ok(())
+        seeded.retired_org = retired;
+        Ok(seeded)
     }
 
     /// The changes run 1 must plan, from what was seeded (independently of the planner).
@@ -552,7 +589,10 @@ impl LastMonth {
             usize::from(self.secondary.is_some()) + usize::from(self.changed_email.is_some()),
         );
         counts.insert(ChangeKind::AddMembership, now.difference(&before).count());
-        counts.insert(ChangeKind::RemoveMembership, before.difference(&now).count());
+        counts.insert(
+            ChangeKind::RemoveMembership,
+            before.difference(&now).count(),
+        );
         counts
     }
 
@@ -623,6 +663,91 @@ impl LastMonth {
     }
 }
 
+/// The Zendesk ids (and seeded values) of the records a person touched, to check after
+/// run 1 that the sync kept what it must keep. Emails stay in memory, never printed.
+#[derive(Debug, Default)]
+struct Seeded {
+    retired_org: u64,
+    retired_member: Option<u64>,
+    /// (user id, seeded name)
+    agent: Option<(u64, String)>,
+    renamed_user: Option<(u64, String)>,
+    tagged_user: Option<u64>,
+    /// (user id, Pages email, the email Zendesk had as primary)
+    secondary: Option<(u64, EmailKey, String)>,
+    changed_email: Option<(u64, EmailKey, String)>,
+}
+
+impl Seeded {
+    /// What Zendesk holds now for each record a person touched: (what, kept as promised).
+    fn check(&self, zendesk: &ZendeskStandin) -> Vec<(&'static str, bool)> {
+        let world = zendesk.snapshot();
+        let mut checks = Vec::new();
+        checks.push((
+            "Zendesk organization not in Pages still there, with its member",
+            world.organizations.contains_key(&self.retired_org)
+                && self
+                    .retired_member
+                    .is_none_or(|m| world.membership_pairs().contains(&(m, self.retired_org))),
+        ));
+        if let Some((id, name)) = &self.agent {
+            checks.push((
+                "agent left alone (role and name unchanged)",
+                world
+                    .users
+                    .get(id)
+                    .is_some_and(|u| u.role == "agent" && u.name == *name),
+            ));
+        }
+        if let Some((id, name)) = &self.renamed_user {
+            checks.push((
+                "name a person edited kept",
+                world.users.get(id).is_some_and(|u| u.name == *name),
+            ));
+        }
+        if let Some(id) = self.tagged_user {
+            checks.push((
+                "tag a person set kept",
+                world
+                    .users
+                    .get(&id)
+                    .is_some_and(|u| u.tags.iter().any(|t| t == PERSON_TAG)),
+            ));
+        }
+        let made_primary = |id: u64, pages: &EmailKey, before: &str| {
+            let holders = world
+                .users
+                .values()
+                .filter(|u| {
+                    u.identities
+                        .iter()
+                        .any(|i| i.value.eq_ignore_ascii_case(pages.as_str()))
+                })
+                .count();
+            world.users.get(&id).is_some_and(|u| {
+                u.email()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(pages.as_str()))
+                    && u.identities
+                        .iter()
+                        .any(|i| i.value.eq_ignore_ascii_case(before))
+            }) && holders == 1
+        };
+        if let Some((id, pages, before)) = &self.secondary {
+            checks.push((
+                "Pages email that was a secondary identity is now primary, on the same user, no duplicate",
+                made_primary(*id, pages, before),
+            ));
+        }
+        if let Some((id, pages, before)) = &self.changed_email {
+            checks.push((
+                "changed Pages email is now primary on the same user (old one kept as secondary), no duplicate",
+                made_primary(*id, pages, before),
+            ));
+        }
+        checks
+    }
+}
+
 /// Items of `v` starting at `start`, wrapping around.
 fn rotate<T>(v: &[T], start: usize) -> impl Iterator<Item = &T> {
     let start = if v.is_empty() { 0 } else { start % v.len() };
@@ -688,6 +813,27 @@ fn describe_issue(github: &GithubStandin, number: u64) -> String {
     s
 }
 
+/// The issue as it ends, after both runs, in one line.
+fn final_issue_line(github: &GithubStandin, number: u64) -> String {
+    let Some(issue) = github.issue(number) else {
+        return format!("issue #{number} not found on the GitHub stand-in");
+    };
+    let body = issue.body.as_deref().unwrap_or("");
+    let ticked = body.matches("- [x] ").count();
+    let boxes = ticked + body.matches("- [ ] ").count();
+    format!(
+        "issue #{number} as it ends: {}{}, labels {}, {ticked} of {boxes} boxes ticked, {} comments",
+        issue.state,
+        issue
+            .state_reason
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default(),
+        issue.labels.join(", "),
+        github.comments(number).len()
+    )
+}
+
 /// One line per run: status, changes, criteria, Zendesk requests as the stand-in counted
 /// them, and the issue.
 fn run_line(n: usize, result: &RunResult, requests: usize, writes: usize) -> String {
@@ -742,7 +888,7 @@ mod tests {
     #[test]
     fn every_kind_of_drift_is_seeded_from_the_shipped_reports_each_on_its_own_user() {
         let reports = shipped();
-        let seed = LastMonth::derive(&reports.desired, &Policy::default());
+        let seed = LastMonth::derive(&reports.desired);
         assert_eq!(seed.missing_orgs.len(), 2);
         assert!(seed.renamed_org.is_some());
         assert_eq!(seed.missing_users.len(), 3);
@@ -772,15 +918,16 @@ mod tests {
     #[test]
     fn the_drift_is_the_same_on_every_derivation() {
         let reports = shipped();
-        let a = LastMonth::derive(&reports.desired, &Policy::default());
-        let b = LastMonth::derive(&reports.desired, &Policy::default());
+        let a = LastMonth::derive(&reports.desired);
+        let b = LastMonth::derive(&reports.desired);
         assert_eq!(format!("{a:?}"), format!("{b:?}"));
     }
 
     #[test]
     fn expected_changes_count_each_kind_of_drift() {
         let reports = shipped();
-        let seed = LastMonth::derive(&reports.desired, &Policy::default());
+        let seed = LastMonth::derive(&reports.desired);
+        let _ = writeln!(out, "{}", final_issue_line(&github, second.issue_number));
         let expected = seed.expected_changes(&reports.desired);
         assert_eq!(expected[&ChangeKind::CreateOrganization], 2);
         assert_eq!(expected[&ChangeKind::UpdateOrganization], 1);
@@ -803,7 +950,8 @@ mod tests {
             &Policy::default(),
         )
         .unwrap();
-        let seed = LastMonth::derive(&reports.desired, &Policy::default());
+        let seed = LastMonth::derive(&reports.desired);
+        let _ = writeln!(out, "{}", final_issue_line(&github, second.issue_number));
         let expected = seed.expected_changes(&reports.desired);
         let total: usize = expected.values().sum();
         assert!(total >= 1);
