@@ -927,7 +927,6 @@ mod tests {
     fn expected_changes_count_each_kind_of_drift() {
         let reports = shipped();
         let seed = LastMonth::derive(&reports.desired);
-        let _ = writeln!(out, "{}", final_issue_line(&github, second.issue_number));
         let expected = seed.expected_changes(&reports.desired);
         assert_eq!(expected[&ChangeKind::CreateOrganization], 2);
         assert_eq!(expected[&ChangeKind::UpdateOrganization], 1);
@@ -951,7 +950,6 @@ mod tests {
         )
         .unwrap();
         let seed = LastMonth::derive(&reports.desired);
-        let _ = writeln!(out, "{}", final_issue_line(&github, second.issue_number));
         let expected = seed.expected_changes(&reports.desired);
         let total: usize = expected.values().sum();
         assert!(total >= 1);
