@@ -163,6 +163,11 @@ pub struct DemoArgs {
     /// Directory with organizations.csv and users.csv (default: the shipped examples).
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
+
+    /// The month of the demo's issue, YYYY-MM (default: the current month in UTC).
+    /// Deliberately not read from the environment: the demo ignores the job's variables.
+    #[arg(long, value_name = "YYYY-MM")]
+    pub month: Option<String>,
 }
 
 #[cfg(test)]

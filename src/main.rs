@@ -5,12 +5,17 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use pages_zendesk_sync::cli::Cli;
+use pages_zendesk_sync::cli::{Cli, Command};
 use pages_zendesk_sync::commands::{self, Exit};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    commands::init_logging();
+    // The demo prints a story on stdout; its info lines would drown it.
+    let default_log = match cli.command {
+        Command::Demo(_) => "warn",
+        _ => "info",
+    };
+    commands::init_logging_with_default(default_log);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -57,11 +57,17 @@ pub fn classify(err: &anyhow::Error) -> Exit {
 /// Logging to stderr, one line per event; `PAGES_ZENDESK_SYNC_LOG` (or `RUST_LOG`) sets the
 /// filter, default `info`. No colour unless stderr is a terminal outside CI.
 pub fn init_logging() {
+    init_logging_with_default("info");
+}
+
+/// [`init_logging`] with another default filter (`demo` uses `warn` so its stdout reads
+/// cleanly next to the log); the environment variables still win.
+pub fn init_logging_with_default(default: &str) {
     let filter = std::env::var("PAGES_ZENDESK_SYNC_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| "info".into());
+        .unwrap_or_else(|_| default.into());
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let ansi = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

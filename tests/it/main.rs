@@ -7,8 +7,11 @@
 //! - `plan_props`: property tests of the pure core (plan, simulate, verify, guard).
 //! - `zendesk_standin`: the Zendesk stand-in: limits, errors, jobs, recorded shapes.
 //! - `github`: the GitHub adapter (real client) against the GitHub stand-in.
+//! - `demo`: the real binary's `demo` (both stand-ins in-process, two runs), judged by what
+//!   it printed.
 
 mod cli;
+mod demo;
 mod github;
 mod plan_props;
 mod source;
