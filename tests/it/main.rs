@@ -6,7 +6,10 @@
 //! - `plan_props`: property tests of the pure core (plan, simulate, verify, guard).
 //! - `zendesk_standin`: the Zendesk stand-in: limits, errors, jobs, recorded shapes.
 //! - `github`: the GitHub adapter (real client) against the GitHub stand-in.
+//! - `end_to_end`: the real binary's monthly `run` against both stand-ins: one issue per
+//!   month, comments, ticking, close/reopen, Actions files, no personal data on GitHub.
 
+mod end_to_end;
 mod github;
 mod plan_props;
 mod source;
