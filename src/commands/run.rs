@@ -256,7 +256,20 @@ async fn update_issue(
         .tick_checklist(issue.number, &verdicts)
         .await
         .context("ticking the acceptance criteria")?;
-    if ticked.all_checked && !closed {
+    // A criterion whose box a person deleted still counts: closing while it fails would
+    // say "done" about something the run just found wrong.
+    let failed_without_box = ticked
+        .missing
+        .iter()
+        .any(|m| verdicts.iter().any(|(c, passed)| c == m && !passed));
+    if failed_without_box {
+        warn!(
+            issue = issue.number,
+            "a failing criterion has no box in the issue body; the issue stays open"
+        );
+    }
+    let satisfied = ticked.all_checked && !failed_without_box;
+    if satisfied && !closed {
         gh.close_completed(issue.number)
             .await
             .context("closing the issue")?;
@@ -265,7 +278,7 @@ async fn update_issue(
             issue = issue.number,
             "every criterion satisfied: closed the issue"
         );
-    } else if !ticked.all_checked && closed {
+    } else if !satisfied && closed {
         gh.reopen(issue.number)
             .await
             .context("reopening the issue")?;

@@ -284,6 +284,9 @@ async fn a_fresh_month_opens_one_issue_comments_ticks_every_box_and_closes_it() 
     let env = Env::new().await;
     let run = env.run("7001", &[]).await;
     assert_eq!(run.code, 0, "{}", run.describe());
+    if std::env::var_os("E2E_SHOW").is_some() {
+        eprintln!("{}", run.describe());
+    }
 
     let issue = env.the_issue();
     assert_eq!(env.gh.issues().len(), 1);
@@ -388,8 +391,14 @@ async fn a_failing_criterion_leaves_its_box_and_the_parent_unticked_and_the_issu
     let env = Env::new().await;
     make_roles_fail(&env, "6999").await;
 
-    let run = env.run("7001", &[]).await;
+    let detail = env.path("detail.json");
+    let run = env
+        .run("7001", &["--report-json", &detail.to_string_lossy()])
+        .await;
     assert_eq!(run.code, 1, "{}", run.describe());
+    // The private detail file names the record; the public outputs never do.
+    let detail = std::fs::read_to_string(&detail).expect("the detail file is written");
+    assert!(detail.contains("lee_o-neil+pages@example.gov"), "{detail}");
     let issue = env.the_issue();
     assert_eq!(issue.state, "open");
     let body = issue.body.unwrap();
@@ -665,6 +674,12 @@ async fn no_email_or_name_of_the_data_ever_reaches_github() {
         })
         .unwrap();
     env.zd.seed_membership(former, agency).unwrap();
+    // A row the parser skips: its cell must not be quoted either.
+    std::fs::write(
+        env.path("users.csv"),
+        format!("{USERS}23,\"jordan.keys(at)example.gov\",\"agency-a-web\",\"agency-a-web: user\",\"2025-02-03T10:00:00.000Z\",\n"),
+    )
+    .unwrap();
     let runs = [
         env.run("7001", &["--dry-run"]).await,
         env.run("7002", &["--allow-mass-removal"]).await,
@@ -676,6 +691,11 @@ async fn no_email_or_name_of_the_data_ever_reaches_github() {
     assert_eq!(runs[1].code, 0, "{}", runs[1].describe());
     assert_eq!(runs[1].output("memberships-removed").as_deref(), Some("1"));
     assert_eq!(runs[2].code, 1, "{}", runs[2].describe());
+    let last = env.comments().pop().unwrap();
+    assert!(
+        last.contains("users.csv line 7"),
+        "the skipped row is named: {last}"
+    );
 
     // Every name Zendesk holds now, the derived ones included.
     let world = env.zd.snapshot();
@@ -720,6 +740,10 @@ async fn no_email_or_name_of_the_data_ever_reaches_github() {
             let local = email.split('@').next().unwrap();
             assert!(!lower.contains(local), "{what} shows {local:?}:\n{text}");
         }
+        assert!(
+            !lower.contains("jordan"),
+            "{what} quotes a report cell:\n{text}"
+        );
         for name in &names {
             assert!(
                 !lower.contains(&name.to_lowercase()),
@@ -845,4 +869,68 @@ async fn when_github_refuses_the_comment_after_the_sync_the_actions_files_still_
     assert_eq!(again.code, 0, "{}", again.describe());
     assert_eq!(env.the_issue().state, "closed");
     assert_eq!(env.comments().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zendesk_outage_stops_the_run_with_exit_3_and_a_failed_comment() {
+    let env = Env::new().await;
+    std::fs::write(
+        env.path("config.yml"),
+        "zendesk:\n  job_poll_interval_ms: 5\n  max_retries: 0\n",
+    )
+    .unwrap();
+    env.zd.fail_next(1000, 500);
+    let run = env.run("7001", &[]).await;
+    assert_eq!(run.code, 3, "{}", run.describe());
+    assert_eq!(env.zendesk_writes(), 0);
+    let issue = env.the_issue();
+    assert_eq!(issue.state, "open");
+    assert!(boxes(&issue.body.unwrap()).iter().all(|(_, t)| !t));
+    let comments = env.comments();
+    assert_eq!(comments.len(), 1);
+    assert!(comments[0].contains(": failed"), "{}", comments[0]);
+    assert!(comments[0].contains("remote API failed"), "{}", comments[0]);
+    assert_eq!(run.output("status").as_deref(), Some("failed"));
+    assert_eq!(run.output("guard-tripped").as_deref(), Some("false"));
+}
+
+/// Like [`make_roles_fail`], for an organization's details: only "Orgs in Zendesk match
+/// current Pages orgs" fails.
+async fn make_orgs_fail(env: &Env, sync_id: &str) {
+    let sync = env.exec(&["sync"], sync_id).await;
+    assert_eq!(sync.code, 0, "{}", sync.describe());
+    env.zd.with_world(|w| {
+        let org = w
+            .organizations
+            .values_mut()
+            .find(|o| o.name == "agency-a-web")
+            .expect("the organization exists");
+        org.details = Some("Renamed by a person".into());
+    });
+    env.zd.fail_next_jobs(1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_criterion_whose_box_a_person_deleted_still_keeps_the_issue_open() {
+    let env = Env::new().await;
+    let dry = env.run("7001", &["--dry-run"]).await;
+    assert_eq!(dry.code, 1, "{}", dry.describe());
+    let issue = env.the_issue();
+    let edited = issue
+        .body
+        .unwrap()
+        .replace("- [ ] Orgs in Zendesk match current Pages orgs\n", "");
+    assert!(env.gh.edit_issue_body(issue.number, &edited));
+    make_orgs_fail(&env, "7002").await;
+
+    let run = env.run("7003", &[]).await;
+    assert_eq!(run.code, 1, "{}", run.describe());
+    assert_eq!(run.output("criteria-failed").as_deref(), Some("1"));
+    let issue = env.the_issue();
+    let body = issue.body.unwrap();
+    assert!(
+        boxes(&body).iter().all(|(_, t)| *t),
+        "the other boxes pass: {body}"
+    );
+    assert_eq!(issue.state, "open", "the failing criterion keeps it open");
 }
