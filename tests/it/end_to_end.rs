@@ -284,9 +284,6 @@ async fn a_fresh_month_opens_one_issue_comments_ticks_every_box_and_closes_it() 
     let env = Env::new().await;
     let run = env.run("7001", &[]).await;
     assert_eq!(run.code, 0, "{}", run.describe());
-    if std::env::var_os("E2E_SHOW").is_some() {
-        eprintln!("{}", run.describe());
-    }
 
     let issue = env.the_issue();
     assert_eq!(env.gh.issues().len(), 1);
