@@ -13,9 +13,10 @@ use tracing::{info, warn};
 use crate::cli::RunArgs;
 use crate::commands::flow::{self, env, Inputs, Mode};
 use crate::commands::{classify, Exit, UsageError};
-use crate::github::{GithubClient, IssueTemplate, Month};
+use crate::github::{GithubClient, GithubError, IssueRef, IssueTemplate, Month};
 use crate::plan::guard::GuardTripped;
 use crate::report::{self, comment, Carry, RunSummary};
+use crate::source::SourceError;
 use crate::zendesk::Zendesk;
 
 /// GitHub connection and run metadata, from the environment Actions sets.
@@ -149,9 +150,14 @@ pub async fn execute_run(config: &RunConfig) -> Result<RunResult> {
     let (issue, created) = gh
         .find_or_open_month_issue(&rendered, config.month, &label)
         .await
+        .map_err(github_config_error)
         .context("finding or opening this month's issue")?;
     info!(issue = issue.number, created, "month issue");
-    let previous: Option<Carry> = match gh.previous_carry(config.month, &label).await {
+    let previous_title = template.render(config.month.previous()).title;
+    let previous: Option<Carry> = match gh
+        .previous_carry_titled(config.month, &label, Some(&previous_title))
+        .await
+    {
         Ok(body) => body.as_deref().and_then(comment::parse_carry),
         Err(err) => {
             warn!("could not read last month's results: {err:#}");
@@ -174,21 +180,7 @@ pub async fn execute_run(config: &RunConfig) -> Result<RunResult> {
     let outcome = match outcome {
         Ok(o) => o,
         Err(err) => {
-            // The run stopped: say so on the issue (a reason category, never the raw error,
-            // which may quote a report cell), keep the issue open, and fail the job.
-            let body = stopped_comment(config, &err);
-            if let Err(post_err) = gh
-                .post_comment(issue.number, &body, &config.github.run_marker)
-                .await
-            {
-                warn!("could not comment on issue #{}: {post_err:#}", issue.number);
-            }
-            if config.github.annotations {
-                println!(
-                    "::error title=pages-zendesk-sync stopped::{}",
-                    report::actions::escape_data(&stopped_reason(&err))
-                );
-            }
+            report_stopped(config, &gh, issue.number, &issue.html_url, &err).await;
             return Err(err);
         }
     };
@@ -198,38 +190,9 @@ pub async fn execute_run(config: &RunConfig) -> Result<RunResult> {
     summary.run_url = config.github.run_url.clone();
 
     let body = comment::render_comment(&summary, previous.as_ref(), &config.github.run_marker);
-    gh.post_comment(issue.number, &body, &config.github.run_marker)
-        .await
-        .context("posting the results comment")?;
-
-    let mut closed = !issue.open;
-    if !config.dry_run {
-        let verdicts: Vec<_> = summary
-            .criteria
-            .iter()
-            .map(|c| (c.criterion, c.passed))
-            .collect();
-        let ticked = gh
-            .tick_checklist(issue.number, &verdicts)
-            .await
-            .context("ticking the acceptance criteria")?;
-        if ticked.all_checked && !closed {
-            gh.close_completed(issue.number).await?;
-            closed = true;
-            info!(
-                issue = issue.number,
-                "every criterion satisfied: closed the issue"
-            );
-        } else if !ticked.all_checked && closed {
-            gh.reopen(issue.number).await?;
-            closed = false;
-            warn!(
-                issue = issue.number,
-                "a criterion is unsatisfied: reopened the issue"
-            );
-        }
-    }
-
+    // Zendesk has been written by now: whatever GitHub answers, the job summary, the
+    // outputs and the detail file still say what happened before the error is returned.
+    let on_github = update_issue(config, &gh, &issue, &summary, &body).await;
     write_actions_files(
         config,
         &summary,
@@ -240,6 +203,7 @@ pub async fn execute_run(config: &RunConfig) -> Result<RunResult> {
     if let Some(path) = &config.report_json {
         outcome.write_detail(path)?;
     }
+    let closed = on_github?;
     Ok(RunResult {
         exit: flow::exit_for(&summary),
         issue_number: issue.number,
@@ -249,6 +213,138 @@ pub async fn execute_run(config: &RunConfig) -> Result<RunResult> {
         comment: body,
         summary: Some(summary),
     })
+}
+
+/// A token GitHub refuses, or one without `issues: write`, is configuration (exit 2) when
+/// it shows before anything was written; later it is a failure like any other.
+fn github_config_error(err: anyhow::Error) -> anyhow::Error {
+    let config = err.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<GithubError>(),
+            Some(GithubError::BadToken { .. } | GithubError::MissingPermission)
+        )
+    });
+    if config {
+        anyhow::Error::new(UsageError(format!("{err:#}")))
+    } else {
+        err
+    }
+}
+
+/// Comments the results, ticks the verified criteria, then closes or reopens the issue.
+/// A dry run only comments. Returns whether the issue is closed afterwards.
+async fn update_issue(
+    config: &RunConfig,
+    gh: &GithubClient,
+    issue: &IssueRef,
+    summary: &RunSummary,
+    body: &str,
+) -> Result<bool> {
+    gh.post_comment(issue.number, body, &config.github.run_marker)
+        .await
+        .context("posting the results comment")?;
+    let mut closed = !issue.open;
+    if config.dry_run {
+        return Ok(closed);
+    }
+    let verdicts: Vec<_> = summary
+        .criteria
+        .iter()
+        .map(|c| (c.criterion, c.passed))
+        .collect();
+    let ticked = gh
+        .tick_checklist(issue.number, &verdicts)
+        .await
+        .context("ticking the acceptance criteria")?;
+    // A criterion whose box a person deleted still counts: closing while it fails would
+    // say "done" about something the run just found wrong.
+    let failed_without_box = ticked
+        .missing
+        .iter()
+        .any(|m| verdicts.iter().any(|(c, passed)| c == m && !passed));
+    if failed_without_box {
+        warn!(
+            issue = issue.number,
+            "a failing criterion has no box in the issue body; the issue stays open"
+        );
+    }
+    let satisfied = ticked.all_checked && !failed_without_box;
+    if satisfied && !closed {
+        gh.close_completed(issue.number)
+            .await
+            .context("closing the issue")?;
+        closed = true;
+        info!(
+            issue = issue.number,
+            "every criterion satisfied: closed the issue"
+        );
+    } else if !satisfied && closed {
+        gh.reopen(issue.number)
+            .await
+            .context("reopening the issue")?;
+        closed = false;
+        warn!(
+            issue = issue.number,
+            "a criterion is unsatisfied: reopened the issue"
+        );
+    }
+    if ticked.unrecognised_unchecked > 0 {
+        info!(
+            issue = issue.number,
+            boxes = ticked.unrecognised_unchecked,
+            "unticked boxes the job does not recognise keep the issue open until a person ticks them"
+        );
+    }
+    Ok(closed)
+}
+
+/// The run stopped before a result: say so on the issue (a reason category and counts,
+/// never the raw error, which may quote a report cell), in the job summary, the outputs
+/// and an annotation. Failures here are logged, not returned: the caller returns the
+/// error that stopped the run.
+async fn report_stopped(
+    config: &RunConfig,
+    gh: &GithubClient,
+    number: u64,
+    url: &str,
+    err: &anyhow::Error,
+) {
+    let reason = stopped_reason(err);
+    let body = stopped_comment(config, &reason);
+    if let Err(post_err) = gh
+        .post_comment(number, &body, &config.github.run_marker)
+        .await
+    {
+        warn!("could not comment on issue #{number}: {post_err:#}");
+    }
+    let month = config.month.to_string();
+    let guard_tripped = err
+        .chain()
+        .any(|c| c.downcast_ref::<GuardTripped>().is_some());
+    if let Some(path) = &config.github.step_summary {
+        let text = report::summary::render_stopped_summary(&month, &reason, Some((number, url)));
+        if let Err(e) = append(path, &text) {
+            warn!("could not write the job summary: {e:#}");
+        }
+    }
+    if let Some(path) = &config.github.output {
+        let text = report::actions::stopped_outputs(
+            &month,
+            config.dry_run,
+            guard_tripped,
+            Some((number, url)),
+            config.github.run_url.as_deref(),
+        );
+        if let Err(e) = append(path, &text) {
+            warn!("could not write the step outputs: {e:#}");
+        }
+    }
+    if config.github.annotations {
+        println!(
+            "::error title=pages-zendesk-sync stopped::{}",
+            report::actions::escape_data(&reason)
+        );
+    }
 }
 
 fn write_actions_files(
@@ -288,28 +384,65 @@ fn append(path: &std::path::Path, text: &str) -> Result<()> {
         .with_context(|| format!("writing {}", path.display()))
 }
 
-/// A public, data-free reason for a stopped run.
+/// A public, data-free reason for a stopped run: counts for a tripped guard; file name,
+/// line and column for a bad report (never the problem text, which may quote a cell).
 fn stopped_reason(err: &anyhow::Error) -> String {
     if let Some(t) = err.chain().find_map(|c| c.downcast_ref::<GuardTripped>()) {
         let f = t.figures;
         return format!(
             "the safety guard refused the plan: it would remove {} of {} managed memberships, \
-             with {} users in the report against {} partner users in Zendesk. Nothing was written. \
+             with {} in the report against {} in Zendesk. Nothing was written. \
              Check the Pages reports; if the removals are right, re-run with --allow-mass-removal.",
-            f.removals, f.managed_memberships, f.report_users, f.zendesk_partner_users
+            f.removals,
+            f.managed_memberships,
+            plural(f.report_users, "partner user", "partner users"),
+            plural(f.zendesk_partner_users, "partner user", "partner users"),
+        );
+    }
+    if let Some(s) = err.chain().find_map(|c| c.downcast_ref::<SourceError>()) {
+        let mut place = file_name(&s.file);
+        if let Some(line) = s.line {
+            place.push_str(&format!(" line {line}"));
+        }
+        if let Some(column) = &s.column {
+            place.push_str(&format!(" column `{}`", public_word(column)));
+        }
+        return format!(
+            "a Pages report could not be used ({place}; the job log says why). Nothing was written."
         );
     }
     match classify(err) {
-        Exit::BadInput => "bad input or configuration (see the job log for the file, line and column); nothing was written".into(),
+        Exit::BadInput => "bad input or configuration (see the job log); nothing was written".into(),
         _ => "a remote API failed and the run stopped (see the job log); the next run finishes the work".into(),
     }
 }
 
-fn stopped_comment(config: &RunConfig, err: &anyhow::Error) -> String {
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The last segment of a report path or URL: enough to say which report, without the
+/// directory or host of a URL that someone may consider private.
+fn file_name(file: &str) -> String {
+    let name = file
+        .rsplit(['/', '\\'])
+        .find(|s| !s.is_empty())
+        .unwrap_or("the report");
+    public_word(name)
+}
+
+/// Keeps characters that cannot form markdown, HTML or an email address.
+fn public_word(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ' '))
+        .take(80)
+        .collect()
+}
+
+fn stopped_comment(config: &RunConfig, reason: &str) -> String {
     let mut body = format!(
-        "## Pages/Zendesk sync {}: failed\n\nThe run stopped: {}\n",
-        config.month,
-        stopped_reason(err)
+        "## ❌ Pages/Zendesk sync {}: failed\n\nThe run stopped: {}\n",
+        config.month, reason
     );
     if let Some(url) = &config.github.run_url {
         body.push_str(&format!("\n[Workflow run]({url})\n"));

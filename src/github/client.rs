@@ -659,9 +659,21 @@ impl GithubClient {
     /// The body of the latest comment carrying the hidden carry block on the previous
     /// month's issue (found by its month marker), if any.
     pub async fn previous_carry(&self, month: Month, label: &str) -> Result<Option<String>> {
+        self.previous_carry_titled(month, label, None).await
+    }
+
+    /// Like [`Self::previous_carry`], but also finds last month's issue by its rendered
+    /// title, as [`Self::find_month_issue`] does: an issue a person opened from the
+    /// template carries no month marker, yet the job commented on it all month.
+    pub async fn previous_carry_titled(
+        &self,
+        month: Month,
+        label: &str,
+        previous_title: Option<&str>,
+    ) -> Result<Option<String>> {
         let previous = month.previous();
         let Some(issue) = self
-            .find(previous, label, None)
+            .find(previous, label, previous_title)
             .await
             .with_context(|| format!("finding the issue of {previous}"))?
         else {

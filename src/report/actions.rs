@@ -95,6 +95,38 @@ pub fn github_outputs(summary: &RunSummary, issue: Option<(u64, &str)>) -> Strin
         .collect()
 }
 
+/// `$GITHUB_OUTPUT` lines of a run that stopped before a result: status `failed`, the
+/// issue, whether the safety guard refused the plan, and the link to the run.
+pub fn stopped_outputs(
+    month: &str,
+    dry_run: bool,
+    guard_tripped: bool,
+    issue: Option<(u64, &str)>,
+    run_url: Option<&str>,
+) -> String {
+    let mut pairs: Vec<(&str, String)> = vec![
+        (
+            "status",
+            view::status_code(crate::report::JobStatus::Failed).into(),
+        ),
+        ("dry-run", dry_run.to_string()),
+        ("month", month.to_string()),
+    ];
+    if let Some((number, url)) = issue {
+        pairs.push(("issue-number", number.to_string()));
+        pairs.push(("issue-url", url.to_string()));
+    }
+    pairs.push(("criteria-passed", "false".into()));
+    pairs.push(("guard-tripped", guard_tripped.to_string()));
+    if let Some(url) = run_url {
+        pairs.push(("run-url", url.to_string()));
+    }
+    pairs
+        .iter()
+        .map(|(name, value)| output_line(name, value))
+        .collect()
+}
+
 fn output_name(kind: ChangeKind) -> &'static str {
     match kind {
         ChangeKind::CreateOrganization => "organizations-created",
@@ -261,6 +293,16 @@ mod tests {
         assert!(out.contains("created=322\n"));
         assert!(out.contains("memberships-added=352\n"));
         assert!(out.contains("issue-number=7\n"));
+    }
+
+    #[test]
+    fn outputs_of_a_stopped_run_say_failed_and_name_the_issue() {
+        let out = stopped_outputs("2026-11", false, true, Some((7, "https://x/7")), None);
+        assert_eq!(
+            out,
+            "status=failed\ndry-run=false\nmonth=2026-11\nissue-number=7\nissue-url=https://x/7\n\
+             criteria-passed=false\nguard-tripped=true\n"
+        );
     }
 
     #[test]

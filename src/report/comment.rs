@@ -246,7 +246,7 @@ fn visible(summary: &RunSummary, previous: Option<&Carry>, level: Level) -> Stri
     out.push_str("\n### Zendesk\n\n");
     out.push_str(&format!("- API: {}\n", view::requests_text(summary)));
     out.push_str(&format!(
-        "- {}: {} organizations, {} end-user memberships\n",
+        "- {}: {}, {}\n",
         if would || summary.guard_tripped {
             "As read (nothing written)"
         } else if summary.status == JobStatus::Failed {
@@ -254,8 +254,16 @@ fn visible(summary: &RunSummary, previous: Option<&Carry>, level: Level) -> Stri
         } else {
             "After the sync"
         },
-        summary.totals.zendesk_organizations,
-        summary.totals.zendesk_memberships
+        view::plural(
+            summary.totals.zendesk_organizations,
+            "organization",
+            "organizations"
+        ),
+        view::plural(
+            summary.totals.zendesk_memberships,
+            "end-user membership",
+            "end-user memberships"
+        )
     ));
     if summary.bulk_user_import_disabled {
         out.push_str(

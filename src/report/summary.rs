@@ -71,6 +71,24 @@ pub fn render_job_summary(
     out
 }
 
+/// The job summary of a run that stopped before a result (bad input, a tripped guard, a
+/// failed API). `reason` is public text: counts and categories, never data.
+pub fn render_stopped_summary(month: &str, reason: &str, issue: Option<(u64, &str)>) -> String {
+    let mut out = format!(
+        "## {} Pages/Zendesk sync {}: failed\n\n",
+        view::status_mark(crate::report::JobStatus::Failed),
+        view::plain(month, 20)
+    );
+    if let Some((number, url)) = issue {
+        match view::link_target(url) {
+            Some(url) => out.push_str(&format!("Posted on issue [#{number}]({url}).\n\n")),
+            None => out.push_str(&format!("Posted on issue #{number}.\n\n")),
+        }
+    }
+    out.push_str(&format!("**The run stopped:** {reason}\n"));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,6 +98,20 @@ mod tests {
         42,
         "https://github.com/cloud-gov/pages-zendesk-sync/issues/42",
     ));
+
+    #[test]
+    fn a_stopped_run_says_why_and_links_the_issue() {
+        let out = render_stopped_summary(
+            "2026-11",
+            "nothing was written",
+            Some((7, "https://github.com/o/r/issues/7")),
+        );
+        assert_eq!(
+            out,
+            "## ❌ Pages/Zendesk sync 2026-11: failed\n\nPosted on issue \
+             [#7](https://github.com/o/r/issues/7).\n\n**The run stopped:** nothing was written\n"
+        );
+    }
 
     #[test]
     fn successful_first_run() {

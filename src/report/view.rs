@@ -762,9 +762,9 @@ pub(super) fn md_deltas(summary: &RunSummary, previous: &Carry) -> String {
 pub(super) fn requests_text(summary: &RunSummary) -> String {
     let r = &summary.requests;
     format!(
-        "{} ({} writes), {} rate-limited {} (429), {}, elapsed {}",
+        "{} ({}), {} rate-limited {} (429), {}, elapsed {}",
         plural(r.requests as usize, "request", "requests"),
-        r.write_requests,
+        plural(r.write_requests as usize, "write", "writes"),
         r.rate_limited,
         if r.rate_limited == 1 { "wait" } else { "waits" },
         plural(r.retries as usize, "retry", "retries"),

@@ -9,9 +9,12 @@
 //! - `github`: the GitHub adapter (real client) against the GitHub stand-in.
 //! - `demo`: the real binary's `demo` (both stand-ins in-process, two runs), judged by what
 //!   it printed.
+//! - `end_to_end`: the real binary's monthly `run` against both stand-ins: one issue per
+//!   month, comments, ticking, close/reopen, Actions files, no personal data on GitHub.
 
 mod cli;
 mod demo;
+mod end_to_end;
 mod github;
 mod plan_props;
 mod source;
