@@ -6,8 +6,11 @@
 //! - `plan_props`: property tests of the pure core (plan, simulate, verify, guard).
 //! - `zendesk_standin`: the Zendesk stand-in: limits, errors, jobs, recorded shapes.
 //! - `github`: the GitHub adapter (real client) against the GitHub stand-in.
+//! - `sync`: `plan`, `sync` and `verify` end to end: the real binary against the Zendesk
+//!   stand-in (first sync, no-op, drift, guard, failures, rate limits, restarts, request count).
 
 mod github;
 mod plan_props;
 mod source;
+mod sync;
 mod zendesk_standin;
