@@ -7,10 +7,13 @@
 //! - `zendesk_standin`: the Zendesk stand-in: limits, errors, jobs, recorded shapes.
 //! - `github`: the GitHub adapter (real client) against the GitHub stand-in.
 //! - `sync`: `plan`, `sync` and `verify` end to end: the real binary against the Zendesk
-//!   stand-in (first sync, no-op, drift, guard, failures, rate limits, restarts, request count).
+//!   stand-in (first sync, no-op, drift, guard, failures, rate limits, restarts).
+//! - `sync_requests`: request efficiency of a first sync of 5,000 users in 500 orgs
+//!   against the minimum the API allows (figures in BENCHMARKS.md).
 
 mod github;
 mod plan_props;
 mod source;
 mod sync;
+mod sync_requests;
 mod zendesk_standin;

@@ -12,18 +12,18 @@ use pages_zendesk_sync::standin::zendesk::{
 };
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_pages-zendesk-sync");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_pages-zendesk-sync");
 const TAG: &str = "pages_org_manager";
 
 /// A Pages user row: id, email, (organization, role) pairs in report order.
-struct Row<'a>(u64, &'a str, &'a [(&'a str, &'a str)]);
+pub(crate) struct Row<'a>(pub u64, pub &'a str, pub &'a [(&'a str, &'a str)]);
 
 /// Quotes a CSV field the way json2csv does.
 fn q(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
-fn orgs_csv(orgs: &[(&str, &str)]) -> String {
+pub(crate) fn orgs_csv(orgs: &[(&str, &str)]) -> String {
     let mut out = String::from("\"Organization\",\"Agency\",\"Self Authorized\"\n");
     for (name, agency) in orgs {
         out.push_str(&format!("{},{},false\n", q(name), q(agency)));
@@ -31,7 +31,7 @@ fn orgs_csv(orgs: &[(&str, &str)]) -> String {
     out
 }
 
-fn users_csv(rows: &[Row<'_>]) -> String {
+pub(crate) fn users_csv(rows: &[Row<'_>]) -> String {
     let mut out =
         String::from("\"ID\",\"Email\",\"Organizations\",\"Details\",\"Created\",\"Last Signed In\"\n");
     for Row(id, email, roles) in rows {
@@ -49,14 +49,14 @@ fn users_csv(rows: &[Row<'_>]) -> String {
 
 /// What one run of the binary left behind.
 #[derive(Debug)]
-struct Ran {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Ran {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
 }
 
 impl Ran {
-    fn assert_code(&self, code: i32) -> &Self {
+    pub(crate) fn assert_code(&self, code: i32) -> &Self {
         assert_eq!(
             self.code, code,
             "exit status\n--- stdout\n{}\n--- stderr\n{}",
@@ -67,8 +67,8 @@ impl Ran {
 }
 
 /// A stand-in plus a temp dir with the reports and the config file.
-struct Case {
-    zd: ZendeskStandin,
+pub(crate) struct Case {
+    pub zd: ZendeskStandin,
     dir: tempfile::TempDir,
     token: String,
 }
@@ -78,7 +78,7 @@ impl Case {
         Case::with(StandinOptions::default())
     }
 
-    fn with(options: StandinOptions) -> Case {
+    pub(crate) fn with(options: StandinOptions) -> Case {
         let zd = ZendeskStandin::start(options).expect("stand-in starts");
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(
@@ -90,11 +90,11 @@ impl Case {
         Case { zd, dir, token }
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
-    fn config(&self, yaml: &str) {
+    pub(crate) fn config(&self, yaml: &str) {
         std::fs::write(self.path("config.yml"), yaml).unwrap();
     }
 
@@ -104,7 +104,7 @@ impl Case {
     }
 
     /// Runs the binary with a cleared, explicit environment.
-    async fn run(&self, args: &[&str]) -> Ran {
+    pub(crate) async fn run(&self, args: &[&str]) -> Ran {
         self.run_as(args, &self.zd.credentials().email.clone(), &self.token)
             .await
     }
@@ -120,11 +120,18 @@ impl Case {
             .env("ZENDESK_API_TOKEN", token)
             .env("PAGES_ORGANIZATIONS_REPORT", self.path("organizations.csv"))
             .env("PAGES_USERS_REPORT", self.path("users.csv"))
-            .env("PAGES_ZENDESK_SYNC_LOG", "warn");
+            // PZS_TEST_LOG=debug shows the binary's request lines with --nocapture.
+            .env(
+                "PAGES_ZENDESK_SYNC_LOG",
+                std::env::var("PZS_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            );
         let out = tokio::task::spawn_blocking(move || cmd.output())
             .await
             .expect("join")
             .expect("the binary runs");
+        if std::env::var_os("PZS_TEST_LOG").is_some() {
+            eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+        }
         Ran {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -132,7 +139,7 @@ impl Case {
         }
     }
 
-    fn world(&self) -> World {
+    pub(crate) fn world(&self) -> World {
         self.zd.snapshot()
     }
 
@@ -170,7 +177,7 @@ fn user<'a>(w: &'a World, email: &str) -> &'a pages_zendesk_sync::standin::zende
 }
 
 /// Requests by "METHOD path" (path without /api/v2/ and ids kept).
-fn by_kind(requests: &[LoggedRequest]) -> BTreeMap<String, usize> {
+pub(crate) fn by_kind(requests: &[LoggedRequest]) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
     for r in requests {
         let path = r.path.trim_start_matches("/api/v2/");
