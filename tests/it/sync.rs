@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use pages_zendesk_sync::standin::zendesk::{
-    Fault, FaultRule, LoggedRequest, StandinOptions, UserSeed, World, ZendeskStandin,
+    Fault, FaultRule, JobCompletion, LoggedRequest, StandinOptions, UserSeed, World,
+    ZendeskStandin,
 };
 use serde_json::Value;
 
@@ -486,6 +487,12 @@ async fn the_guard_refuses_mass_removals_before_any_write_unless_allowed() {
     assert!(ran.stderr.contains("safety guard"), "{}", ran.stderr);
     assert!(ran.stderr.contains("remove 12 of the 12"), "{}", ran.stderr);
     assert!(ran.stderr.contains("--allow-mass-removal"), "{}", ran.stderr);
+    let plain: Vec<&str> = ran
+        .stderr
+        .lines()
+        .filter(|l| l.contains("refused the plan") && !l.contains(" ERROR "))
+        .collect();
+    assert_eq!(plain.len(), 1, "said once besides the log line: {}", ran.stderr);
     assert!(!ran.stderr.contains('@'), "{}", ran.stderr);
     assert!(!ran.stdout.contains('@'), "{}", ran.stdout);
     assert!(case.writes().is_empty(), "{:?}", case.writes());
@@ -725,4 +732,66 @@ async fn two_pages_users_sharing_an_id_are_created_without_external_id() {
         assert!(u.get("external_id").is_none(), "{u}");
     }
     assert_eq!(w.memberships.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_job_fails_its_records_and_the_next_run_finishes_the_work() {
+    let case = Case::new();
+    case.reports(ORGS, USERS);
+    // The organizations job ends `failed`: no organization exists, so no membership can
+    // be added; the users are still created.
+    case.zd.fail_next_jobs(1);
+    let json = case.path("report.json");
+    let ran = case
+        .run(&["sync", "--report-json", json.to_str().unwrap()])
+        .await;
+    ran.assert_code(1);
+    let w = case.world();
+    assert_eq!((w.organizations.len(), w.users.len(), w.memberships.len()), (0, 3, 0));
+    let detail: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let failures = detail["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 3, "{failures:?}");
+    assert!(failures.iter().all(|f| f["kind"] == "create_organization"));
+    assert_eq!(detail["summary"]["skipped"]["add_membership"], 4);
+
+    case.run(&["sync"]).await.assert_code(0);
+    let w = case.world();
+    assert_eq!((w.organizations.len(), w.users.len(), w.memberships.len()), (3, 3, 4));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn jobs_that_finish_on_their_own_and_a_busy_job_queue_still_converge() {
+    // Another integration holds job slots: only 2 of our jobs may be queued or running,
+    // though the config allows 30. Jobs finish on their own after 40 ms.
+    let case = Case::with(StandinOptions {
+        job_completion: JobCompletion::AfterDuration(Duration::from_millis(40)),
+        max_jobs_in_flight: 2,
+        ..StandinOptions::default()
+    });
+    case.config("zendesk: {job_poll_interval_ms: 5, max_jobs_in_flight: 30}\n");
+    let many: Vec<(String, String)> = (0..250)
+        .map(|n| (format!("org-{n:03}"), format!("Agency {}", n / 10)))
+        .collect();
+    let mut orgs: Vec<(&str, &str)> = many.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    orgs.extend_from_slice(ORGS);
+    case.reports(&orgs, USERS);
+    let ran = case.run(&["sync"]).await;
+    ran.assert_code(0);
+    let too_many_jobs = case
+        .zd
+        .requests()
+        .iter()
+        .filter(|r| r.status == 429 && r.path.ends_with("create_many"))
+        .count();
+    assert!(too_many_jobs >= 1, "the third batch waited for a slot");
+    assert!(
+        ran.stdout.contains(&format!("{too_many_jobs} rate-limited wait")),
+        "{}",
+        ran.stdout
+    );
+    let w = case.world();
+    assert_eq!(
+        (w.organizations.len(), w.users.len(), w.memberships.len()),
+        (253, 3, 4)
+    );
 }
