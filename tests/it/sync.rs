@@ -8,8 +8,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use pages_zendesk_sync::standin::zendesk::{
-    Fault, FaultRule, JobCompletion, LoggedRequest, StandinOptions, UserSeed, World,
-    ZendeskStandin,
+    Fault, FaultRule, JobCompletion, LoggedRequest, StandinOptions, UserSeed, World, ZendeskStandin,
 };
 use serde_json::Value;
 
@@ -33,8 +32,9 @@ pub(crate) fn orgs_csv(orgs: &[(&str, &str)]) -> String {
 }
 
 pub(crate) fn users_csv(rows: &[Row<'_>]) -> String {
-    let mut out =
-        String::from("\"ID\",\"Email\",\"Organizations\",\"Details\",\"Created\",\"Last Signed In\"\n");
+    let mut out = String::from(
+        "\"ID\",\"Email\",\"Organizations\",\"Details\",\"Created\",\"Last Signed In\"\n",
+    );
     for Row(id, email, roles) in rows {
         let names: Vec<&str> = roles.iter().map(|(o, _)| *o).collect();
         let details: Vec<String> = roles.iter().map(|(o, r)| format!("{o}: {r}")).collect();
@@ -234,7 +234,11 @@ async fn a_first_sync_into_an_empty_account_creates_everything_and_verify_passes
     let ran = case.run(&["sync"]).await;
     ran.assert_code(0);
     assert!(ran.stdout.contains("succeeded"), "{}", ran.stdout);
-    assert!(!ran.stdout.contains('@'), "no email on stdout: {}", ran.stdout);
+    assert!(
+        !ran.stdout.contains('@'),
+        "no email on stdout: {}",
+        ran.stdout
+    );
 
     let w = case.world();
     assert_eq!(w.organizations.len(), 3);
@@ -283,7 +287,10 @@ async fn a_first_sync_into_an_empty_account_creates_everything_and_verify_passes
         .filter(|r| r.path.ends_with("users/create_many"))
         .collect();
     assert_eq!(creates.len(), 1);
-    for u in creates[0].body.as_ref().unwrap()["users"].as_array().unwrap() {
+    for u in creates[0].body.as_ref().unwrap()["users"]
+        .as_array()
+        .unwrap()
+    {
         assert_eq!(u["skip_verify_email"], Value::Bool(true));
         assert!(u.get("organization_id").is_none());
     }
@@ -322,7 +329,10 @@ async fn drift_is_corrected_while_what_people_set_and_agents_are_kept() {
     let zd = &case.zd;
     let web = zd.seed_org("agency-a-web", Some("Wrong Agency")).unwrap();
     let dept = zd
-        .seed_org("dept. of examples, office of tests", Some("Dept. of Examples"))
+        .seed_org(
+            "dept. of examples, office of tests",
+            Some("Dept. of Examples"),
+        )
         .unwrap();
     let tools = zd.seed_org("tools: internal & more", None).unwrap();
     let partners = zd.seed_org("Support Partners", Some("not Pages")).unwrap();
@@ -369,9 +379,16 @@ async fn drift_is_corrected_while_what_people_set_and_agents_are_kept() {
     ran.assert_code(0);
     let w = case.world();
     assert_eq!(w.users.len(), users_before, "no user created, none deleted");
-    assert_eq!(w.organizations.len(), 4, "no organization created or deleted");
+    assert_eq!(
+        w.organizations.len(),
+        4,
+        "no organization created or deleted"
+    );
     assert_eq!(w.organizations[&web].details.as_deref(), Some("Agency A"));
-    assert_eq!(w.organizations[&partners].details.as_deref(), Some("not Pages"));
+    assert_eq!(
+        w.organizations[&partners].details.as_deref(),
+        Some("not Pages")
+    );
 
     let j = &w.users[&jane];
     assert_eq!(j.name, "Jane Q. Doe", "a name a person set is kept");
@@ -405,19 +422,36 @@ async fn drift_is_corrected_while_what_people_set_and_agents_are_kept() {
         (p.role.as_str(), p.name.as_str(), p.suspended),
         ("agent", "Pat (support)", true)
     );
-    assert!(w.membership_pairs().contains(&(pat, web)), "agent membership kept");
+    assert!(
+        w.membership_pairs().contains(&(pat, web)),
+        "agent membership kept"
+    );
     assert!(w.membership_pairs().contains(&(pat, tools)));
     let a = &w.users[&admin];
     assert_eq!((a.role.as_str(), a.name.as_str()), ("admin", "Ada Admin"));
-    assert!(w.membership_pairs().contains(&(admin, web)), "admin membership kept");
+    assert!(
+        w.membership_pairs().contains(&(admin, web)),
+        "admin membership kept"
+    );
 
-    assert!(!w.membership_pairs().contains(&(former, tools)), "former removed");
-    assert!(w.membership_pairs().contains(&(former, partners)), "non-Pages kept");
+    assert!(
+        !w.membership_pairs().contains(&(former, tools)),
+        "former removed"
+    );
+    assert!(
+        w.membership_pairs().contains(&(former, partners)),
+        "non-Pages kept"
+    );
 
     // Nothing in any write touched role, suspended, organization_id or email of a user.
     for r in case.writes() {
         let Some(body) = &r.body else { continue };
-        for u in body.get("users").and_then(Value::as_array).into_iter().flatten() {
+        for u in body
+            .get("users")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if r.path.ends_with("update_many") {
                 for key in ["role", "suspended", "organization_id", "email"] {
                     assert!(u.get(key).is_none(), "{key} sent in {}: {u}", r.path);
@@ -436,7 +470,11 @@ async fn an_email_changed_in_pages_becomes_the_primary_email_of_the_same_user() 
     let case = Case::new();
     case.reports(
         &[("agency-a-web", "Agency A")],
-        &[Row(17, "jane.doe@new-agency.example.gov", &[("agency-a-web", "user")])],
+        &[Row(
+            17,
+            "jane.doe@new-agency.example.gov",
+            &[("agency-a-web", "user")],
+        )],
     );
     let web = case.zd.seed_org("agency-a-web", Some("Agency A")).unwrap();
     let jane = case
@@ -491,13 +529,22 @@ async fn the_guard_refuses_mass_removals_before_any_write_unless_allowed() {
     ran.assert_code(2);
     assert!(ran.stderr.contains("safety guard"), "{}", ran.stderr);
     assert!(ran.stderr.contains("remove 12 of the 12"), "{}", ran.stderr);
-    assert!(ran.stderr.contains("--allow-mass-removal"), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("--allow-mass-removal"),
+        "{}",
+        ran.stderr
+    );
     let plain: Vec<&str> = ran
         .stderr
         .lines()
         .filter(|l| l.contains("refused the plan") && !l.contains(" ERROR "))
         .collect();
-    assert_eq!(plain.len(), 1, "said once besides the log line: {}", ran.stderr);
+    assert_eq!(
+        plain.len(),
+        1,
+        "said once besides the log line: {}",
+        ran.stderr
+    );
     assert!(!ran.stderr.contains('@'), "{}", ran.stderr);
     assert!(!ran.stdout.contains('@'), "{}", ran.stdout);
     assert!(case.writes().is_empty(), "{:?}", case.writes());
@@ -526,8 +573,16 @@ async fn per_record_failures_are_reported_while_the_rest_succeeds() {
         .run(&["sync", "--report-json", json.to_str().unwrap()])
         .await;
     ran.assert_code(1);
-    assert!(ran.stderr.contains("Zendesk request"), "debug lines: {}", ran.stderr);
-    assert!(ran.stdout.contains("partly failed") || ran.stdout.contains("partly_failed"), "{}", ran.stdout);
+    assert!(
+        ran.stderr.contains("Zendesk request"),
+        "debug lines: {}",
+        ran.stderr
+    );
+    assert!(
+        ran.stdout.contains("partly failed") || ran.stdout.contains("partly_failed"),
+        "{}",
+        ran.stdout
+    );
     assert!(ran.stdout.contains("Failures by reason"), "{}", ran.stdout);
     let failure_line = ran
         .stdout
@@ -536,14 +591,26 @@ async fn per_record_failures_are_reported_while_the_rest_succeeds() {
         .find(|l| l.contains("users created") && l.contains("UserCreateFailed"))
         .unwrap_or_else(|| panic!("a failure line with the reason:\n{}", ran.stdout));
     assert!(failure_line.trim_end().ends_with(" 1"), "{failure_line}");
-    assert!(!ran.stdout.contains('@'), "no email on stdout:\n{}", ran.stdout);
-    assert!(!ran.stderr.contains('@'), "no email on stderr:\n{}", ran.stderr);
+    assert!(
+        !ran.stdout.contains('@'),
+        "no email on stdout:\n{}",
+        ran.stdout
+    );
+    assert!(
+        !ran.stderr.contains('@'),
+        "no email on stderr:\n{}",
+        ran.stderr
+    );
 
     let w = case.world();
     assert!(w.user_by_email("sam_lee@example.gov").is_none());
     assert!(w.user_by_email("jane.doe@agency-a.example.gov").is_some());
     assert!(w.user_by_email("pat.o-neil@dept.example").is_some());
-    assert_eq!(w.memberships.len(), 3, "the failed user's membership is skipped");
+    assert_eq!(
+        w.memberships.len(),
+        3,
+        "the failed user's membership is skipped"
+    );
 
     let detail: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let failures = detail["failures"].as_array().expect("failures");
@@ -552,7 +619,10 @@ async fn per_record_failures_are_reported_while_the_rest_succeeds() {
     assert_eq!(failures[0]["kind"], "create_user");
     assert_eq!(failures[0]["reason"], "UserCreateFailed");
     // Zendesk's own words stay in the detail file.
-    assert!(failures[0]["detail"].as_str().unwrap().contains("not properly formatted"));
+    assert!(failures[0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("not properly formatted"));
 
     // The criteria are unsatisfied until a person fixes the record: verify says so.
     case.zd.clear_requests();
@@ -593,7 +663,11 @@ async fn plan_and_dry_run_write_nothing_and_print_counts() {
     case.reports(ORGS, USERS);
     let ran = case.run(&["plan"]).await;
     ran.assert_code(0);
-    assert!(ran.stdout.contains("Changes that would be made"), "{}", ran.stdout);
+    assert!(
+        ran.stdout.contains("Changes that would be made"),
+        "{}",
+        ran.stdout
+    );
     let line = |out: &str, label: &str| -> String {
         out.lines()
             .find(|l| l.trim_start().starts_with(label))
@@ -673,7 +747,12 @@ async fn rate_limited_answers_are_waited_out_and_counted() {
         .await;
     ran.assert_code(0);
     assert!(started.elapsed() < Duration::from_secs(20));
-    let limited = case.zd.requests().iter().filter(|r| r.status == 429).count();
+    let limited = case
+        .zd
+        .requests()
+        .iter()
+        .filter(|r| r.status == 429)
+        .count();
     assert_eq!(limited, 2);
     assert!(
         ran.stdout.contains("2 rate-limited waits (429)"),
@@ -760,7 +839,10 @@ async fn a_failed_job_fails_its_records_and_the_next_run_finishes_the_work() {
         .await;
     ran.assert_code(1);
     let w = case.world();
-    assert_eq!((w.organizations.len(), w.users.len(), w.memberships.len()), (0, 3, 0));
+    assert_eq!(
+        (w.organizations.len(), w.users.len(), w.memberships.len()),
+        (0, 3, 0)
+    );
     let detail: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let failures = detail["failures"].as_array().unwrap();
     assert_eq!(failures.len(), 3, "{failures:?}");
@@ -769,7 +851,10 @@ async fn a_failed_job_fails_its_records_and_the_next_run_finishes_the_work() {
 
     case.run(&["sync"]).await.assert_code(0);
     let w = case.world();
-    assert_eq!((w.organizations.len(), w.users.len(), w.memberships.len()), (3, 3, 4));
+    assert_eq!(
+        (w.organizations.len(), w.users.len(), w.memberships.len()),
+        (3, 3, 4)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -798,7 +883,8 @@ async fn jobs_that_finish_on_their_own_and_a_busy_job_queue_still_converge() {
         .count();
     assert!(too_many_jobs >= 1, "the third batch waited for a slot");
     assert!(
-        ran.stdout.contains(&format!("{too_many_jobs} rate-limited wait")),
+        ran.stdout
+            .contains(&format!("{too_many_jobs} rate-limited wait")),
         "{}",
         ran.stdout
     );

@@ -23,7 +23,12 @@ const PER_CALL: usize = 100;
 fn reports(case: &Case) -> usize {
     let mut orgs = String::from("\"Organization\",\"Agency\",\"Self Authorized\"\n");
     for o in 0..ORGS {
-        writeln!(orgs, "\"org-{o:03}, office {o}\",\"Agency {}\",false", o / 10).unwrap();
+        writeln!(
+            orgs,
+            "\"org-{o:03}, office {o}\",\"Agency {}\",false",
+            o / 10
+        )
+        .unwrap();
     }
     let mut users = String::from(
         "\"ID\",\"Email\",\"Organizations\",\"Details\",\"Created\",\"Last Signed In\"\n",
@@ -94,8 +99,7 @@ fn minimum(orgs: usize, users: usize, memberships: usize) -> usize {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_first_sync_of_5000_users_in_500_orgs_stays_within_10_percent_of_the_minimum_requests(
-) {
+async fn a_first_sync_of_5000_users_in_500_orgs_stays_within_10_percent_of_the_minimum_requests() {
     let case = Case::with(StandinOptions::default());
     case.config(&format!(
         "zendesk: {{job_poll_interval_ms: 5, max_jobs_in_flight: {JOBS_IN_FLIGHT}, requests_per_minute: 2500}}\n"

@@ -907,7 +907,9 @@ impl World {
         let Some(user) = self.users.get_mut(&user_id) else {
             return Err(Invalid::not_found("user_id"));
         };
-        self.index.emails.insert(email.to_ascii_lowercase(), user_id);
+        self.index
+            .emails
+            .insert(email.to_ascii_lowercase(), user_id);
         let primary = user.identities.is_empty();
         user.identities.push(Identity {
             id,
@@ -1368,6 +1370,33 @@ mod tests {
         w.seed_membership(u, b).unwrap();
         w.destroy_membership(ma).unwrap();
         assert_eq!(w.default_org_of(u), Some(b));
+    }
+
+    #[test]
+    fn lookups_follow_external_id_changes_identities_and_direct_edits() {
+        let mut w = world();
+        let a = w
+            .seed_user(UserSeed {
+                name: "A".into(),
+                email: Some("a@example.gov".into()),
+                external_id: Some("pages-user-1".into()),
+                ..UserSeed::default()
+            })
+            .unwrap();
+        let taken = json!({"name": "B", "email": "b@example.gov", "external_id": "PAGES-USER-1"});
+        assert_eq!(w.create_user(&taken).unwrap_err().code, "DuplicateValue");
+        w.update_user(a, &json!({"external_id": "pages-user-9"}))
+            .unwrap();
+        let b = w.create_user(&taken).unwrap();
+        w.create_identity(a, "A2@example.gov", true).unwrap();
+        assert_eq!(w.user_by_email("a2@EXAMPLE.gov").map(|u| u.id), Some(a));
+        assert!(w.create_identity(b, "a2@example.gov", true).is_err());
+        // A test edits the public maps directly, then the lookups are rebuilt.
+        w.users.remove(&b);
+        w.reindex();
+        assert!(w.user_by_email("b@example.gov").is_none());
+        let again = json!({"name": "B", "email": "b@example.gov", "external_id": "pages-user-1"});
+        assert!(w.create_user(&again).is_ok());
     }
 
     #[test]
