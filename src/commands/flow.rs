@@ -14,7 +14,7 @@ use crate::commands::{Exit, UsageError};
 use crate::config::FileSettings;
 use crate::model::ActualState;
 use crate::outcome::{ApplyOutcome, RequestStats};
-use crate::plan::guard::{self, GuardFigures, GuardTripped};
+use crate::plan::guard::{self, GuardFigures};
 use crate::plan::{self, managed_org_ids, Plan};
 use crate::report::{self, Detail, JobStatus, RunSummary, Totals};
 use crate::source::{self, Reports};
@@ -302,15 +302,8 @@ async fn pipeline_command(args: &CommonArgs, mode: Mode, command: &'static str) 
     let reports = load_reports(&inputs).await?;
     let zendesk = Zendesk::new(inputs.zendesk.clone())?;
     let outcome = execute(&inputs, reports, &zendesk, mode, command).await;
-    let outcome = match outcome {
-        Ok(o) => o,
-        Err(err) => {
-            if let Some(tripped) = err.downcast_ref::<GuardTripped>() {
-                eprintln!("{tripped}");
-            }
-            return Err(err);
-        }
-    };
+    // A tripped guard is an error like any other: `dispatch` prints it once, on stderr.
+    let outcome = outcome?;
     print!("{}", report::text::render_text(&outcome.summary));
     if let Some(path) = &args.report_json {
         outcome.write_detail(path)?;

@@ -236,7 +236,12 @@ impl Run<'_> {
                     user.insert("name".into(), json!(name));
                     user.insert("email".into(), json!(email.as_str()));
                     user.insert("role".into(), json!("end-user"));
-                    user.insert("external_id".into(), json!(external_id));
+                    // The planner leaves it empty when another record holds the Pages id
+                    // (or two Pages users share it): create the user without one, since
+                    // Zendesk would store "" as a value that must be unique too.
+                    if !external_id.is_empty() {
+                        user.insert("external_id".into(), json!(external_id));
+                    }
                     set_roles_text(&mut user, &policy.roles_field, roles_text);
                     user.insert("tags".into(), json!(tags));
                     if !policy.send_verification_email {
@@ -747,7 +752,7 @@ fn user_update_body(user_id: u64, update: &UserUpdate, roles_field: &RolesField)
     if let Some(name) = &update.name {
         user.insert("name".into(), json!(name));
     }
-    if let Some(external_id) = &update.external_id {
+    if let Some(external_id) = update.external_id.as_ref().filter(|x| !x.is_empty()) {
         user.insert("external_id".into(), json!(external_id));
     }
     if let Some(text) = &update.roles_text {

@@ -11,6 +11,10 @@
 //!   it printed.
 //! - `end_to_end`: the real binary's monthly `run` against both stand-ins: one issue per
 //!   month, comments, ticking, close/reopen, Actions files, no personal data on GitHub.
+//! - `sync`: `plan`, `sync` and `verify` end to end: the real binary against the Zendesk
+//!   stand-in (first sync, no-op, drift, guard, failures, rate limits, restarts).
+//! - `sync_requests`: request efficiency of a first sync of 5,000 users in 500 orgs
+//!   against the minimum the API allows (figures in BENCHMARKS.md).
 
 mod cli;
 mod demo;
@@ -18,4 +22,6 @@ mod end_to_end;
 mod github;
 mod plan_props;
 mod source;
+mod sync;
+mod sync_requests;
 mod zendesk_standin;

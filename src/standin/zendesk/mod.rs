@@ -337,8 +337,18 @@ impl ZendeskStandin {
 
     // ---- world ----
 
-    /// Runs `f` on the live world (seeding or inspection beyond the helpers below).
+    /// Runs `f` on the live world (seeding or inspection beyond the helpers below). Direct
+    /// edits of its public maps are allowed: the world's lookups are rebuilt afterwards.
     pub fn with_world<R>(&self, f: impl FnOnce(&mut World) -> R) -> R {
+        self.with_world_unchanged(|w| {
+            let out = f(w);
+            w.reindex();
+            out
+        })
+    }
+
+    /// Runs `f`, which changes the world only through `World`'s own methods.
+    fn with_world_unchanged<R>(&self, f: impl FnOnce(&mut World) -> R) -> R {
         let mut world = lock(&self.shared.world);
         self.shared.advance_jobs(&mut world);
         f(&mut world)
@@ -346,32 +356,32 @@ impl ZendeskStandin {
 
     /// A copy of the world as it is now.
     pub fn snapshot(&self) -> World {
-        self.with_world(|w| w.clone())
+        self.with_world_unchanged(|w| w.clone())
     }
 
     /// See [`World::seed_org`].
     pub fn seed_org(&self, name: &str, details: Option<&str>) -> Result<u64> {
-        self.with_world(|w| w.seed_org(name, details))
+        self.with_world_unchanged(|w| w.seed_org(name, details))
     }
 
     /// See [`World::seed_user`].
     pub fn seed_user(&self, seed: UserSeed) -> Result<u64> {
-        self.with_world(|w| w.seed_user(seed))
+        self.with_world_unchanged(|w| w.seed_user(seed))
     }
 
     /// See [`World::add_identity`].
     pub fn add_identity(&self, user_id: u64, email: &str, primary: bool) -> Result<u64> {
-        self.with_world(|w| w.add_identity(user_id, email, primary))
+        self.with_world_unchanged(|w| w.add_identity(user_id, email, primary))
     }
 
     /// See [`World::seed_membership`].
     pub fn seed_membership(&self, user_id: u64, organization_id: u64) -> Result<u64> {
-        self.with_world(|w| w.seed_membership(user_id, organization_id))
+        self.with_world_unchanged(|w| w.seed_membership(user_id, organization_id))
     }
 
     /// Completes every queued or running job now, in creation order.
     pub fn complete_jobs(&self) {
-        self.with_world(|w| {
+        self.with_world_unchanged(|w| {
             let mut ids: Vec<(u64, String)> = w
                 .jobs
                 .values()

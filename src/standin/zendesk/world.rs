@@ -6,7 +6,7 @@
 //! existence) so single endpoints and bulk jobs share one implementation. Must never know
 //! about HTTP: routes turn an [`Invalid`] into a 422/404 or a failed job item.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Instant;
 
 use anyhow::{bail, Result};
@@ -264,6 +264,20 @@ pub struct Rules {
     pub reject_emails: BTreeSet<String>,
 }
 
+/// Lookups the API makes by key, derived from `users` and `memberships`: without them
+/// every write scans the account and a 5,000-user sync takes a minute in a debug build.
+/// Kept in step by every write of this module; [`World::reindex`] rebuilds them after
+/// direct edits of the public maps (`ZendeskStandin::with_world` calls it).
+#[derive(Debug, Clone, Default)]
+struct Index {
+    /// ASCII-lower-cased email identity → user id (identities are unique per account).
+    emails: HashMap<String, u64>,
+    /// ASCII-lower-cased external_id → user id.
+    external_ids: HashMap<String, u64>,
+    /// User id → ids of its memberships.
+    memberships: HashMap<u64, BTreeSet<u64>>,
+}
+
 /// The whole account. Cloned by `snapshot()` for inspection.
 #[derive(Debug, Clone)]
 pub struct World {
@@ -274,6 +288,7 @@ pub struct World {
     pub memberships: BTreeMap<u64, Membership>,
     pub jobs: BTreeMap<String, Job>,
     pub rules: Rules,
+    index: Index,
     next_id: u64,
     next_job_seq: u64,
     rng: fastrand::Rng,
@@ -348,11 +363,29 @@ impl World {
             memberships: BTreeMap::new(),
             jobs: BTreeMap::new(),
             rules,
+            index: Index::default(),
             next_id: FIRST_ID,
             next_job_seq: 0,
             // Fixed seed: job ids and result order are the same on every run.
             rng: fastrand::Rng::with_seed(0x5EED_2E5D),
         }
+    }
+
+    /// Rebuilds the lookups from `users` and `memberships` (after direct edits of them).
+    pub fn reindex(&mut self) {
+        let mut index = Index::default();
+        for u in self.users.values() {
+            for i in &u.identities {
+                index.emails.insert(i.value.to_ascii_lowercase(), u.id);
+            }
+            if let Some(x) = &u.external_id {
+                index.external_ids.insert(x.to_ascii_lowercase(), u.id);
+            }
+        }
+        for m in self.memberships.values() {
+            index.memberships.entry(m.user_id).or_default().insert(m.id);
+        }
+        self.index = index;
     }
 
     fn new_id(&mut self) -> u64 {
@@ -418,7 +451,15 @@ impl World {
 
     /// The user holding this email identity (case-insensitive).
     pub fn user_by_email(&self, email: &str) -> Option<&User> {
-        self.users.values().find(|u| u.has_email(email))
+        let id = self.index.emails.get(&email.trim().to_ascii_lowercase())?;
+        self.users.get(id)
+    }
+
+    fn user_by_external_id(&self, external_id: &str) -> Option<u64> {
+        self.index
+            .external_ids
+            .get(&external_id.to_ascii_lowercase())
+            .copied()
     }
 
     pub fn org_by_name(&self, name: &str) -> Option<&Organization> {
@@ -430,9 +471,12 @@ impl World {
     /// Memberships of a user, default first.
     pub fn memberships_of(&self, user_id: u64) -> Vec<&Membership> {
         let mut ms: Vec<&Membership> = self
+            .index
             .memberships
-            .values()
-            .filter(|m| m.user_id == user_id)
+            .get(&user_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.memberships.get(id))
             .collect();
         ms.sort_by_key(|m| (!m.default, m.id));
         ms
@@ -453,25 +497,20 @@ impl World {
     }
 
     fn default_org_of(&self, user_id: u64) -> Option<u64> {
-        self.memberships
-            .values()
-            .find(|m| m.user_id == user_id && m.default)
+        self.memberships_of(user_id)
+            .into_iter()
+            .find(|m| m.default)
             .map(|m| m.organization_id)
     }
 
     fn email_taken(&self, email: &str, except_user: Option<u64>) -> bool {
-        self.users
-            .values()
-            .any(|u| Some(u.id) != except_user && u.has_email(email))
+        self.user_by_email(email)
+            .is_some_and(|u| Some(u.id) != except_user)
     }
 
     fn user_external_id_taken(&self, external_id: &str, except_user: Option<u64>) -> bool {
-        self.users.values().any(|u| {
-            Some(u.id) != except_user
-                && u.external_id
-                    .as_deref()
-                    .is_some_and(|x| x.eq_ignore_ascii_case(external_id))
-        })
+        self.user_by_external_id(external_id)
+            .is_some_and(|id| Some(id) != except_user)
     }
 
     fn check_email(
@@ -678,6 +717,12 @@ impl World {
         let id = self.new_id();
         let now = now_stamp();
         let mut identities = Vec::new();
+        for e in &emails {
+            self.index.emails.insert(e.to_ascii_lowercase(), id);
+        }
+        if let Some(x) = &external_id {
+            self.index.external_ids.insert(x.to_ascii_lowercase(), id);
+        }
         for (i, e) in emails.into_iter().enumerate() {
             identities.push(Identity {
                 id: self.new_id(),
@@ -783,6 +828,12 @@ impl World {
             user.role = r;
         }
         if let Some(x) = external_id {
+            if let Some(old) = &user.external_id {
+                self.index.external_ids.remove(&old.to_ascii_lowercase());
+            }
+            if let Some(new) = &x {
+                self.index.external_ids.insert(new.to_ascii_lowercase(), id);
+            }
             user.external_id = x;
         }
         if let Some(d) = field(item, "details") {
@@ -801,6 +852,7 @@ impl World {
             user.suspended = s;
         }
         if let (Some(e), Some(iid)) = (new_email, identity_id) {
+            self.index.emails.insert(e.to_ascii_lowercase(), id);
             let primary = user.identities.is_empty();
             user.identities.push(Identity {
                 id: iid,
@@ -813,7 +865,9 @@ impl World {
         }
         user.updated_at = now;
         if let Some(org) = org {
-            self.memberships.retain(|_, m| m.user_id != id);
+            for m in self.index.memberships.remove(&id).unwrap_or_default() {
+                self.memberships.remove(&m);
+            }
             if let Some(org) = org {
                 self.insert_membership(id, org);
             }
@@ -826,16 +880,9 @@ impl World {
         let by_email = field(item, "email")
             .flatten()
             .and_then(|e| self.user_by_email(e.trim()).map(|u| u.id));
-        let by_external = field(item, "external_id").flatten().and_then(|x| {
-            self.users
-                .values()
-                .find(|u| {
-                    u.external_id
-                        .as_deref()
-                        .is_some_and(|y| y.eq_ignore_ascii_case(&x))
-                })
-                .map(|u| u.id)
-        });
+        let by_external = field(item, "external_id")
+            .flatten()
+            .and_then(|x| self.user_by_external_id(&x));
         match by_external.or(by_email) {
             Some(id) => self.update_user(id, item).map(|id| (id, false)),
             None => self.create_user(item).map(|id| (id, true)),
@@ -860,6 +907,9 @@ impl World {
         let Some(user) = self.users.get_mut(&user_id) else {
             return Err(Invalid::not_found("user_id"));
         };
+        self.index
+            .emails
+            .insert(email.to_ascii_lowercase(), user_id);
         let primary = user.identities.is_empty();
         user.identities.push(Identity {
             id,
@@ -897,7 +947,9 @@ impl World {
     fn insert_membership(&mut self, user_id: u64, organization_id: u64) -> u64 {
         let id = self.new_id();
         let now = now_stamp();
-        let default = !self.memberships.values().any(|m| m.user_id == user_id);
+        let mine = self.index.memberships.entry(user_id).or_default();
+        let default = mine.is_empty();
+        mine.insert(id);
         self.memberships.insert(
             id,
             Membership {
@@ -926,9 +978,8 @@ impl World {
             ));
         };
         let existing: Vec<u64> = self
-            .memberships
-            .values()
-            .filter(|m| m.user_id == user_id)
+            .memberships_of(user_id)
+            .iter()
             .map(|m| m.organization_id)
             .collect();
         if existing.contains(&org_id) {
@@ -955,13 +1006,12 @@ impl World {
         let Some(m) = self.memberships.remove(&id) else {
             return Err(Invalid::not_found("id"));
         };
+        let mine = self.index.memberships.entry(m.user_id).or_default();
+        mine.remove(&id);
+        // Ids grow with time: the smallest left is the oldest.
+        let next = mine.first().copied();
         if m.default {
-            if let Some(next) = self
-                .memberships
-                .values_mut()
-                .filter(|x| x.user_id == m.user_id)
-                .min_by_key(|x| x.id)
-            {
+            if let Some(next) = next.and_then(|n| self.memberships.get_mut(&n)) {
                 next.default = true;
             }
         }
@@ -1320,6 +1370,33 @@ mod tests {
         w.seed_membership(u, b).unwrap();
         w.destroy_membership(ma).unwrap();
         assert_eq!(w.default_org_of(u), Some(b));
+    }
+
+    #[test]
+    fn lookups_follow_external_id_changes_identities_and_direct_edits() {
+        let mut w = world();
+        let a = w
+            .seed_user(UserSeed {
+                name: "A".into(),
+                email: Some("a@example.gov".into()),
+                external_id: Some("pages-user-1".into()),
+                ..UserSeed::default()
+            })
+            .unwrap();
+        let taken = json!({"name": "B", "email": "b@example.gov", "external_id": "PAGES-USER-1"});
+        assert_eq!(w.create_user(&taken).unwrap_err().code, "DuplicateValue");
+        w.update_user(a, &json!({"external_id": "pages-user-9"}))
+            .unwrap();
+        let b = w.create_user(&taken).unwrap();
+        w.create_identity(a, "A2@example.gov", true).unwrap();
+        assert_eq!(w.user_by_email("a2@EXAMPLE.gov").map(|u| u.id), Some(a));
+        assert!(w.create_identity(b, "a2@example.gov", true).is_err());
+        // A test edits the public maps directly, then the lookups are rebuilt.
+        w.users.remove(&b);
+        w.reindex();
+        assert!(w.user_by_email("b@example.gov").is_none());
+        let again = json!({"name": "B", "email": "b@example.gov", "external_id": "pages-user-1"});
+        assert!(w.create_user(&again).is_ok());
     }
 
     #[test]
