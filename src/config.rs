@@ -123,6 +123,11 @@ pub struct ZendeskTuning {
     pub max_retries: u32,
     /// First wait before polling background jobs; doubles up to 15 s while they run.
     pub job_poll_interval_ms: u64,
+    /// True unless the operator set `requests_per_minute`: the budget then follows the
+    /// account limit Zendesk announces in its rate-limit headers (up or down, keeping a
+    /// share free for the account's other integrations). A configured value is a ceiling
+    /// that announced limits can only lower.
+    pub follow_announced_limit: bool,
 }
 
 impl Default for ZendeskTuning {
@@ -135,6 +140,7 @@ impl Default for ZendeskTuning {
             request_timeout_seconds: 60,
             max_retries: 5,
             job_poll_interval_ms: 1000,
+            follow_announced_limit: true,
         }
     }
 }
@@ -238,6 +244,7 @@ impl FileSettings {
                 bail!("zendesk.requests_per_minute must be between 1 and 100000, got {rpm}");
             }
             s.zendesk.requests_per_minute = rpm;
+            s.zendesk.follow_announced_limit = false;
         }
         if let Some(jobs) = raw.zendesk.max_jobs_in_flight {
             if !(1..=30).contains(&jobs) {

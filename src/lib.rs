@@ -6,6 +6,7 @@ pub mod commands;
 pub mod config;
 pub mod export;
 pub mod github;
+pub mod loopback;
 pub mod model;
 pub mod outcome;
 pub mod plan;

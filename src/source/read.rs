@@ -7,8 +7,9 @@
 //! Must never: log or return the Authorization header or a URL's userinfo or query
 //! (pre-signed bucket URLs carry their credentials in the query).
 
-use std::net::IpAddr;
 use std::path::PathBuf;
+
+use crate::loopback::is_loopback;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -48,15 +49,6 @@ impl Location {
             anyhow::bail!("the report location is empty");
         }
         Ok(Location::Path(PathBuf::from(raw)))
-    }
-}
-
-fn is_loopback(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        None => false,
     }
 }
 

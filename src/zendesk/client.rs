@@ -188,7 +188,11 @@ impl Client {
         let mut auth = HeaderValue::from_str(&format!("Basic {encoded}"))
             .map_err(|_| anyhow::anyhow!("building the Zendesk Authorization header failed"))?;
         auth.set_sensitive(true);
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if crate::loopback::is_loopback(&settings.base_url) {
+            builder = builder.no_proxy();
+        }
+        let http = builder
             .timeout(Duration::from_secs(
                 settings.tuning.request_timeout_seconds.max(1),
             ))
@@ -202,7 +206,10 @@ impl Client {
             http,
             base,
             auth,
-            limiter: Limiter::new(settings.tuning.requests_per_minute.max(1)),
+            limiter: Limiter::new(
+                settings.tuning.requests_per_minute.max(1),
+                settings.tuning.follow_announced_limit,
+            ),
             stats: Stats::default(),
             tuning: settings.tuning.clone(),
             backoff_base: Duration::from_millis(500),
@@ -563,16 +570,19 @@ struct Limiter {
 
 struct LimiterState {
     budget: u32,
+    /// Follow the announced account limit up as well as down (nothing configured).
+    follow: bool,
     sent: VecDeque<Instant>,
     pause_until: Option<Instant>,
     route_next: HashMap<String, Instant>,
 }
 
 impl Limiter {
-    fn new(budget: u32) -> Self {
+    fn new(budget: u32, follow: bool) -> Self {
         Limiter {
             state: Mutex::new(LimiterState {
                 budget,
+                follow,
                 sent: VecDeque::new(),
                 pause_until: None,
                 route_next: HashMap::new(),
@@ -655,13 +665,21 @@ impl Limiter {
         let mut s = self.lock();
         if let Some(limit) = limit.filter(|l| *l > 0) {
             let limit = u32::try_from(limit).unwrap_or(u32::MAX);
-            if limit < s.budget {
+            // The account limit is shared with every other integration and with agents'
+            // apps: when following it, leave a fifth of it to them.
+            let target = if s.follow {
+                (limit / 5 * 4).max(1)
+            } else {
+                limit.min(s.budget)
+            };
+            if target != s.budget {
                 debug!(
                     from = s.budget,
-                    to = limit,
-                    "lowering the request budget to Zendesk's announced limit"
+                    to = target,
+                    announced = limit,
+                    "request budget set from Zendesk's announced limit"
                 );
-                s.budget = limit;
+                s.budget = target;
             }
         }
         if let Some(remaining) = remaining {
@@ -745,9 +763,21 @@ mod tests {
     }
 
     #[test]
+    fn without_a_configured_budget_the_announced_limit_is_followed_up_and_down() {
+        let limiter = Limiter::new(200, true);
+        let mut h = HeaderMap::new();
+        h.insert("x-rate-limit", HeaderValue::from_static("700"));
+        limiter.observe(&h, "GET users");
+        assert_eq!(limiter.budget(), 560, "four fifths of the announced 700");
+        h.insert("x-rate-limit", HeaderValue::from_static("400"));
+        limiter.observe(&h, "GET users");
+        assert_eq!(limiter.budget(), 320);
+    }
+
+    #[test]
     fn announced_limits_lower_the_budget_in_any_spelling() {
         for name in ["X-Rate-Limit", "ratelimit-limit", "Rate-Limit"] {
-            let limiter = Limiter::new(700);
+            let limiter = Limiter::new(700, false);
             let mut h = HeaderMap::new();
             h.insert(
                 reqwest::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),

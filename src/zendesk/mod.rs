@@ -15,7 +15,6 @@ mod wire;
 #[cfg(test)]
 mod tests;
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use anyhow::{bail, Result};
@@ -130,12 +129,10 @@ fn parse_base_url(raw: &str) -> Result<Url> {
     if url.query().is_some() || url.fragment().is_some() {
         bail!("ZENDESK_URL must not have a query or fragment");
     }
-    let loopback = match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        None => bail!("ZENDESK_URL has no host"),
-    };
+    if url.host().is_none() {
+        bail!("ZENDESK_URL has no host");
+    }
+    let loopback = crate::loopback::is_loopback(&url);
     match url.scheme() {
         "https" => {}
         "http" if loopback => {}

@@ -135,6 +135,7 @@ fn tuning() -> ZendeskTuning {
         request_timeout_seconds: 5,
         max_retries: 2,
         job_poll_interval_ms: 5,
+        follow_announced_limit: false,
     }
 }
 
