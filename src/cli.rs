@@ -61,9 +61,9 @@ pub enum Command {
     Demo(DemoArgs),
 }
 
-/// Options shared by the commands that read the Pages reports and Zendesk.
+/// Where the Pages reports and the configuration come from.
 #[derive(Debug, Clone, Args)]
-pub struct CommonArgs {
+pub struct InputArgs {
     /// The Pages organizations report (organizations.csv): a file path or an https:// URL.
     #[arg(
         long,
@@ -85,6 +85,13 @@ pub struct CommonArgs {
     /// YAML configuration file (see README "Configuration"); defaults apply without one.
     #[arg(long, env = "PAGES_ZENDESK_SYNC_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+/// Options shared by the commands that read the Pages reports and Zendesk.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
 
     /// Write the full machine-readable result, per record, to this JSON file.
     /// It contains emails and names: keep it out of public places.
@@ -127,27 +134,8 @@ pub struct RunArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct ExportArgs {
-    /// The Pages organizations report (organizations.csv): a file path or an https:// URL.
-    #[arg(
-        long,
-        env = "PAGES_ORGANIZATIONS_REPORT",
-        hide_env_values = true,
-        value_name = "PATH|URL"
-    )]
-    pub organizations: Option<String>,
-
-    /// The Pages users report (users.csv): a file path or an https:// URL.
-    #[arg(
-        long,
-        env = "PAGES_USERS_REPORT",
-        hide_env_values = true,
-        value_name = "PATH|URL"
-    )]
-    pub users: Option<String>,
-
-    /// YAML configuration file.
-    #[arg(long, env = "PAGES_ZENDESK_SYNC_CONFIG", value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub input: InputArgs,
 
     /// Directory to write the importer CSV files into (created if missing).
     #[arg(long, value_name = "DIR")]

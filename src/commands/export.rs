@@ -71,11 +71,11 @@ struct ExportReport<'a> {
 }
 
 pub async fn export(args: &ExportArgs) -> Result<ExportSummary> {
-    let settings = FileSettings::load(args.config.as_deref())?;
-    let organizations = args.organizations.as_deref().ok_or_else(|| {
+    let settings = FileSettings::load(args.input.config.as_deref())?;
+    let organizations = args.input.organizations.as_deref().ok_or_else(|| {
         UsageError("the organizations report is required: pass --organizations or set PAGES_ORGANIZATIONS_REPORT".into())
     })?;
-    let users = args.users.as_deref().ok_or_else(|| {
+    let users = args.input.users.as_deref().ok_or_else(|| {
         UsageError("the users report is required: pass --users or set PAGES_USERS_REPORT".into())
     })?;
     let authorization = std::env::var("PAGES_REPORTS_AUTHORIZATION")
@@ -219,9 +219,11 @@ mod tests {
 
     fn args(out: &Path, report_json: Option<PathBuf>) -> ExportArgs {
         ExportArgs {
-            organizations: Some(ORGS.into()),
-            users: Some(USERS.into()),
-            config: None,
+            input: crate::cli::InputArgs {
+                organizations: Some(ORGS.into()),
+                users: Some(USERS.into()),
+                config: None,
+            },
             out: out.to_path_buf(),
             report_json,
         }
@@ -291,7 +293,7 @@ mod tests {
         .unwrap();
         let json = dir.path().join("report/export.json");
         let mut a = args(&dir.path().join("out"), Some(json.clone()));
-        a.users = Some(users.display().to_string());
+        a.input.users = Some(users.display().to_string());
         let summary = export(&a).await.unwrap();
         assert_eq!(summary.row_issues, 1);
         let text = std::fs::read_to_string(&json).unwrap();
@@ -308,7 +310,7 @@ mod tests {
     async fn a_file_level_problem_stays_a_source_error_and_writes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let mut a = args(&dir.path().join("out"), None);
-        a.users = Some(ORGS.into());
+        a.input.users = Some(ORGS.into());
         let err = export(&a).await.unwrap_err();
         assert!(
             err.downcast_ref::<source::SourceError>().is_some(),

@@ -47,11 +47,11 @@ pub struct Inputs {
 impl Inputs {
     /// From the common arguments and the environment (the names the workflow sets).
     pub fn from_args(args: &CommonArgs) -> Result<Self> {
-        let settings = FileSettings::load(args.config.as_deref())?;
-        let organizations = args.organizations.clone().ok_or_else(|| {
+        let settings = FileSettings::load(args.input.config.as_deref())?;
+        let organizations = args.input.organizations.clone().ok_or_else(|| {
             UsageError("no organizations report: pass --organizations PATH|URL or set PAGES_ORGANIZATIONS_REPORT".into())
         })?;
-        let users = args.users.clone().ok_or_else(|| {
+        let users = args.input.users.clone().ok_or_else(|| {
             UsageError("no users report: pass --users PATH|URL or set PAGES_USERS_REPORT".into())
         })?;
         let zendesk = ZendeskSettings::from_env_values(
