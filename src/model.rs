@@ -456,11 +456,25 @@ mod tests {
     fn the_ascii_email_path_agrees_on_each_rejection() {
         let long = format!("{}@x.gov", "a".repeat(250));
         for s in [
-            "", "Jane", "a@b@c.gov", "@agency.gov", "jane@localhost", "jane@agency..gov",
-            "ja ne@agency.gov", "ja\x7fne@x.gov", "j\u{b}@x.gov", "j@-x.gov", "j@x-.gov",
-            "J@X.GOV", &long,
+            "",
+            "Jane",
+            "a@b@c.gov",
+            "@agency.gov",
+            "jane@localhost",
+            "jane@agency..gov",
+            "ja ne@agency.gov",
+            "ja\x7fne@x.gov",
+            "j\u{b}@x.gov",
+            "j@-x.gov",
+            "j@x-.gov",
+            "J@X.GOV",
+            &long,
         ] {
-            assert_eq!(EmailKey::parse_ascii(s), EmailKey::parse_general(s), "{s:?}");
+            assert_eq!(
+                EmailKey::parse_ascii(s),
+                EmailKey::parse_general(s),
+                "{s:?}"
+            );
         }
     }
 

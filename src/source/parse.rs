@@ -323,7 +323,9 @@ type Memberships = Vec<(u32, Role)>;
 /// Finds an organization of organizations.csv by the name a users row gives.
 struct OrgIndex<'a> {
     /// Keys in order: position = the index used in `Memberships`.
-    keys: Vec<&'a OrgKey>,
+    /// Owned (shared) clones, side by side: handing a key to a user's roles then reads
+    /// this vector, not a tree node per membership.
+    keys: Vec<OrgKey>,
     /// The name exactly as organizations.csv writes it (trimmed): the usual case, no
     /// lower-casing needed. Fx, not SipHash: the names come from the operator's own
     /// report and a million and a half lookups are on the hot path.
@@ -344,7 +346,7 @@ impl<'a> OrgIndex<'a> {
         for (i, (key, org)) in orgs.iter().enumerate() {
             // Fewer than 2^32 organizations: the report is capped far below that size.
             let i = u32::try_from(i).unwrap_or(u32::MAX);
-            index.keys.push(key);
+            index.keys.push(key.clone());
             index.exact.insert(org.name.as_str(), i);
             index.folded.insert(key.as_str(), i);
         }
@@ -644,7 +646,7 @@ fn parse_role(raw: &str) -> Option<Role> {
 fn resolve_duplicates(
     mut candidates: Vec<Candidate>,
     memberships: &[(u32, Role)],
-    keys: &[&OrgKey],
+    keys: &[OrgKey],
     policy: &Policy,
     issues: &mut Vec<RowIssue>,
     protected_external_ids: &mut BTreeSet<String>,
@@ -696,7 +698,7 @@ fn resolve_duplicates(
         for &(org, role) in &roles {
             // `org` came from the index built over the same keys.
             if let Some(key) = keys.get(org as usize) {
-                role_map.insert((*key).clone(), role);
+                role_map.insert(key.clone(), role);
             }
         }
         let user = DesiredUser {
