@@ -7,11 +7,17 @@
 //! PZS_BENCH_SIZES=10000,100000 PZS_BENCH_PLAN_ONLY=1 cargo bench --bench parse_and_plan
 //! ```
 //!
-//! Each size runs in a child process of this binary so that its peak RSS (VmHWM) is its own.
-//! The inputs are generated in memory: organizations = users / 10 with commas, colons and
-//! ampersands in names; ~1.5 memberships per user; one user in seven a manager; a Zendesk
-//! snapshot with most users present and some drift (changed details, stale memberships,
-//! missing users and organizations, changed emails, users no longer in Pages).
+//! Each size runs in a child process of this binary, in three phases; before each phase the
+//! heap is trimmed and the RSS high-water mark (VmHWM) reset, so each peak is that phase's:
+//! 1. parse: the report bytes (as a run holds them while parsing) and the desired state;
+//! 2. plan: the desired state, the Zendesk snapshot (inputs a run holds) and the plan;
+//! 3. guard, apply in memory, verify: not part of the goal, reported so nothing is hidden.
+//!
+//! Times are wall and process CPU (all threads). The inputs are generated in memory:
+//! organizations = users / 10 with commas, colons and ampersands in names; ~1.5
+//! memberships per user; one user in seven a manager; a Zendesk snapshot with most users
+//! present and some drift (changed details, stale memberships, missing users and
+//! organizations, changed emails, users no longer in Pages).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -55,22 +61,44 @@ fn main() {
         sizes = vec![10_000, 100_000, 1_000_000];
     }
 
-    println!(
-        "| users | orgs | memberships | parse | plan | changes | guard | verify (after apply) | peak RSS |"
-    );
-    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     eprintln!("calibration: {}", calibrate());
     let exe = std::env::current_exe().expect("bench binary path");
+    let mut times = Vec::new();
+    let mut memory = Vec::new();
     for size in sizes {
         let mut cmd = Command::new(&exe);
         cmd.env(CHILD_ENV, size.to_string());
         if plan_only {
             cmd.arg("--plan-only");
         }
-        let status = cmd.status().expect("run bench child");
-        if !status.success() {
-            eprintln!("size {size}: child failed ({status})");
+        cmd.stderr(std::process::Stdio::inherit());
+        let out = cmd.output().expect("run bench child");
+        if !out.status.success() {
+            eprintln!("size {size}: child failed ({})", out.status);
         }
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            if let Some(row) = line.strip_prefix("TIME") {
+                times.push(row.to_string());
+            } else if let Some(row) = line.strip_prefix("MEM") {
+                memory.push(row.to_string());
+            }
+        }
+    }
+    println!("Time, wall (CPU of the whole process, all threads):\n");
+    println!(
+        "| users | orgs | memberships | users.csv | parse | plan | parse + plan | changes | guard | verify (after apply) |"
+    );
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for row in times {
+        println!("{row}");
+    }
+    println!("\nPeak RSS (VmHWM, reset before each phase):\n");
+    println!(
+        "| users | CSV bytes | parse peak | desired | desired + snapshot | plan peak | **parse + plan peak** | guard + apply + verify peak |"
+    );
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for row in memory {
+        println!("{row}");
     }
 }
 
@@ -78,11 +106,18 @@ fn run_one(users: usize, plan_only: bool) {
     let policy = Policy::default();
     let world = World::generate(users);
 
-    let (desired, parse_cell) = if plan_only {
-        (world.desired(&policy), "not run".to_string())
+    // Phase 1, parse: holds the report bytes (as a run does while parsing) and what the
+    // parser builds. The generator's own rows are dropped first.
+    let (desired, parse, csv_bytes, parse_peak) = if plan_only {
+        let desired = world.desired(&policy);
+        drop(world);
+        (desired, None, 0, 0)
     } else {
         let (orgs_csv, users_csv) = world.csv();
-        let start = Instant::now();
+        drop(world);
+        let csv_bytes = orgs_csv.len() + users_csv.len();
+        memory::fresh_phase();
+        let meter = Meter::start();
         let reports = source::parse(
             &orgs_csv,
             "organizations.csv",
@@ -91,26 +126,39 @@ fn run_one(users: usize, plan_only: bool) {
             &policy,
         )
         .expect("generated reports parse");
-        let cell = ms(start);
+        let parse = meter.stop();
+        let peak = memory::peak();
+        // A run drops the bytes once parsed (`source::load` returns only the reports).
         drop((orgs_csv, users_csv));
-        (reports.desired, cell)
+        (reports.desired, Some(parse), csv_bytes, peak)
     };
-    let actual = world.actual(&desired, &policy);
+
+    // Phase 2, plan: holds the desired state and the Zendesk snapshot (both inputs of a
+    // run's plan) and what the planner builds. Generating the snapshot is not measured.
+    memory::fresh_phase();
+    let desired_only = memory::current();
+    let actual = snapshot(&desired, &policy);
+    memory::fresh_phase();
+    let held = memory::current();
     let memberships: usize = desired.users.values().map(|u| u.roles.len()).sum();
-
-    let start = Instant::now();
+    let meter = Meter::start();
     let the_plan = plan(&desired, &actual, &policy);
-    let plan_cell = ms(start);
+    let plan_cost = meter.stop();
+    let plan_peak = memory::peak();
 
-    let start = Instant::now();
+    // Phase 3, the rest of a run's core: guard, apply in memory (a stand-in for Zendesk),
+    // verify. Not part of the goal; measured so that nothing is hidden.
+    memory::fresh_phase();
+    let meter = Meter::start();
     let figures = guard::figures(&the_plan, &desired, &actual);
     let _ = guard::check(&the_plan, &desired, &actual, &GuardLimits::default());
-    let guard_cell = ms(start);
+    let guard_cost = meter.stop();
 
     let after = simulate::apply_in_memory(&actual, &the_plan, &policy);
-    let start = Instant::now();
+    let meter = Meter::start();
     let verification = verify::verify(&desired, &after, &policy);
-    let verify_cell = ms(start);
+    let verify_cost = meter.stop();
+    let rest_peak = memory::peak();
     assert!(
         verification.all_passed(),
         "the generated world converges in one run"
@@ -126,12 +174,121 @@ fn run_one(users: usize, plan_only: bool) {
         "users={users}: {counts}removals={} of {} managed",
         figures.removals, figures.managed_memberships
     );
+    let (parse_cell, both_cell) = match parse {
+        Some(p) => (p.to_string(), p.plus(plan_cost).to_string()),
+        None => ("not run".to_string(), "not run".to_string()),
+    };
     println!(
-        "| {users} | {} | {memberships} | {parse_cell} | {plan_cell} | {} | {guard_cell} | {verify_cell} | {} |",
+        "TIME| {users} | {} | {memberships} | {} | {parse_cell} | {plan_cost} | {both_cell} | {} | {guard_cost} | {verify_cost} |",
         desired.orgs.len(),
+        mib(csv_bytes as u64),
         the_plan.changes.len(),
-        peak_rss(),
     );
+    println!(
+        "MEM| {users} | {} | {} | {} | {} | {} | **{}** | {} |",
+        mib(csv_bytes as u64),
+        mib(parse_peak),
+        mib(desired_only),
+        mib(held),
+        mib(plan_peak),
+        mib(parse_peak.max(plan_peak)),
+        mib(rest_peak),
+    );
+}
+
+/// Wall and CPU time of one step. CPU time is the whole process's (every thread), so a
+/// step that runs on two threads shows more CPU than wall; on a machine shared with other
+/// builds, CPU time is the steadier of the two.
+#[derive(Clone, Copy)]
+struct Cost {
+    wall: f64,
+    cpu: f64,
+}
+
+impl Cost {
+    fn plus(self, other: Cost) -> Cost {
+        Cost {
+            wall: self.wall + other.wall,
+            cpu: self.cpu + other.cpu,
+        }
+    }
+}
+
+impl std::fmt::Display for Cost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.0} ms ({:.0})", self.wall * 1e3, self.cpu * 1e3)
+    }
+}
+
+struct Meter {
+    wall: Instant,
+    cpu: f64,
+}
+
+impl Meter {
+    fn start() -> Self {
+        Meter {
+            wall: Instant::now(),
+            cpu: process_cpu_seconds(),
+        }
+    }
+
+    fn stop(self) -> Cost {
+        Cost {
+            wall: self.wall.elapsed().as_secs_f64(),
+            cpu: process_cpu_seconds() - self.cpu,
+        }
+    }
+}
+
+fn process_cpu_seconds() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec through a valid pointer.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return f64::NAN;
+    }
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+/// Resident memory of this process, read from `/proc/self/status` (Linux), in bytes.
+mod memory {
+    fn status_kb(field: &str) -> u64 {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with(field))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|kb| kb.parse::<u64>().ok())
+            })
+            .unwrap_or(0)
+    }
+
+    pub fn current() -> u64 {
+        status_kb("VmRSS:") * 1024
+    }
+
+    /// The high-water mark since the last [`fresh_phase`].
+    pub fn peak() -> u64 {
+        status_kb("VmHWM:") * 1024
+    }
+
+    /// Hands freed heap pages back to the kernel, then resets the high-water mark to the
+    /// current RSS, so that the next [`peak`] is this phase's own (on top of what is held).
+    pub fn fresh_phase() {
+        // SAFETY: malloc_trim only releases free memory of the glibc allocator.
+        unsafe {
+            libc::malloc_trim(0);
+        }
+        // Writing 5 to clear_refs resets VmHWM (Linux ≥ 4.0).
+        if std::fs::write("/proc/self/clear_refs", "5").is_err() {
+            eprintln!("cannot reset VmHWM: peaks include earlier phases");
+        }
+    }
 }
 
 /// How fast this machine is at what dominates planning: random lookups in big hash tables.
@@ -144,25 +301,13 @@ fn calibrate() -> String {
     let map: std::collections::HashMap<u64, u64> = keys.iter().map(|k| (*k, *k)).collect();
     let hits = keys.iter().rev().filter(|k| map.contains_key(k)).count();
     format!(
-        "1M u64 hash inserts + {hits} lookups (std HashMap): {}",
-        ms(start)
+        "1M u64 hash inserts + {hits} lookups (std HashMap): {:.0} ms",
+        start.elapsed().as_secs_f64() * 1e3
     )
 }
 
-fn ms(start: Instant) -> String {
-    format!("{:.0} ms", start.elapsed().as_secs_f64() * 1000.0)
-}
-
-fn peak_rss() -> String {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<u64>().ok())
-        })
-        .map_or_else(|| "n/a".into(), |kb| format!("{} MiB", kb / 1024))
+fn mib(bytes: u64) -> String {
+    format!("{} MiB", bytes / (1024 * 1024))
 }
 
 /// The Pages side as plain rows, from which both the CSV reports and the desired state
@@ -287,143 +432,143 @@ impl World {
         }
         d
     }
+}
 
-    /// Zendesk after last month's run, plus a month of drift.
-    fn actual(&self, desired: &DesiredState, policy: &Policy) -> ActualState {
-        let mut a = ActualState::default();
-        let mut org_ids: BTreeMap<&OrgKey, u64> = BTreeMap::new();
-        for (i, (key, org)) in desired.orgs.iter().enumerate() {
-            if i % 100 == 99 {
-                continue; // new in Pages this month
-            }
-            let id = 10_000_000 + i as u64;
-            let details = if i % 50 == 7 {
-                Some("Renamed agency".to_string())
-            } else {
-                Some(org.details.clone())
-            };
-            a.orgs.insert(
-                id,
-                ZendeskOrg {
-                    id,
-                    name: org.name.clone(),
-                    details,
-                },
-            );
-            org_ids.insert(key, id);
+/// Zendesk after last month's run, plus a month of drift.
+fn snapshot(desired: &DesiredState, policy: &Policy) -> ActualState {
+    let mut a = ActualState::default();
+    let mut org_ids: BTreeMap<&OrgKey, u64> = BTreeMap::new();
+    for (i, (key, org)) in desired.orgs.iter().enumerate() {
+        if i % 100 == 99 {
+            continue; // new in Pages this month
         }
-        for i in 0..(desired.orgs.len() / 100) {
-            let id = 20_000_000 + i as u64;
-            a.orgs.insert(
-                id,
-                ZendeskOrg {
-                    id,
-                    name: format!("Old org {i}"),
-                    details: None,
-                },
-            );
-        }
-        let managed: Vec<u64> = org_ids.values().copied().collect();
-
-        let mut membership_id = 100_000_000u64;
-        let mut identity_id = 50_000_000u64;
-        let mut add_member = |a: &mut ActualState, user_id: u64, org_id: u64| {
-            membership_id += 1;
-            a.memberships.insert(
-                membership_id,
-                ZendeskMembership {
-                    id: membership_id,
-                    user_id,
-                    org_id,
-                },
-            );
+        let id = 10_000_000 + i as u64;
+        let details = if i % 50 == 7 {
+            Some("Renamed agency".to_string())
+        } else {
+            Some(org.details.clone())
         };
-        for (i, d) in desired.users.values().enumerate() {
-            if i % 100 == 42 {
-                continue; // new partner user this month
-            }
-            let id = 1_000_000 + i as u64;
-            identity_id += 1;
-            let email_changed = i % 200 == 3;
-            let email = if email_changed {
-                EmailKey::parse(&format!("old.{i}@agency.gov")).unwrap()
-            } else {
-                d.email.clone()
-            };
-            let manager = d.is_manager();
-            let mut tags = vec!["partner".to_string()];
-            if manager != (i % 97 == 5) {
-                tags.push(policy.manager_tag.clone());
-            }
-            a.users.insert(
+        a.orgs.insert(
+            id,
+            ZendeskOrg {
                 id,
-                ZendeskUser {
-                    id,
-                    name: if i % 300 == 1 {
-                        String::new()
-                    } else {
-                        name_from_email(&d.email)
-                    },
-                    role: if i % 1000 == 17 {
-                        ZendeskRole::Agent
-                    } else {
-                        ZendeskRole::EndUser
-                    },
-                    external_id: (i % 10 != 4 || email_changed).then(|| d.external_id.clone()),
-                    roles_text: Some(if i % 33 == 8 {
-                        "stale".into()
-                    } else {
-                        desired.roles_text(d)
-                    }),
-                    tags,
-                    suspended: false,
-                    identities: vec![ZendeskIdentity {
-                        id: identity_id,
-                        email,
-                        primary: true,
-                    }],
-                },
-            );
-            for (j, key) in d.roles.keys().enumerate() {
-                if let Some(&org_id) = org_ids.get(key) {
-                    if (i + j) % 50 != 11 {
-                        add_member(&mut a, id, org_id);
-                    }
-                }
-            }
-            if i % 200 == 9 && !managed.is_empty() {
-                // A stale membership: the user left that org in Pages.
-                let stale = managed[(i * 31) % managed.len()];
-                if !d.roles.keys().any(|k| org_ids.get(k) == Some(&stale)) {
-                    add_member(&mut a, id, stale);
-                }
-            }
-        }
-        // End-users who left Pages altogether.
-        for i in 0..(desired.users.len() / 200) {
-            let id = 5_000_000 + i as u64;
-            identity_id += 1;
-            a.users.insert(
-                id,
-                ZendeskUser {
-                    id,
-                    name: format!("Former {i}"),
-                    role: ZendeskRole::EndUser,
-                    external_id: None,
-                    roles_text: None,
-                    tags: Vec::new(),
-                    suspended: false,
-                    identities: vec![ZendeskIdentity {
-                        id: identity_id,
-                        email: EmailKey::parse(&format!("former{i}@agency.gov")).unwrap(),
-                        primary: true,
-                    }],
-                },
-            );
-            if !managed.is_empty() {
-                add_member(&mut a, id, managed[(i * 7) % managed.len()]);
-            }
-        }
-        a
+                name: org.name.clone(),
+                details,
+            },
+        );
+        org_ids.insert(key, id);
     }
+    for i in 0..(desired.orgs.len() / 100) {
+        let id = 20_000_000 + i as u64;
+        a.orgs.insert(
+            id,
+            ZendeskOrg {
+                id,
+                name: format!("Old org {i}"),
+                details: None,
+            },
+        );
+    }
+    let managed: Vec<u64> = org_ids.values().copied().collect();
+
+    let mut membership_id = 100_000_000u64;
+    let mut identity_id = 50_000_000u64;
+    let mut add_member = |a: &mut ActualState, user_id: u64, org_id: u64| {
+        membership_id += 1;
+        a.memberships.insert(
+            membership_id,
+            ZendeskMembership {
+                id: membership_id,
+                user_id,
+                org_id,
+            },
+        );
+    };
+    for (i, d) in desired.users.values().enumerate() {
+        if i % 100 == 42 {
+            continue; // new partner user this month
+        }
+        let id = 1_000_000 + i as u64;
+        identity_id += 1;
+        let email_changed = i % 200 == 3;
+        let email = if email_changed {
+            EmailKey::parse(&format!("old.{i}@agency.gov")).unwrap()
+        } else {
+            d.email.clone()
+        };
+        let manager = d.is_manager();
+        let mut tags = vec!["partner".to_string()];
+        if manager != (i % 97 == 5) {
+            tags.push(policy.manager_tag.clone());
+        }
+        a.users.insert(
+            id,
+            ZendeskUser {
+                id,
+                name: if i % 300 == 1 {
+                    String::new()
+                } else {
+                    name_from_email(&d.email)
+                },
+                role: if i % 1000 == 17 {
+                    ZendeskRole::Agent
+                } else {
+                    ZendeskRole::EndUser
+                },
+                external_id: (i % 10 != 4 || email_changed).then(|| d.external_id.clone()),
+                roles_text: Some(if i % 33 == 8 {
+                    "stale".into()
+                } else {
+                    desired.roles_text(d)
+                }),
+                tags,
+                suspended: false,
+                identities: vec![ZendeskIdentity {
+                    id: identity_id,
+                    email,
+                    primary: true,
+                }],
+            },
+        );
+        for (j, key) in d.roles.keys().enumerate() {
+            if let Some(&org_id) = org_ids.get(key) {
+                if (i + j) % 50 != 11 {
+                    add_member(&mut a, id, org_id);
+                }
+            }
+        }
+        if i % 200 == 9 && !managed.is_empty() {
+            // A stale membership: the user left that org in Pages.
+            let stale = managed[(i * 31) % managed.len()];
+            if !d.roles.keys().any(|k| org_ids.get(k) == Some(&stale)) {
+                add_member(&mut a, id, stale);
+            }
+        }
+    }
+    // End-users who left Pages altogether.
+    for i in 0..(desired.users.len() / 200) {
+        let id = 5_000_000 + i as u64;
+        identity_id += 1;
+        a.users.insert(
+            id,
+            ZendeskUser {
+                id,
+                name: format!("Former {i}"),
+                role: ZendeskRole::EndUser,
+                external_id: None,
+                roles_text: None,
+                tags: Vec::new(),
+                suspended: false,
+                identities: vec![ZendeskIdentity {
+                    id: identity_id,
+                    email: EmailKey::parse(&format!("former{i}@agency.gov")).unwrap(),
+                    primary: true,
+                }],
+            },
+        );
+        if !managed.is_empty() {
+            add_member(&mut a, id, managed[(i * 7) % managed.len()]);
+        }
+    }
+    a
 }

@@ -7,16 +7,20 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// An email address normalised for comparison: trimmed and lower-cased.
 ///
 /// `Debug` and `Display` print the address; never put an `EmailKey` in public output
 /// (GitHub comments, job summaries). Public report types hold counts only.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct EmailKey(String);
+///
+/// Shared, immutable text: a clone (the desired state keeps each email as map key and in
+/// the user, the plan copies it into changes) costs a counter increment, not an
+/// allocation. Equality, order and hash are those of the text, as with a `String`.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EmailKey(Arc<str>);
 
 /// Why a string is not an email address the sync will write to Zendesk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -47,6 +51,15 @@ impl EmailKey {
     /// Trims, lower-cases and checks the shape `local@domain.tld`.
     pub fn parse(raw: &str) -> Result<Self, InvalidEmail> {
         let s = raw.trim();
+        if s.is_ascii() {
+            Self::parse_ascii(s)
+        } else {
+            Self::parse_general(s)
+        }
+    }
+
+    /// `parse` for any trimmed text.
+    fn parse_general(s: &str) -> Result<Self, InvalidEmail> {
         if s.is_empty() {
             return Err(InvalidEmail::Empty);
         }
@@ -69,7 +82,41 @@ impl EmailKey {
         if !domain.contains('.') || !labels_ok {
             return Err(InvalidEmail::BadDomain);
         }
-        Ok(EmailKey(s.to_lowercase()))
+        Ok(EmailKey(s.to_lowercase().into()))
+    }
+
+    /// `parse` of a trimmed ASCII string (nearly every address): the same checks on bytes,
+    /// one allocation, no Unicode tables. A unit test and a property test keep it equal to
+    /// the general path.
+    fn parse_ascii(s: &str) -> Result<Self, InvalidEmail> {
+        let bytes = s.as_bytes();
+        if bytes.is_empty() {
+            return Err(InvalidEmail::Empty);
+        }
+        if bytes.len() > 254 {
+            return Err(InvalidEmail::TooLong);
+        }
+        // ASCII white space (`char::is_whitespace`) is 9..=13 and 32; control is 0..=31, 127.
+        if bytes.iter().any(|&b| b <= b' ' || b == 0x7f) {
+            return Err(InvalidEmail::Whitespace);
+        }
+        let Some(at) = bytes.iter().position(|&b| b == b'@') else {
+            return Err(InvalidEmail::NoAt);
+        };
+        let (local, domain) = (&s[..at], &s[at + 1..]);
+        if domain.as_bytes().contains(&b'@') {
+            return Err(InvalidEmail::NoAt);
+        }
+        if local.is_empty() {
+            return Err(InvalidEmail::EmptyLocalPart);
+        }
+        let labels_ok = domain
+            .split('.')
+            .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'));
+        if !domain.contains('.') || !labels_ok {
+            return Err(InvalidEmail::BadDomain);
+        }
+        Ok(EmailKey(ascii_lowercase(s)))
     }
 
     pub fn as_str(&self) -> &str {
@@ -93,27 +140,85 @@ impl fmt::Display for EmailKey {
     }
 }
 
+// Serialized as the bare string, like the `String` it used to wrap (`serde(transparent)`).
+impl Serialize for EmailKey {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for EmailKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(|s| EmailKey(s.into()))
+    }
+}
+
+/// `s` lower-cased into a shared string with a single allocation (ASCII input only).
+fn ascii_lowercase(s: &str) -> Arc<str> {
+    if !s.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Arc::from(s);
+    }
+    // Keys are short (emails at most 254 bytes); longer ones take the heap path.
+    let mut buffer = [0u8; 256];
+    match buffer.get_mut(..s.len()) {
+        Some(out) => {
+            out.copy_from_slice(s.as_bytes());
+            out.make_ascii_lowercase();
+            // Lower-casing ASCII keeps it ASCII, hence UTF-8.
+            Arc::from(std::str::from_utf8(out).unwrap_or(s))
+        }
+        None => Arc::from(s.to_ascii_lowercase()),
+    }
+}
+
 /// An organization name normalised for comparison: trimmed, compared case-insensitively.
 /// The key holds the lower-cased form; the name as Pages writes it lives next to it.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct OrgKey(String);
+///
+/// Shared like [`EmailKey`]: every user's roles name their organizations by key, and a
+/// million users must not mean a million and a half copies of the names.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OrgKey(Arc<str>);
 
 impl OrgKey {
     /// `None` when the name is empty after trimming.
     pub fn new(name: &str) -> Option<Self> {
         let t = name.trim();
-        (!t.is_empty()).then(|| OrgKey(t.to_lowercase()))
+        if t.is_empty() {
+            None
+        } else if t.is_ascii() {
+            Some(OrgKey(ascii_lowercase(t)))
+        } else {
+            Some(OrgKey(t.to_lowercase().into()))
+        }
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Where the shared text lives: two keys with the same address are clones of one key,
+    /// hence equal (the converse does not hold). Lets the planner find an organization
+    /// without hashing its name.
+    pub(crate) fn text_address(&self) -> usize {
+        self.0.as_ptr() as usize
     }
 }
 
 impl fmt::Debug for OrgKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:?}", self.0)
+    }
+}
+
+impl Serialize for OrgKey {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for OrgKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(|s| OrgKey(s.into()))
     }
 }
 
@@ -335,6 +440,51 @@ mod tests {
             EmailKey::parse("ja ne@agency.gov"),
             Err(InvalidEmail::Whitespace)
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_ascii_email_path_agrees_with_the_general_one(
+            s in "[ -~\t]{0,12}(@[ -~]{0,12})?(@?[a-zA-Z.-]{0,8})",
+        ) {
+            let s = s.trim();
+            proptest::prop_assert_eq!(EmailKey::parse_ascii(s), EmailKey::parse_general(s));
+        }
+    }
+
+    #[test]
+    fn the_ascii_email_path_agrees_on_each_rejection() {
+        let long = format!("{}@x.gov", "a".repeat(250));
+        for s in [
+            "",
+            "Jane",
+            "a@b@c.gov",
+            "@agency.gov",
+            "jane@localhost",
+            "jane@agency..gov",
+            "ja ne@agency.gov",
+            "ja\x7fne@x.gov",
+            "j\u{b}@x.gov",
+            "j@-x.gov",
+            "j@x-.gov",
+            "J@X.GOV",
+            &long,
+        ] {
+            assert_eq!(
+                EmailKey::parse_ascii(s),
+                EmailKey::parse_general(s),
+                "{s:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn keys_serialize_as_their_text() {
+        let key = OrgKey::new(" Agency A ").unwrap();
+        assert_eq!(serde_json::to_string(&key).unwrap(), "\"agency a\"");
+        let email: EmailKey = serde_json::from_str("\"j@x.gov\"").unwrap();
+        assert_eq!(email.as_str(), "j@x.gov");
+        assert_eq!(serde_json::to_string(&email).unwrap(), "\"j@x.gov\"");
     }
 
     #[test]

@@ -250,7 +250,7 @@ fn org_assignments(
         let Some(user) = end_user(m.user_id) else {
             continue;
         };
-        let listed = matching.desired_pairs.contains(&(user.id, m.org_id));
+        let listed = matching.slot(user.id, org).is_some();
         if !listed && !matching.is_protected(desired, user) {
             t.mismatch(MismatchKind::MembershipExtra, || {
                 let who = user

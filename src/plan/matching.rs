@@ -60,12 +60,13 @@ pub(crate) struct Matching<'a> {
     pub user_by_id: HashMap<u64, &'a ZendeskUser>,
     /// One entry per Pages user, in email order.
     pub users: Vec<(&'a DesiredUser, UserMatch)>,
-    /// Per Pages user (as `users`): its roles' organization indexes, in key order, at
-    /// `role_orgs[role_start[i]..role_start[i + 1]]`.
+    /// Matched Zendesk user → index of its Pages user in `users` (one-to-one).
+    pages_user: HashMap<u64, u32>,
+    /// Per Pages user (as `users`): its roles as (organization index, role), in key order,
+    /// at `role_orgs[role_start[i]..role_start[i + 1]]`. A position in `role_orgs` is a
+    /// "role slot": one wanted membership.
     role_start: Vec<usize>,
-    role_orgs: Vec<u32>,
-    /// (Zendesk user, Zendesk organization) pairs the report asks for, for matched users.
-    pub desired_pairs: HashSet<(u64, u64)>,
+    role_orgs: Vec<(u32, Role)>,
     /// Lower-cased protected external_ids (rows skipped by the parser).
     pub protected_external_ids: HashSet<String>,
     /// Lower-cased external_ids shared by several Pages users (or empty): never matched on,
@@ -95,43 +96,22 @@ impl<'a> Matching<'a> {
             }
         }
 
-        let n = actual.users.len();
-        let mut user_by_email: HashMap<&EmailKey, u64> = HashMap::default();
-        user_by_email.reserve(n + n / 4);
-        let mut user_by_external_id: HashMap<Cow<str>, u64> = HashMap::default();
-        user_by_external_id.reserve(n);
-        let mut user_by_id: HashMap<u64, &ZendeskUser> = HashMap::default();
-        user_by_id.reserve(n);
-        for user in actual.users.values() {
-            user_by_id.insert(user.id, user);
-            for identity in &user.identities {
-                user_by_email.entry(&identity.email).or_insert(user.id);
-            }
-            if let Some(ext) = non_empty(user.external_id.as_deref()) {
-                user_by_external_id.entry(lower(ext)).or_insert(user.id);
-            }
-        }
-
-        // An external_id that two Pages users share (a report with a repeated ID) identifies
-        // neither: it is neither matched on nor written.
-        let desired_ext: Vec<Cow<str>> = desired
-            .users
-            .values()
-            .map(|d| lower(&d.external_id))
-            .collect();
-        let mut seen: HashSet<&str> = HashSet::default();
-        seen.reserve(desired_ext.len());
-        let mut ambiguous_external_ids = HashSet::default();
-        for ext in &desired_ext {
-            if ext.trim().is_empty() || !seen.insert(ext.as_ref()) {
-                ambiguous_external_ids.insert(ext.to_string());
-            }
-        }
-        drop(seen);
+        // The two sides' indexes do not depend on each other: build them on two threads.
+        let (zendesk_side, (desired_ext, ambiguous_external_ids, role_start, role_orgs)) =
+            std::thread::scope(|scope| {
+                let zendesk_side = scope.spawn(|| zendesk_indexes(actual));
+                let desired_side = desired_indexes(desired, &orgs, &org_index);
+                // A panic in the other thread is a bug of this module, not an input problem.
+                let zendesk_side = zendesk_side
+                    .join()
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e));
+                (zendesk_side, desired_side)
+            });
+        let (user_by_id, user_by_email, user_by_external_id) = zendesk_side;
 
         // Phase 1, external_id first (DESIGN "Identity": an email change in Pages moves the
         // same Zendesk user to the new address instead of creating a duplicate).
-        let mut claimed: HashMap<u64, usize> = HashMap::default();
+        let mut claimed: HashMap<u64, u32> = HashMap::default();
         claimed.reserve(desired.users.len());
         let mut users: Vec<(&DesiredUser, Option<UserMatch>)> = desired
             .users
@@ -145,7 +125,7 @@ impl<'a> Matching<'a> {
                     .filter(|_| !ambiguous_external_ids.contains(ext));
                 match by_ext {
                     Some(id) => {
-                        claimed.insert(id, i);
+                        claimed.insert(id, index(i));
                         (d, Some(UserMatch::ByExternalId(id)))
                     }
                     None => (d, None),
@@ -165,7 +145,7 @@ impl<'a> Matching<'a> {
                 let is_primary =
                     user_by_id.get(&id).and_then(|u| u.primary_email()) == Some(&d.email);
                 if is_primary && !claimed.contains_key(&id) {
-                    claimed.insert(id, i);
+                    claimed.insert(id, index(i));
                     *m = Some(UserMatch::ByEmail(id));
                 }
             }
@@ -177,9 +157,9 @@ impl<'a> Matching<'a> {
                 let m = m.unwrap_or_else(|| match user_by_email.get(&d.email) {
                     None => UserMatch::New,
                     Some(&id) => match claimed.get(&id) {
-                        Some(&owner) if owner != i => UserMatch::Unresolved { holder: id },
+                        Some(&owner) if owner != index(i) => UserMatch::Unresolved { holder: id },
                         _ => {
-                            claimed.insert(id, i);
+                            claimed.insert(id, index(i));
                             UserMatch::ByEmail(id)
                         }
                     },
@@ -187,25 +167,6 @@ impl<'a> Matching<'a> {
                 (d, m)
             })
             .collect();
-
-        let mut role_start = Vec::with_capacity(users.len() + 1);
-        let mut role_orgs = Vec::with_capacity(users.len() * 2);
-        let mut desired_pairs = HashSet::default();
-        desired_pairs.reserve(users.len() * 2);
-        for (d, m) in &users {
-            role_start.push(role_orgs.len());
-            for key in d.roles.keys() {
-                // Invariant of DesiredState: every role names one of its organizations.
-                let Some(&org) = org_index.get(key) else {
-                    continue;
-                };
-                role_orgs.push(org);
-                if let (Some(user), Some(zorg)) = (m.user_id(), zendesk_org[org as usize]) {
-                    desired_pairs.insert((user, zorg));
-                }
-            }
-        }
-        role_start.push(role_orgs.len());
 
         let protected_external_ids = desired
             .protected_external_ids
@@ -223,9 +184,9 @@ impl<'a> Matching<'a> {
             user_by_external_id,
             user_by_id,
             users,
+            pages_user: claimed,
             role_start,
             role_orgs,
-            desired_pairs,
             protected_external_ids,
             ambiguous_external_ids,
         }
@@ -245,10 +206,27 @@ impl<'a> Matching<'a> {
     /// The organization indexes of the roles of Pages user `i` (index in `users`), paired
     /// with the roles, in key order.
     pub(crate) fn roles(&self, i: usize) -> impl Iterator<Item = (u32, Role)> + '_ {
-        let orgs = &self.role_orgs[self.role_start[i]..self.role_start[i + 1]];
-        orgs.iter()
+        self.role_orgs[self.role_start[i]..self.role_start[i + 1]]
+            .iter()
             .copied()
-            .zip(self.users[i].0.roles.values().copied())
+    }
+
+    /// Like [`Self::roles`], each with its role slot (see `role_orgs`).
+    pub(crate) fn role_slots(&self, i: usize) -> impl Iterator<Item = (usize, u32)> + '_ {
+        (self.role_start[i]..self.role_start[i + 1]).map(|slot| (slot, self.role_orgs[slot].0))
+    }
+
+    /// How many role slots there are (all Pages users' roles together).
+    pub(crate) fn slot_count(&self) -> usize {
+        self.role_orgs.len()
+    }
+
+    /// The role slot of (Zendesk user, Pages organization) when the Pages user matched to
+    /// that Zendesk user is in that organization: the report lists the pair.
+    pub(crate) fn slot(&self, user_id: u64, org: u32) -> Option<usize> {
+        let &i = self.pages_user.get(&user_id)?;
+        let i = i as usize;
+        (self.role_start[i]..self.role_start[i + 1]).find(|&slot| self.role_orgs[slot].0 == org)
     }
 
     /// The canonical roles text of Pages user `i`, exactly [`DesiredState::roles_text`].
@@ -294,10 +272,8 @@ impl<'a> Matching<'a> {
         user: &ZendeskUser,
         org: u32,
     ) -> bool {
-        if let Some(zorg) = self.zendesk_org[org as usize] {
-            if self.desired_pairs.contains(&(user.id, zorg)) {
-                return true;
-            }
+        if self.zendesk_org[org as usize].is_some() && self.slot(user.id, org).is_some() {
+            return true;
         }
         let key = self.orgs[org as usize].0;
         user.identities.iter().any(|i| {
@@ -316,6 +292,96 @@ impl<'a> Matching<'a> {
             || non_empty(user.external_id.as_deref())
                 .is_some_and(|e| self.protected_external_ids.contains(lower(e).as_ref()))
     }
+}
+
+/// A Pages user's position as a `u32` (reports are capped far below 2^32 rows).
+fn index(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
+}
+
+type ZendeskIndexes<'a> = (
+    HashMap<u64, &'a ZendeskUser>,
+    HashMap<&'a EmailKey, u64>,
+    HashMap<Cow<'a, str>, u64>,
+);
+
+/// Zendesk users by id, by every email identity (lowest user id if Zendesk ever held a
+/// duplicate) and by lower-cased non-empty external_id.
+fn zendesk_indexes(actual: &ActualState) -> ZendeskIndexes<'_> {
+    let n = actual.users.len();
+    let mut user_by_email: HashMap<&EmailKey, u64> = HashMap::default();
+    user_by_email.reserve(n + n / 4);
+    let mut user_by_external_id: HashMap<Cow<str>, u64> = HashMap::default();
+    user_by_external_id.reserve(n);
+    let mut user_by_id: HashMap<u64, &ZendeskUser> = HashMap::default();
+    user_by_id.reserve(n);
+    for user in actual.users.values() {
+        user_by_id.insert(user.id, user);
+        for identity in &user.identities {
+            user_by_email.entry(&identity.email).or_insert(user.id);
+        }
+        if let Some(ext) = non_empty(user.external_id.as_deref()) {
+            user_by_external_id.entry(lower(ext)).or_insert(user.id);
+        }
+    }
+    (user_by_id, user_by_email, user_by_external_id)
+}
+
+type DesiredIndexes<'a> = (
+    Vec<Cow<'a, str>>,
+    HashSet<String>,
+    Vec<usize>,
+    Vec<(u32, Role)>,
+);
+
+/// Per Pages user (in email order): the lower-cased external_id and the roles as
+/// organization indexes; and the external_ids that identify no one.
+fn desired_indexes<'a>(
+    desired: &'a DesiredState,
+    orgs: &[(&'a OrgKey, &'a DesiredOrg)],
+    org_index: &HashMap<&'a OrgKey, u32>,
+) -> DesiredIndexes<'a> {
+    // An external_id that two Pages users share (a report with a repeated ID) identifies
+    // neither: it is neither matched on nor written.
+    let desired_ext: Vec<Cow<str>> = desired
+        .users
+        .values()
+        .map(|d| lower(&d.external_id))
+        .collect();
+    let mut seen: HashSet<&str> = HashSet::default();
+    seen.reserve(desired_ext.len());
+    let mut ambiguous_external_ids = HashSet::default();
+    for ext in &desired_ext {
+        if ext.trim().is_empty() || !seen.insert(ext.as_ref()) {
+            ambiguous_external_ids.insert(ext.to_string());
+        }
+    }
+    drop(seen);
+
+    // Users' roles name organizations by keys that are usually the very same shared
+    // strings as `desired.orgs` keys (the parser hands out clones): find those by address,
+    // without hashing the text; any other key by its text.
+    let by_address: HashMap<usize, u32> = orgs
+        .iter()
+        .enumerate()
+        .map(|(i, (k, _))| (k.text_address(), index(i)))
+        .collect();
+    let mut role_start = Vec::with_capacity(desired.users.len() + 1);
+    let mut role_orgs = Vec::with_capacity(desired.users.len() * 2);
+    for d in desired.users.values() {
+        role_start.push(role_orgs.len());
+        for (key, &role) in &d.roles {
+            let org = by_address
+                .get(&key.text_address())
+                .or_else(|| org_index.get(key));
+            // Invariant of DesiredState: every role names one of its organizations.
+            if let Some(&org) = org {
+                role_orgs.push((org, role));
+            }
+        }
+    }
+    role_start.push(role_orgs.len());
+    (desired_ext, ambiguous_external_ids, role_start, role_orgs)
 }
 
 /// Lower-cased for comparison, without a copy when it already is (external ids usually are).

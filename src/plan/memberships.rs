@@ -3,8 +3,6 @@
 //! longer lists. Never touches organizations Pages does not manage, agents, admins, or
 //! users whose report row was skipped.
 
-use rustc_hash::FxHashSet as HashSet;
-
 use crate::model::{ActualState, DesiredState, ZendeskRole};
 
 use super::matching::{Matching, UserMatch};
@@ -17,42 +15,23 @@ pub(super) fn plan_memberships(
     changes: &mut Vec<Change>,
     notes: &mut Vec<Note>,
 ) {
-    let existing: HashSet<(u64, u64)> = actual
-        .memberships
-        .values()
-        .map(|m| (m.user_id, m.org_id))
-        .collect();
-
-    // why: "Memberships: one per (Pages user, Pages org) pair."
-    for (i, &(d, m)) in matching.users.iter().enumerate() {
-        let user = match m {
-            UserMatch::ByExternalId(id) | UserMatch::ByEmail(id) => UserRef::Existing(id),
-            UserMatch::New => UserRef::New(d.email.clone()),
-            // The email belongs to a record a person must fix first.
-            UserMatch::Unresolved { .. } => continue,
-        };
-        for (org, _) in matching.roles(i) {
-            let org = match matching.zendesk_org[org as usize] {
-                Some(org_id) => OrgRef::Existing(org_id),
-                None => OrgRef::New(matching.orgs[org as usize].0.clone()),
-            };
-            if let (UserRef::Existing(u), OrgRef::Existing(o)) = (&user, &org) {
-                if existing.contains(&(*u, *o)) {
-                    continue;
-                }
-            }
-            changes.push(Change::AddMembership {
-                user: user.clone(),
-                org,
-            });
-        }
-    }
-
+    // One pass over Zendesk's memberships finds both the wanted memberships that exist
+    // (marked by role slot, no set of pairs needed) and the ones Pages no longer lists.
+    let mut present = vec![false; matching.slot_count()];
     for membership in actual.memberships.values() {
-        // why: "Remove a membership only in an organization that Pages manages".
+        // why: "Remove a membership only in an organization that Pages manages"; the
+        // organizations memberships are added to are managed ones too.
         let Some(&org) = matching.managed.get(&membership.org_id) else {
             continue;
         };
+        if let Some(slot) = matching.slot(membership.user_id, org) {
+            // Listed in Pages: kept. It is the wanted one unless it is in a same-named
+            // duplicate organization (the sync works in the lowest id only).
+            if matching.zendesk_org[org as usize] == Some(membership.org_id) {
+                present[slot] = true;
+            }
+            continue;
+        }
         // A membership of a user outside the snapshot cannot be judged: leave it.
         let Some(user) = matching.user(membership.user_id) else {
             continue;
@@ -78,6 +57,31 @@ pub(super) fn plan_memberships(
                 membership_id: membership.id,
                 user_id: membership.user_id,
                 org_id: membership.org_id,
+            });
+        }
+    }
+
+    // why: "Memberships: one per (Pages user, Pages org) pair."
+    for (i, &(d, m)) in matching.users.iter().enumerate() {
+        let user = match m {
+            UserMatch::ByExternalId(id) | UserMatch::ByEmail(id) => UserRef::Existing(id),
+            UserMatch::New => UserRef::New(d.email.clone()),
+            // The email belongs to a record a person must fix first.
+            UserMatch::Unresolved { .. } => continue,
+        };
+        for (slot, org) in matching.role_slots(i) {
+            let org = match matching.zendesk_org[org as usize] {
+                Some(org_id) => OrgRef::Existing(org_id),
+                None => OrgRef::New(matching.orgs[org as usize].0.clone()),
+            };
+            // An existing user in an existing organization: `present` knows.
+            if matches!((&user, &org), (UserRef::Existing(_), OrgRef::Existing(_))) && present[slot]
+            {
+                continue;
+            }
+            changes.push(Change::AddMembership {
+                user: user.clone(),
+                org,
             });
         }
     }

@@ -15,6 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use csv::{ByteRecord, ReaderBuilder};
+use rustc_hash::FxHashMap;
 
 use super::{ReportKind, Reports, RowIssue, RowProblem, SourceError, SourceStats};
 use crate::config::Policy;
@@ -50,8 +51,6 @@ pub(super) fn parse_reports(
     )?;
     issues.sort();
     stats.partner_users = users.users.len();
-    stats.memberships = users.users.values().map(|u| u.roles.len()).sum();
-    stats.managers = users.users.values().filter(|u| u.is_manager()).count();
     Ok(Reports {
         desired: DesiredState {
             orgs,
@@ -308,6 +307,9 @@ struct ParsedUsers {
 /// A valid users.csv row, before duplicates are resolved. Its roles live in a shared
 /// arena (`Memberships`) so that a row costs no allocation beyond its email.
 struct Candidate {
+    /// The email's first 16 bytes, big-endian: orders like the email (ties broken by the
+    /// email), so that most comparisons of the sort never leave the vector.
+    prefix: u128,
     email: EmailKey,
     pages_id: u64,
     line: u64,
@@ -321,12 +323,15 @@ type Memberships = Vec<(u32, Role)>;
 /// Finds an organization of organizations.csv by the name a users row gives.
 struct OrgIndex<'a> {
     /// Keys in order: position = the index used in `Memberships`.
-    keys: Vec<&'a OrgKey>,
+    /// Owned (shared) clones, side by side: handing a key to a user's roles then reads
+    /// this vector, not a tree node per membership.
+    keys: Vec<OrgKey>,
     /// The name exactly as organizations.csv writes it (trimmed): the usual case, no
-    /// lower-casing needed.
-    exact: HashMap<&'a str, u32>,
+    /// lower-casing needed. Fx, not SipHash: the names come from the operator's own
+    /// report and a million and a half lookups are on the hot path.
+    exact: FxHashMap<&'a str, u32>,
     /// The key (trimmed, lower-cased): matches any case.
-    folded: HashMap<&'a str, u32>,
+    folded: FxHashMap<&'a str, u32>,
     buffer: String,
 }
 
@@ -334,14 +339,14 @@ impl<'a> OrgIndex<'a> {
     fn new(orgs: &'a BTreeMap<OrgKey, DesiredOrg>) -> Self {
         let mut index = OrgIndex {
             keys: Vec::with_capacity(orgs.len()),
-            exact: HashMap::with_capacity(orgs.len()),
-            folded: HashMap::with_capacity(orgs.len()),
+            exact: FxHashMap::with_capacity_and_hasher(orgs.len(), Default::default()),
+            folded: FxHashMap::with_capacity_and_hasher(orgs.len(), Default::default()),
             buffer: String::new(),
         };
         for (i, (key, org)) in orgs.iter().enumerate() {
             // Fewer than 2^32 organizations: the report is capped far below that size.
             let i = u32::try_from(i).unwrap_or(u32::MAX);
-            index.keys.push(key);
+            index.keys.push(key.clone());
             index.exact.insert(org.name.as_str(), i);
             index.folded.insert(key.as_str(), i);
         }
@@ -444,6 +449,7 @@ fn parse_users(
         });
         match (problem, email, id) {
             (None, Ok(email), Some(pages_id)) => candidates.push(Candidate {
+                prefix: sort_prefix(&email),
                 email,
                 pages_id,
                 line,
@@ -484,6 +490,7 @@ fn parse_users(
         policy,
         issues,
         &mut protected_external_ids,
+        stats,
     );
     Ok(ParsedUsers {
         users,
@@ -524,6 +531,14 @@ fn add_memberships(
     }
     memberships.truncate(kept);
     Ok(())
+}
+
+fn sort_prefix(email: &EmailKey) -> u128 {
+    let mut bytes = [0u8; 16];
+    let text = email.as_str().as_bytes();
+    let n = text.len().min(16);
+    bytes[..n].copy_from_slice(&text[..n]);
+    u128::from_be_bytes(bytes)
 }
 
 fn external_id(policy: &Policy, id: u64) -> String {
@@ -631,14 +646,20 @@ fn parse_role(raw: &str) -> Option<Role> {
 fn resolve_duplicates(
     mut candidates: Vec<Candidate>,
     memberships: &[(u32, Role)],
-    keys: &[&OrgKey],
+    keys: &[OrgKey],
     policy: &Policy,
     issues: &mut Vec<RowIssue>,
     protected_external_ids: &mut BTreeSet<String>,
+    stats: &mut SourceStats,
 ) -> BTreeMap<EmailKey, DesiredUser> {
     // Lines are unique, so (email, line) is a total order and an unstable sort is exact:
     // within an email, the first row is the earliest line.
-    candidates.sort_unstable_by(|a, b| a.email.cmp(&b.email).then(a.line.cmp(&b.line)));
+    candidates.sort_unstable_by(|a, b| {
+        a.prefix
+            .cmp(&b.prefix)
+            .then_with(|| a.email.cmp(&b.email))
+            .then(a.line.cmp(&b.line))
+    });
     let mut users: Vec<(EmailKey, DesiredUser)> = Vec::with_capacity(candidates.len());
     let mut roles: Vec<(u32, Role)> = Vec::new();
     let mut candidates = candidates.into_iter().peekable();
@@ -677,7 +698,7 @@ fn resolve_duplicates(
         for &(org, role) in &roles {
             // `org` came from the index built over the same keys.
             if let Some(key) = keys.get(org as usize) {
-                role_map.insert((*key).clone(), role);
+                role_map.insert(key.clone(), role);
             }
         }
         let user = DesiredUser {
@@ -688,6 +709,9 @@ fn resolve_duplicates(
             roles: role_map,
             line: first.line,
         };
+        // Counted here, while the user is at hand, not in more passes over the tree.
+        stats.memberships += user.roles.len();
+        stats.managers += usize::from(user.is_manager());
         users.push((first.email, user));
     }
     // Already sorted and unique: `from_iter` checks the order in one pass and bulk-builds.
