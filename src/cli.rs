@@ -123,7 +123,8 @@ pub struct RunArgs {
     pub month: Option<String>,
 
     /// Plan and comment, but write nothing to Zendesk, tick nothing and never close.
-    #[arg(long, env = "PAGES_ZENDESK_SYNC_DRY_RUN")]
+    /// From the environment: false, no, off, 0 or empty mean no; anything else yes.
+    #[arg(long, env = "PAGES_ZENDESK_SYNC_DRY_RUN", value_parser = clap::builder::FalseyValueParser::new())]
     pub dry_run: bool,
 
     /// The issue template (default: .github/ISSUE_TEMPLATE/pages-zendesk-sync.md or the
@@ -165,5 +166,27 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         super::Cli::command().debug_assert();
+    }
+
+    /// The action passes its `dry-run` input ("true"/"false") through this variable.
+    #[test]
+    fn dry_run_reads_the_workflow_input_from_the_environment() {
+        use clap::Parser;
+        let parse = |value: Option<&str>| {
+            match value {
+                Some(v) => std::env::set_var("PAGES_ZENDESK_SYNC_DRY_RUN", v),
+                None => std::env::remove_var("PAGES_ZENDESK_SYNC_DRY_RUN"),
+            }
+            let cli = super::Cli::try_parse_from(["pages-zendesk-sync", "run"]).unwrap();
+            match cli.command {
+                super::Command::Run(args) => args.dry_run,
+                other => panic!("parsed as {other:?}"),
+            }
+        };
+        assert!(parse(Some("true")));
+        assert!(!parse(Some("false")));
+        assert!(!parse(Some("")));
+        assert!(!parse(None));
+        std::env::remove_var("PAGES_ZENDESK_SYNC_DRY_RUN");
     }
 }
