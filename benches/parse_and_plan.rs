@@ -27,7 +27,7 @@ use std::time::Instant;
 use pages_zendesk_sync::config::{GuardLimits, Policy};
 use pages_zendesk_sync::model::{
     name_from_email, ActualState, DesiredOrg, DesiredState, DesiredUser, EmailKey, OrgKey, Role,
-    ZendeskIdentity, ZendeskMembership, ZendeskOrg, ZendeskRole, ZendeskUser,
+    Roles, ZendeskIdentity, ZendeskMembership, ZendeskOrg, ZendeskRole, ZendeskUser,
 };
 use pages_zendesk_sync::plan::{guard, plan, simulate};
 use pages_zendesk_sync::{source, verify};
@@ -409,7 +409,7 @@ impl World {
                 continue;
             }
             let email = EmailKey::parse(email).unwrap();
-            let roles: BTreeMap<OrgKey, Role> = roles
+            let roles: Roles = roles
                 .iter()
                 .map(|(o, m)| {
                     (

@@ -267,7 +267,7 @@ pub struct DesiredUser {
     /// Name for a new user (or one whose Zendesk name is empty), derived from the email.
     pub name: String,
     /// Role per organization; every key is also a key of `DesiredState::orgs`.
-    pub roles: BTreeMap<OrgKey, Role>,
+    pub roles: Roles,
     /// 1-based line in users.csv where the user's (first) row starts.
     pub line: u64,
 }
@@ -275,6 +275,121 @@ pub struct DesiredUser {
 impl DesiredUser {
     pub fn is_manager(&self) -> bool {
         self.roles.values().any(|r| *r == Role::Manager)
+    }
+}
+
+/// A user's role per organization: a map from [`OrgKey`] to [`Role`], held as one boxed
+/// slice sorted by key. A million users mostly have one or two roles each; a `BTreeMap`
+/// would cost a ~200-byte tree node per user, this costs 24 bytes per role.
+///
+/// Reads like the `BTreeMap` it replaces (`get`, `contains_key`, `iter`, `keys`, `values`,
+/// indexing, iteration in key order) and prints and serializes as that map. Built with
+/// `collect` (a later duplicate key replaces an earlier one, as a map insert would).
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct Roles(Box<[(OrgKey, Role)]>);
+
+impl Roles {
+    /// From pairs already sorted by key without repeats (the parser's own order).
+    /// Checked: unsorted input is sorted as `collect` would.
+    pub fn from_sorted(pairs: Vec<(OrgKey, Role)>) -> Self {
+        if pairs.windows(2).all(|w| w[0].0 < w[1].0) {
+            Roles(pairs.into_boxed_slice())
+        } else {
+            pairs.into_iter().collect()
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn get(&self, key: &OrgKey) -> Option<&Role> {
+        self.0
+            .binary_search_by(|(k, _)| k.cmp(key))
+            .ok()
+            .map(|at| &self.0[at].1)
+    }
+
+    pub fn contains_key(&self, key: &OrgKey) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// (organization, role) in key order, as `BTreeMap::iter`.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&OrgKey, &Role)> + ExactSizeIterator {
+        self.0.iter().map(|(k, r)| (k, r))
+    }
+
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &OrgKey> + ExactSizeIterator {
+        self.0.iter().map(|(k, _)| k)
+    }
+
+    pub fn values(&self) -> impl DoubleEndedIterator<Item = &Role> + ExactSizeIterator {
+        self.0.iter().map(|(_, r)| r)
+    }
+}
+
+impl FromIterator<(OrgKey, Role)> for Roles {
+    fn from_iter<I: IntoIterator<Item = (OrgKey, Role)>>(iter: I) -> Self {
+        let mut pairs: Vec<(OrgKey, Role)> = iter.into_iter().collect();
+        // Stable: among equal keys the last one inserted wins, as with `BTreeMap::insert`.
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut kept: Vec<(OrgKey, Role)> = Vec::with_capacity(pairs.len());
+        for pair in pairs {
+            match kept.last_mut() {
+                Some(last) if last.0 == pair.0 => *last = pair,
+                _ => kept.push(pair),
+            }
+        }
+        Roles(kept.into_boxed_slice())
+    }
+}
+
+impl From<BTreeMap<OrgKey, Role>> for Roles {
+    fn from(map: BTreeMap<OrgKey, Role>) -> Self {
+        Roles(map.into_iter().collect())
+    }
+}
+
+impl<'a> IntoIterator for &'a Roles {
+    type Item = (&'a OrgKey, &'a Role);
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'a, (OrgKey, Role)>,
+        fn(&'a (OrgKey, Role)) -> (&'a OrgKey, &'a Role),
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        fn split(pair: &(OrgKey, Role)) -> (&OrgKey, &Role) {
+            (&pair.0, &pair.1)
+        }
+        self.0.iter().map(split as _)
+    }
+}
+
+impl std::ops::Index<&OrgKey> for Roles {
+    type Output = Role;
+
+    /// Panics when the key is missing, as `BTreeMap`'s indexing does (tests use it).
+    fn index(&self, key: &OrgKey) -> &Role {
+        match self.get(key) {
+            Some(role) => role,
+            None => panic!("no role for organization {key:?}"),
+        }
+    }
+}
+
+impl fmt::Debug for Roles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for Roles {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
     }
 }
 

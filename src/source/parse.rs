@@ -19,7 +19,7 @@ use rustc_hash::FxHashMap;
 
 use super::{ReportKind, Reports, RowIssue, RowProblem, SourceError, SourceStats};
 use crate::config::Policy;
-use crate::model::{DesiredOrg, DesiredState, DesiredUser, EmailKey, OrgKey, Role};
+use crate::model::{DesiredOrg, DesiredState, DesiredUser, EmailKey, OrgKey, Role, Roles};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -694,19 +694,18 @@ fn resolve_duplicates(
                 problem,
             });
         }
-        let mut role_map = BTreeMap::new();
-        for &(org, role) in &roles {
-            // `org` came from the index built over the same keys.
-            if let Some(key) = keys.get(org as usize) {
-                role_map.insert(key.clone(), role);
-            }
-        }
+        // `org` came from the index built over the same keys, in key order: the pairs
+        // come out sorted.
+        let role_list: Vec<(OrgKey, Role)> = roles
+            .iter()
+            .filter_map(|&(org, role)| keys.get(org as usize).map(|k| (k.clone(), role)))
+            .collect();
         let user = DesiredUser {
             pages_id: first.pages_id,
             external_id: external_id(policy, first.pages_id),
             name: name_for(&first.email),
             email: first.email.clone(),
-            roles: role_map,
+            roles: Roles::from_sorted(role_list),
             line: first.line,
         };
         // Counted here, while the user is at hand, not in more passes over the tree.
