@@ -473,16 +473,20 @@ fn snapshot(desired: &DesiredState, policy: &Policy) -> ActualState {
 
     let mut membership_id = 100_000_000u64;
     let mut identity_id = 50_000_000u64;
-    let mut add_member = |a: &mut ActualState, user_id: u64, org_id: u64| {
+    // Built as the Zendesk reader builds them: collected, then bulk-loaded into the maps.
+    let mut users: Vec<(u64, ZendeskUser)> = Vec::with_capacity(desired.users.len());
+    let mut memberships: Vec<(u64, ZendeskMembership)> =
+        Vec::with_capacity(desired.users.len() * 3 / 2);
+    let mut add_member = |memberships: &mut Vec<_>, user_id: u64, org_id: u64| {
         membership_id += 1;
-        a.memberships.insert(
+        memberships.push((
             membership_id,
             ZendeskMembership {
                 id: membership_id,
                 user_id,
                 org_id,
             },
-        );
+        ));
     };
     for (i, d) in desired.users.values().enumerate() {
         if i % 100 == 42 {
@@ -501,7 +505,7 @@ fn snapshot(desired: &DesiredState, policy: &Policy) -> ActualState {
         if manager != (i % 97 == 5) {
             tags.push(policy.manager_tag.clone());
         }
-        a.users.insert(
+        users.push((
             id,
             ZendeskUser {
                 id,
@@ -529,11 +533,11 @@ fn snapshot(desired: &DesiredState, policy: &Policy) -> ActualState {
                     primary: true,
                 }],
             },
-        );
+        ));
         for (j, key) in d.roles.keys().enumerate() {
             if let Some(&org_id) = org_ids.get(key) {
                 if (i + j) % 50 != 11 {
-                    add_member(&mut a, id, org_id);
+                    add_member(&mut memberships, id, org_id);
                 }
             }
         }
@@ -541,7 +545,7 @@ fn snapshot(desired: &DesiredState, policy: &Policy) -> ActualState {
             // A stale membership: the user left that org in Pages.
             let stale = managed[(i * 31) % managed.len()];
             if !d.roles.keys().any(|k| org_ids.get(k) == Some(&stale)) {
-                add_member(&mut a, id, stale);
+                add_member(&mut memberships, id, stale);
             }
         }
     }
@@ -549,7 +553,7 @@ fn snapshot(desired: &DesiredState, policy: &Policy) -> ActualState {
     for i in 0..(desired.users.len() / 200) {
         let id = 5_000_000 + i as u64;
         identity_id += 1;
-        a.users.insert(
+        users.push((
             id,
             ZendeskUser {
                 id,
@@ -565,10 +569,12 @@ fn snapshot(desired: &DesiredState, policy: &Policy) -> ActualState {
                     primary: true,
                 }],
             },
-        );
+        ));
         if !managed.is_empty() {
-            add_member(&mut a, id, managed[(i * 7) % managed.len()]);
+            add_member(&mut memberships, id, managed[(i * 7) % managed.len()]);
         }
     }
+    a.users = users.into_iter().collect();
+    a.memberships = memberships.into_iter().collect();
     a
 }
