@@ -423,7 +423,6 @@ impl World {
                 DesiredUser {
                     pages_id: *id,
                     external_id: format!("{}{id}", policy.external_id_prefix),
-                    name: name_from_email(&email),
                     email,
                     roles,
                     line: line as u64 + 2,

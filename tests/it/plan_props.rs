@@ -13,8 +13,8 @@ use proptest::test_runner::{Config, TestRunner};
 
 use pages_zendesk_sync::config::{GuardLimits, Policy};
 use pages_zendesk_sync::model::{
-    name_from_email, ActualState, DesiredOrg, DesiredState, DesiredUser, EmailKey, OrgKey, Role,
-    Roles, ZendeskIdentity, ZendeskMembership, ZendeskOrg, ZendeskRole, ZendeskUser,
+    ActualState, DesiredOrg, DesiredState, DesiredUser, EmailKey, OrgKey, Role, Roles,
+    ZendeskIdentity, ZendeskMembership, ZendeskOrg, ZendeskRole, ZendeskUser,
 };
 use pages_zendesk_sync::plan::guard::check;
 use pages_zendesk_sync::plan::simulate::apply_in_memory;
@@ -113,7 +113,6 @@ fn build_desired(
             DesiredUser {
                 pages_id,
                 external_id: format!("pages-user-{pages_id}"),
-                name: name_from_email(&email),
                 email,
                 roles,
                 line: 2,
