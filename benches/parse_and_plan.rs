@@ -27,7 +27,7 @@ use std::time::Instant;
 use pages_zendesk_sync::config::{GuardLimits, Policy};
 use pages_zendesk_sync::model::{
     name_from_email, ActualState, DesiredOrg, DesiredState, DesiredUser, EmailKey, OrgKey, Role,
-    ZendeskIdentity, ZendeskMembership, ZendeskOrg, ZendeskRole, ZendeskUser,
+    Roles, ZendeskIdentity, ZendeskMembership, ZendeskOrg, ZendeskRole, ZendeskUser,
 };
 use pages_zendesk_sync::plan::{guard, plan, simulate};
 use pages_zendesk_sync::{source, verify};
@@ -409,7 +409,7 @@ impl World {
                 continue;
             }
             let email = EmailKey::parse(email).unwrap();
-            let roles: BTreeMap<OrgKey, Role> = roles
+            let roles: Roles = roles
                 .iter()
                 .map(|(o, m)| {
                     (
@@ -423,7 +423,6 @@ impl World {
                 DesiredUser {
                     pages_id: *id,
                     external_id: format!("{}{id}", policy.external_id_prefix),
-                    name: name_from_email(&email),
                     email,
                     roles,
                     line: line as u64 + 2,
@@ -473,16 +472,20 @@ fn snapshot(desired: &DesiredState, policy: &Policy) -> ActualState {
 
     let mut membership_id = 100_000_000u64;
     let mut identity_id = 50_000_000u64;
-    let mut add_member = |a: &mut ActualState, user_id: u64, org_id: u64| {
+    // Built as the Zendesk reader builds them: collected, then bulk-loaded into the maps.
+    let mut users: Vec<(u64, ZendeskUser)> = Vec::with_capacity(desired.users.len());
+    let mut memberships: Vec<(u64, ZendeskMembership)> =
+        Vec::with_capacity(desired.users.len() * 3 / 2);
+    let mut add_member = |memberships: &mut Vec<_>, user_id: u64, org_id: u64| {
         membership_id += 1;
-        a.memberships.insert(
+        memberships.push((
             membership_id,
             ZendeskMembership {
                 id: membership_id,
                 user_id,
                 org_id,
             },
-        );
+        ));
     };
     for (i, d) in desired.users.values().enumerate() {
         if i % 100 == 42 {
@@ -501,7 +504,7 @@ fn snapshot(desired: &DesiredState, policy: &Policy) -> ActualState {
         if manager != (i % 97 == 5) {
             tags.push(policy.manager_tag.clone());
         }
-        a.users.insert(
+        users.push((
             id,
             ZendeskUser {
                 id,
@@ -529,11 +532,11 @@ fn snapshot(desired: &DesiredState, policy: &Policy) -> ActualState {
                     primary: true,
                 }],
             },
-        );
+        ));
         for (j, key) in d.roles.keys().enumerate() {
             if let Some(&org_id) = org_ids.get(key) {
                 if (i + j) % 50 != 11 {
-                    add_member(&mut a, id, org_id);
+                    add_member(&mut memberships, id, org_id);
                 }
             }
         }
@@ -541,7 +544,7 @@ fn snapshot(desired: &DesiredState, policy: &Policy) -> ActualState {
             // A stale membership: the user left that org in Pages.
             let stale = managed[(i * 31) % managed.len()];
             if !d.roles.keys().any(|k| org_ids.get(k) == Some(&stale)) {
-                add_member(&mut a, id, stale);
+                add_member(&mut memberships, id, stale);
             }
         }
     }
@@ -549,7 +552,7 @@ fn snapshot(desired: &DesiredState, policy: &Policy) -> ActualState {
     for i in 0..(desired.users.len() / 200) {
         let id = 5_000_000 + i as u64;
         identity_id += 1;
-        a.users.insert(
+        users.push((
             id,
             ZendeskUser {
                 id,
@@ -565,10 +568,12 @@ fn snapshot(desired: &DesiredState, policy: &Policy) -> ActualState {
                     primary: true,
                 }],
             },
-        );
+        ));
         if !managed.is_empty() {
-            add_member(&mut a, id, managed[(i * 7) % managed.len()]);
+            add_member(&mut memberships, id, managed[(i * 7) % managed.len()]);
         }
     }
+    a.users = users.into_iter().collect();
+    a.memberships = memberships.into_iter().collect();
     a
 }

@@ -105,7 +105,7 @@ pub fn importer_files_with_limit(
                 .map(|k| desired.orgs.get(k).map_or(k.as_str(), |o| o.name.as_str()))
                 .collect();
             let shared = [
-                u.name.clone(),
+                u.name(),
                 u.email.as_str().to_string(),
                 u.external_id.clone(),
                 desired.roles_text(u),

@@ -258,16 +258,18 @@ pub struct DesiredOrg {
 }
 
 /// A Pages partner user as Zendesk should hold it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+///
+/// Its name is not stored: it is derived from the email (`name()`) when a change needs it,
+/// which saves a million allocations at Pages scale. It still prints and serializes as a
+/// field, between `external_id` and `roles`.
+#[derive(Clone, PartialEq, Eq)]
 pub struct DesiredUser {
     pub pages_id: u64,
     pub email: EmailKey,
     /// `external_id` to stamp: the configured prefix followed by the Pages id.
     pub external_id: String,
-    /// Name for a new user (or one whose Zendesk name is empty), derived from the email.
-    pub name: String,
     /// Role per organization; every key is also a key of `DesiredState::orgs`.
-    pub roles: BTreeMap<OrgKey, Role>,
+    pub roles: Roles,
     /// 1-based line in users.csv where the user's (first) row starts.
     pub line: u64,
 }
@@ -275,6 +277,153 @@ pub struct DesiredUser {
 impl DesiredUser {
     pub fn is_manager(&self) -> bool {
         self.roles.values().any(|r| *r == Role::Manager)
+    }
+
+    /// Name for a new user (or one whose Zendesk name is empty): [`name_from_email`].
+    pub fn name(&self) -> String {
+        name_from_email(&self.email)
+    }
+}
+
+impl fmt::Debug for DesiredUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DesiredUser")
+            .field("pages_id", &self.pages_id)
+            .field("email", &self.email)
+            .field("external_id", &self.external_id)
+            .field("name", &self.name())
+            .field("roles", &self.roles)
+            .field("line", &self.line)
+            .finish()
+    }
+}
+
+impl Serialize for DesiredUser {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut s = serializer.serialize_struct("DesiredUser", 6)?;
+        s.serialize_field("pages_id", &self.pages_id)?;
+        s.serialize_field("email", &self.email)?;
+        s.serialize_field("external_id", &self.external_id)?;
+        s.serialize_field("name", &self.name())?;
+        s.serialize_field("roles", &self.roles)?;
+        s.serialize_field("line", &self.line)?;
+        s.end()
+    }
+}
+
+/// A user's role per organization: a map from [`OrgKey`] to [`Role`], held as one boxed
+/// slice sorted by key. A million users mostly have one or two roles each; a `BTreeMap`
+/// would cost a ~200-byte tree node per user, this costs 24 bytes per role.
+///
+/// Reads like the `BTreeMap` it replaces (`get`, `contains_key`, `iter`, `keys`, `values`,
+/// indexing, iteration in key order) and prints and serializes as that map. Built with
+/// `collect` (a later duplicate key replaces an earlier one, as a map insert would).
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct Roles(Box<[(OrgKey, Role)]>);
+
+impl Roles {
+    /// From pairs already sorted by key without repeats (the parser's own order).
+    /// Checked: unsorted input is sorted as `collect` would.
+    pub fn from_sorted(pairs: Vec<(OrgKey, Role)>) -> Self {
+        if pairs.windows(2).all(|w| w[0].0 < w[1].0) {
+            Roles(pairs.into_boxed_slice())
+        } else {
+            pairs.into_iter().collect()
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn get(&self, key: &OrgKey) -> Option<&Role> {
+        self.0
+            .binary_search_by(|(k, _)| k.cmp(key))
+            .ok()
+            .map(|at| &self.0[at].1)
+    }
+
+    pub fn contains_key(&self, key: &OrgKey) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// (organization, role) in key order, as `BTreeMap::iter`.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&OrgKey, &Role)> + ExactSizeIterator {
+        self.0.iter().map(|(k, r)| (k, r))
+    }
+
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &OrgKey> + ExactSizeIterator {
+        self.0.iter().map(|(k, _)| k)
+    }
+
+    pub fn values(&self) -> impl DoubleEndedIterator<Item = &Role> + ExactSizeIterator {
+        self.0.iter().map(|(_, r)| r)
+    }
+}
+
+impl FromIterator<(OrgKey, Role)> for Roles {
+    fn from_iter<I: IntoIterator<Item = (OrgKey, Role)>>(iter: I) -> Self {
+        let mut pairs: Vec<(OrgKey, Role)> = iter.into_iter().collect();
+        // Stable: among equal keys the last one inserted wins, as with `BTreeMap::insert`.
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut kept: Vec<(OrgKey, Role)> = Vec::with_capacity(pairs.len());
+        for pair in pairs {
+            match kept.last_mut() {
+                Some(last) if last.0 == pair.0 => *last = pair,
+                _ => kept.push(pair),
+            }
+        }
+        Roles(kept.into_boxed_slice())
+    }
+}
+
+impl From<BTreeMap<OrgKey, Role>> for Roles {
+    fn from(map: BTreeMap<OrgKey, Role>) -> Self {
+        Roles(map.into_iter().collect())
+    }
+}
+
+impl<'a> IntoIterator for &'a Roles {
+    type Item = (&'a OrgKey, &'a Role);
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'a, (OrgKey, Role)>,
+        fn(&'a (OrgKey, Role)) -> (&'a OrgKey, &'a Role),
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        fn split(pair: &(OrgKey, Role)) -> (&OrgKey, &Role) {
+            (&pair.0, &pair.1)
+        }
+        self.0.iter().map(split as _)
+    }
+}
+
+impl std::ops::Index<&OrgKey> for Roles {
+    type Output = Role;
+
+    /// Panics when the key is missing, as `BTreeMap`'s indexing does (tests use it).
+    fn index(&self, key: &OrgKey) -> &Role {
+        match self.get(key) {
+            Some(role) => role,
+            None => panic!("no role for organization {key:?}"),
+        }
+    }
+}
+
+impl fmt::Debug for Roles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for Roles {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
     }
 }
 
@@ -309,23 +458,25 @@ impl DesiredState {
 /// Derives a display name from an email's local part: `jane.doe` → `Jane Doe`.
 /// Separators `.`, `_`, `-` and `+` become spaces; a `+tag` suffix is dropped.
 pub fn name_from_email(email: &EmailKey) -> String {
+    // One string per user, no per-word strings or vector: called for every user a run
+    // creates or names. A property test keeps it equal to the word-by-word definition.
     let local = email.local_part();
     let local = local.split('+').next().unwrap_or(local);
-    let words: Vec<String> = local
-        .split(['.', '_', '-'])
-        .filter(|w| !w.is_empty())
-        .map(|w| {
-            let mut chars = w.chars();
-            match chars.next() {
-                Some(first) => first.to_uppercase().chain(chars).collect(),
-                None => String::new(),
-            }
-        })
-        .collect();
-    if words.is_empty() {
+    let mut name = String::with_capacity(local.len());
+    for word in local.split(['.', '_', '-']).filter(|w| !w.is_empty()) {
+        if !name.is_empty() {
+            name.push(' ');
+        }
+        let mut chars = word.chars();
+        if let Some(first) = chars.next() {
+            name.extend(first.to_uppercase());
+            name.push_str(chars.as_str());
+        }
+    }
+    if name.is_empty() {
         local.to_string()
     } else {
-        words.join(" ")
+        name
     }
 }
 
@@ -493,6 +644,39 @@ mod tests {
         assert_eq!(OrgKey::new("   "), None);
     }
 
+    /// The word-by-word definition `name_from_email` must agree with.
+    fn name_by_words(email: &EmailKey) -> String {
+        let local = email.local_part();
+        let local = local.split('+').next().unwrap_or(local);
+        let words: Vec<String> = local
+            .split(['.', '_', '-'])
+            .filter(|w| !w.is_empty())
+            .map(|w| {
+                let mut chars = w.chars();
+                match chars.next() {
+                    Some(first) => first.to_uppercase().chain(chars).collect(),
+                    None => String::new(),
+                }
+            })
+            .collect();
+        if words.is_empty() {
+            local.to_string()
+        } else {
+            words.join(" ")
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn name_from_email_matches_the_word_by_word_definition(
+            local in "[a-zA-Z0-9._+\\-éß]{1,20}",
+        ) {
+            if let Ok(email) = EmailKey::parse(&format!("{local}@example.gov")) {
+                proptest::prop_assert_eq!(name_from_email(&email), name_by_words(&email));
+            }
+        }
+    }
+
     #[test]
     fn names_are_derived_from_the_local_part() {
         let name = |e: &str| name_from_email(&EmailKey::parse(e).unwrap());
@@ -519,7 +703,6 @@ mod tests {
             pages_id: 1,
             email: email.clone(),
             external_id: "pages-user-1".into(),
-            name: "J".into(),
             roles: [
                 (OrgKey::new("Org B").unwrap(), Role::User),
                 (OrgKey::new("ORG A").unwrap(), Role::Manager),
@@ -529,6 +712,7 @@ mod tests {
             line: 2,
         };
         assert_eq!(desired.roles_text(&user), "org a: manager, Org B: user");
+        assert_eq!(user.name(), "J");
         assert!(user.is_manager());
     }
 }

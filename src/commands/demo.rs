@@ -359,7 +359,7 @@ impl LastMonth {
         }
         let spare_org = |u: &DesiredUser| -> Option<OrgKey> {
             orgs.iter()
-                .find(|k| !u.roles.contains_key(**k) && !seed.missing_orgs.contains(**k))
+                .find(|k| !u.roles.contains_key(k) && !seed.missing_orgs.contains(**k))
                 .map(|k| (*k).clone())
         };
         for twelfths in [2, 7] {

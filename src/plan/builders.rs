@@ -8,8 +8,8 @@
 
 use crate::config::Policy;
 use crate::model::{
-    name_from_email, ActualState, DesiredOrg, DesiredState, DesiredUser, EmailKey, OrgKey, Role,
-    ZendeskIdentity, ZendeskMembership, ZendeskOrg, ZendeskRole, ZendeskUser,
+    ActualState, DesiredOrg, DesiredState, DesiredUser, EmailKey, OrgKey, Role, ZendeskIdentity,
+    ZendeskMembership, ZendeskOrg, ZendeskRole, ZendeskUser,
 };
 
 pub(crate) use crate::model::Role::{Manager, User};
@@ -53,7 +53,6 @@ impl DesiredBuilder {
             pages_id,
             email: email.clone(),
             external_id: format!("{}{pages_id}", policy().external_id_prefix),
-            name: name_from_email(&email),
             roles: roles
                 .iter()
                 .map(|(org, role)| (OrgKey::new(org).expect("test org name"), *role))

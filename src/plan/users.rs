@@ -43,7 +43,7 @@ pub(super) fn plan_users(
                 // why: "role end-user for new users; name derived from the email".
                 changes.push(Change::CreateUser {
                     email: d.email.clone(),
-                    name: d.name.clone(),
+                    name: d.name(),
                     external_id,
                     roles_text: matching.roles_text(i),
                     tags: if d.is_manager() {
@@ -148,8 +148,8 @@ fn fill_update(
         notes.push(note(NoteKind::AgentOrAdminLeftAlone, user.id));
     }
     // why: "an existing non-empty name is never overwritten".
-    if end_user && user.name.trim().is_empty() && !d.name.trim().is_empty() {
-        update.name = Some(d.name.clone());
+    if end_user && user.name.trim().is_empty() && !d.name().trim().is_empty() {
+        update.name = Some(d.name());
     }
     // why: "the user's Pages roles are written as canonical text into the configured field".
     if !matching.roles_text_is(i, user.roles_text.as_deref().unwrap_or("")) {

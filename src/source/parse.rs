@@ -19,7 +19,7 @@ use rustc_hash::FxHashMap;
 
 use super::{ReportKind, Reports, RowIssue, RowProblem, SourceError, SourceStats};
 use crate::config::Policy;
-use crate::model::{DesiredOrg, DesiredState, DesiredUser, EmailKey, OrgKey, Role};
+use crate::model::{DesiredOrg, DesiredState, DesiredUser, EmailKey, OrgKey, Role, Roles};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -550,29 +550,6 @@ fn external_id(policy: &Policy, id: u64) -> String {
     s
 }
 
-/// `model::name_from_email` without its intermediate allocations (one string per user
-/// instead of one per word plus a vector); a property test keeps the two equal.
-fn name_for(email: &EmailKey) -> String {
-    let local = email.local_part();
-    let local = local.split('+').next().unwrap_or(local);
-    let mut name = String::with_capacity(local.len());
-    for word in local.split(['.', '_', '-']).filter(|w| !w.is_empty()) {
-        if !name.is_empty() {
-            name.push(' ');
-        }
-        let mut chars = word.chars();
-        if let Some(first) = chars.next() {
-            name.extend(first.to_uppercase());
-            name.push_str(chars.as_str());
-        }
-    }
-    if name.is_empty() {
-        local.to_string()
-    } else {
-        name
-    }
-}
-
 /// Splits the Organizations cell on `|` into trimmed, non-empty names, as byte ranges.
 fn name_spans(organizations: &str, spans: &mut Vec<(usize, usize)>) {
     spans.clear();
@@ -694,19 +671,17 @@ fn resolve_duplicates(
                 problem,
             });
         }
-        let mut role_map = BTreeMap::new();
-        for &(org, role) in &roles {
-            // `org` came from the index built over the same keys.
-            if let Some(key) = keys.get(org as usize) {
-                role_map.insert(key.clone(), role);
-            }
-        }
+        // `org` came from the index built over the same keys, in key order: the pairs
+        // come out sorted.
+        let role_list: Vec<(OrgKey, Role)> = roles
+            .iter()
+            .filter_map(|&(org, role)| keys.get(org as usize).map(|k| (k.clone(), role)))
+            .collect();
         let user = DesiredUser {
             pages_id: first.pages_id,
             external_id: external_id(policy, first.pages_id),
-            name: name_for(&first.email),
             email: first.email.clone(),
-            roles: role_map,
+            roles: Roles::from_sorted(role_list),
             line: first.line,
         };
         // Counted here, while the user is at hand, not in more passes over the tree.
@@ -716,20 +691,4 @@ fn resolve_duplicates(
     }
     // Already sorted and unique: `from_iter` checks the order in one pass and bulk-builds.
     users.into_iter().collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::name_from_email;
-    use proptest::prelude::*;
-
-    proptest! {
-        #[test]
-        fn name_for_matches_the_models_name_from_email(local in "[a-zA-Z0-9._+\\-éß]{1,20}") {
-            if let Ok(email) = EmailKey::parse(&format!("{local}@example.gov")) {
-                prop_assert_eq!(name_for(&email), name_from_email(&email));
-            }
-        }
-    }
 }

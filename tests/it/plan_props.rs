@@ -5,7 +5,7 @@
 //! Alphabets are tiny on purpose, so emails, organization names (in any case), external ids
 //! and memberships collide often.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashSet};
 
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -13,7 +13,7 @@ use proptest::test_runner::{Config, TestRunner};
 
 use pages_zendesk_sync::config::{GuardLimits, Policy};
 use pages_zendesk_sync::model::{
-    name_from_email, ActualState, DesiredOrg, DesiredState, DesiredUser, EmailKey, OrgKey, Role,
+    ActualState, DesiredOrg, DesiredState, DesiredUser, EmailKey, OrgKey, Role, Roles,
     ZendeskIdentity, ZendeskMembership, ZendeskOrg, ZendeskRole, ZendeskUser,
 };
 use pages_zendesk_sync::plan::guard::check;
@@ -94,7 +94,7 @@ fn build_desired(
     }
     for (e, pages_id, roles) in users {
         let email = email(PAGES_EMAILS[e]);
-        let roles: BTreeMap<OrgKey, Role> = roles
+        let roles: Roles = roles
             .into_iter()
             .map(|(o, m)| {
                 (
@@ -113,7 +113,6 @@ fn build_desired(
             DesiredUser {
                 pages_id,
                 external_id: format!("pages-user-{pages_id}"),
-                name: name_from_email(&email),
                 email,
                 roles,
                 line: 2,
