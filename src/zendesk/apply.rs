@@ -32,6 +32,16 @@ enum Key {
     None,
 }
 
+impl Key {
+    fn text(&self) -> Option<&str> {
+        match self {
+            Key::Org(k) => Some(k.as_str()),
+            Key::Email(e) => Some(e.as_str()),
+            Key::None => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Item {
     subject: String,
@@ -187,22 +197,8 @@ impl Run<'_> {
             .items
             .iter()
             .any(|item| matches!(&item.key, Key::Org(k) if needed.contains(k)));
-        if !open.items.is_empty() {
-            let found = if need_ids || open.pool.len() != open.items.len() {
-                Some(self.show_many_orgs(&open.pool).await?)
-            } else {
-                None
-            };
-            self.resolve(
-                ChangeKind::CreateOrganization,
-                open,
-                found,
-                |item, found| match &item.key {
-                    Key::Org(k) => found.get(k.as_str()).copied(),
-                    _ => None,
-                },
-            );
-        }
+        self.settle_creates(ChangeKind::CreateOrganization, open, need_ids)
+            .await?;
         info!(
             created = self.applied(ChangeKind::CreateOrganization),
             updated = self.applied(ChangeKind::UpdateOrganization),
@@ -314,22 +310,8 @@ impl Run<'_> {
             .items
             .iter()
             .any(|item| matches!(&item.key, Key::Email(e) if needed.contains(e)));
-        if !open.items.is_empty() {
-            let found = if need_ids || open.pool.len() != open.items.len() {
-                Some(self.show_many_users(&open.pool).await?)
-            } else {
-                None
-            };
-            self.resolve(
-                ChangeKind::CreateUser,
-                open,
-                found,
-                |item, found| match &item.key {
-                    Key::Email(e) => found.get(e.as_str()).copied(),
-                    _ => None,
-                },
-            );
-        }
+        self.settle_creates(ChangeKind::CreateUser, open, need_ids)
+            .await?;
         if !fallback.is_empty() {
             self.out.bulk_user_import_disabled = true;
             warn!(
@@ -671,38 +653,54 @@ impl Run<'_> {
         });
     }
 
-    /// Organizations by lower-cased, trimmed name (the `OrgKey` rule).
-    async fn show_many_orgs(&self, ids: &[u64]) -> Result<HashMap<String, u64>> {
-        let mut found = HashMap::new();
-        for (n, chunk) in ids.chunks(BATCH).enumerate() {
-            let what = format!("re-reading created Zendesk organizations (batch {})", n + 1);
-            let call = Call::get("organizations/show_many", &what).query("ids", join_ids(chunk));
-            let answer = self.client.send(&call).await?;
-            if !answer.is_success() {
-                return Err(answer.into_error(&what));
-            }
-            for org in answer.json::<OrgsList>(&what)?.organizations {
-                if let Some(key) = OrgKey::new(&org.name) {
-                    found.insert(key.as_str().to_string(), org.id);
-                }
-            }
+    /// Settles the create batches of one kind: the ids Zendesk returned without an index
+    /// are matched to their records by re-reading them, when a membership needs them or
+    /// when the counts leave a doubt; otherwise the counts settle them.
+    async fn settle_creates(&mut self, kind: ChangeKind, open: Open, need_ids: bool) -> Result<()> {
+        if open.items.is_empty() {
+            return Ok(());
         }
-        Ok(found)
+        let found = if need_ids || open.pool.len() != open.items.len() {
+            Some(self.show_many_created(kind, &open.pool).await?)
+        } else {
+            None
+        };
+        self.resolve(kind, open, found, |item, found| {
+            item.key.text().and_then(|k| found.get(k).copied())
+        });
+        Ok(())
     }
 
-    /// Users by normalised primary email (the `EmailKey` rule).
-    async fn show_many_users(&self, ids: &[u64]) -> Result<HashMap<String, u64>> {
+    /// Created organizations by normalised name, or users by normalised primary email
+    /// (the `OrgKey` and `EmailKey` rules), read back with `show_many`.
+    async fn show_many_created(
+        &self,
+        kind: ChangeKind,
+        ids: &[u64],
+    ) -> Result<HashMap<String, u64>> {
+        let (path, noun) = match kind {
+            ChangeKind::CreateOrganization => ("organizations/show_many", "organizations"),
+            _ => ("users/show_many", "users"),
+        };
         let mut found = HashMap::new();
         for (n, chunk) in ids.chunks(BATCH).enumerate() {
-            let what = format!("re-reading created Zendesk users (batch {})", n + 1);
-            let call = Call::get("users/show_many", &what).query("ids", join_ids(chunk));
+            let what = format!("re-reading created Zendesk {noun} (batch {})", n + 1);
+            let call = Call::get(path, &what).query("ids", join_ids(chunk));
             let answer = self.client.send(&call).await?;
             if !answer.is_success() {
                 return Err(answer.into_error(&what));
             }
-            for user in answer.json::<UsersList>(&what)?.users {
-                if let Some(key) = user.email.as_deref().and_then(|e| EmailKey::parse(e).ok()) {
-                    found.insert(key.as_str().to_string(), user.id);
+            if kind == ChangeKind::CreateOrganization {
+                for org in answer.json::<OrgsList>(&what)?.organizations {
+                    if let Some(key) = OrgKey::new(&org.name) {
+                        found.insert(key.as_str().to_string(), org.id);
+                    }
+                }
+            } else {
+                for user in answer.json::<UsersList>(&what)?.users {
+                    if let Some(key) = user.email.as_deref().and_then(|e| EmailKey::parse(e).ok()) {
+                        found.insert(key.as_str().to_string(), user.id);
+                    }
                 }
             }
         }
