@@ -160,39 +160,41 @@ impl Run<'_> {
                 _ => {}
             }
         }
-        let mut batches = Vec::new();
-        let mut specs = Vec::new();
-        for (n, chunk) in creates.chunks(BATCH).enumerate() {
-            specs.push(bulk_spec(
-                format!("creating Zendesk organizations (batch {})", n + 1),
-                Method::POST,
-                "organizations/create_many",
-                "organizations",
-                chunk,
-                Safety::CreatesRecords,
-            ));
-            batches.push(batch(ChangeKind::CreateOrganization, Mode::Create, chunk));
-        }
-        for (n, chunk) in updates.chunks(BATCH).enumerate() {
-            specs.push(bulk_spec(
-                format!("updating Zendesk organizations (batch {})", n + 1),
-                Method::PUT,
-                "organizations/update_many",
-                "organizations",
-                chunk,
-                Safety::Idempotent,
-            ));
-            batches.push(batch(ChangeKind::UpdateOrganization, Mode::Modify, chunk));
-        }
-        if specs.is_empty() {
+        let mut jobs = Jobs::default();
+        jobs.add(
+            ChangeKind::CreateOrganization,
+            Mode::Create,
+            &creates,
+            |n, chunk| {
+                bulk_spec(
+                    format!("creating Zendesk organizations (batch {n})"),
+                    Method::POST,
+                    "organizations/create_many",
+                    "organizations",
+                    chunk,
+                    Safety::CreatesRecords,
+                )
+            },
+        );
+        jobs.add(
+            ChangeKind::UpdateOrganization,
+            Mode::Modify,
+            &updates,
+            |n, chunk| {
+                bulk_spec(
+                    format!("updating Zendesk organizations (batch {n})"),
+                    Method::PUT,
+                    "organizations/update_many",
+                    "organizations",
+                    chunk,
+                    Safety::Idempotent,
+                )
+            },
+        );
+        if jobs.is_empty() {
             return Ok(());
         }
-        let ends = run_jobs(self.client, &specs).await?;
-        let mut open = Open::default();
-        for (b, end) in batches.iter().zip(ends) {
-            let settled = settle(b, end);
-            self.record(b, settled, &mut open);
-        }
+        let (open, _) = self.run_phase(jobs).await?;
         let need_ids = open
             .items
             .iter()
@@ -264,48 +266,45 @@ impl Run<'_> {
                 _ => {}
             }
         }
-        let mut batches = Vec::new();
-        let mut specs = Vec::new();
+        let mut jobs = Jobs::default();
         // Creates first: if bulk import is off the first create_many says so, and the
         // other create batches are not sent at all.
-        for (n, chunk) in creates.chunks(BATCH).enumerate() {
-            let mut spec = bulk_spec(
-                format!("creating Zendesk users (batch {})", n + 1),
-                Method::POST,
-                "users/create_many",
-                "users",
-                chunk,
-                Safety::CreatesRecords,
-            );
-            spec.bulk_user_create = true;
-            specs.push(spec);
-            batches.push(batch(ChangeKind::CreateUser, Mode::Create, chunk));
-        }
-        for (n, chunk) in updates.chunks(BATCH).enumerate() {
-            specs.push(bulk_spec(
-                format!("updating Zendesk users (batch {})", n + 1),
-                Method::PUT,
-                "users/update_many",
-                "users",
-                chunk,
-                Safety::Idempotent,
-            ));
-            batches.push(batch(ChangeKind::UpdateUser, Mode::Modify, chunk));
-        }
-        if specs.is_empty() {
+        jobs.add(
+            ChangeKind::CreateUser,
+            Mode::Create,
+            &creates,
+            |n, chunk| {
+                let mut spec = bulk_spec(
+                    format!("creating Zendesk users (batch {n})"),
+                    Method::POST,
+                    "users/create_many",
+                    "users",
+                    chunk,
+                    Safety::CreatesRecords,
+                );
+                spec.bulk_user_create = true;
+                spec
+            },
+        );
+        jobs.add(
+            ChangeKind::UpdateUser,
+            Mode::Modify,
+            &updates,
+            |n, chunk| {
+                bulk_spec(
+                    format!("updating Zendesk users (batch {n})"),
+                    Method::PUT,
+                    "users/update_many",
+                    "users",
+                    chunk,
+                    Safety::Idempotent,
+                )
+            },
+        );
+        if jobs.is_empty() {
             return Ok(());
         }
-        let ends = run_jobs(self.client, &specs).await?;
-        let mut open = Open::default();
-        let mut fallback = Vec::new();
-        for (b, end) in batches.iter().zip(ends) {
-            if matches!(end, JobEnd::BulkImportForbidden) {
-                fallback.extend(b.items.iter().cloned());
-                continue;
-            }
-            let settled = settle(b, end);
-            self.record(b, settled, &mut open);
-        }
+        let (open, fallback) = self.run_phase(jobs).await?;
         let need_ids = open
             .items
             .iter()
@@ -461,28 +460,26 @@ impl Run<'_> {
                 body: json!({ "user_id": user_id, "organization_id": org_id }),
             });
         }
-        let mut batches = Vec::new();
-        let mut specs = Vec::new();
-        for (n, chunk) in items.chunks(BATCH).enumerate() {
-            specs.push(bulk_spec(
-                format!("adding Zendesk organization memberships (batch {})", n + 1),
-                Method::POST,
-                "organization_memberships/create_many",
-                "organization_memberships",
-                chunk,
-                Safety::CreatesRecords,
-            ));
-            batches.push(batch(ChangeKind::AddMembership, Mode::Create, chunk));
-        }
-        if specs.is_empty() {
+        let mut jobs = Jobs::default();
+        jobs.add(
+            ChangeKind::AddMembership,
+            Mode::Create,
+            &items,
+            |n, chunk| {
+                bulk_spec(
+                    format!("adding Zendesk organization memberships (batch {n})"),
+                    Method::POST,
+                    "organization_memberships/create_many",
+                    "organization_memberships",
+                    chunk,
+                    Safety::CreatesRecords,
+                )
+            },
+        );
+        if jobs.is_empty() {
             return Ok(());
         }
-        let ends = run_jobs(self.client, &specs).await?;
-        let mut open = Open::default();
-        for (b, end) in batches.iter().zip(ends) {
-            let settled = settle(b, end);
-            self.record(b, settled, &mut open);
-        }
+        let (open, _) = self.run_phase(jobs).await?;
         // Memberships are not re-read: the number of created ids must cover the rest.
         self.resolve(ChangeKind::AddMembership, open, None, |_, _| None);
         info!(
@@ -517,42 +514,52 @@ impl Run<'_> {
                 _ => None,
             })
             .collect();
-        let mut batches = Vec::new();
-        let mut specs = Vec::new();
-        for (n, chunk) in items.chunks(BATCH).enumerate() {
-            let ids: Vec<String> = chunk
-                .iter()
-                .filter_map(|i| i.zendesk_id.map(|id| id.to_string()))
-                .collect();
-            specs.push(JobSpec {
-                what: format!(
-                    "removing Zendesk organization memberships (batch {})",
-                    n + 1
-                ),
-                method: Method::DELETE,
-                path: "organization_memberships/destroy_many",
-                query: vec![("ids", ids.join(","))],
-                body: None,
-                safety: Safety::Idempotent,
-                bulk_user_create: false,
-            });
-            batches.push(batch(ChangeKind::RemoveMembership, Mode::Modify, chunk));
-        }
-        if specs.is_empty() {
+        let mut jobs = Jobs::default();
+        jobs.add(
+            ChangeKind::RemoveMembership,
+            Mode::Modify,
+            &items,
+            |n, chunk| {
+                let ids: Vec<u64> = chunk.iter().filter_map(|i| i.zendesk_id).collect();
+                JobSpec {
+                    what: format!("removing Zendesk organization memberships (batch {n})"),
+                    method: Method::DELETE,
+                    path: "organization_memberships/destroy_many",
+                    query: vec![("ids", join_ids(&ids))],
+                    body: None,
+                    safety: Safety::Idempotent,
+                    bulk_user_create: false,
+                }
+            },
+        );
+        if jobs.is_empty() {
             return Ok(());
         }
-        let ends = run_jobs(self.client, &specs).await?;
-        let mut open = Open::default();
-        for (b, end) in batches.iter().zip(ends) {
-            let settled = settle(b, end);
-            self.record(b, settled, &mut open);
-        }
+        self.run_phase(jobs).await?;
         info!(
             removed = self.applied(ChangeKind::RemoveMembership),
             failed = self.failed(&[ChangeKind::RemoveMembership]),
             "memberships removed"
         );
         Ok(())
+    }
+
+    /// Runs one phase's jobs and counts what they settled. Returns the creates still open
+    /// (ids came back without an index) and the items of user-create batches Zendesk
+    /// refused because bulk user import is switched off.
+    async fn run_phase(&mut self, jobs: Jobs) -> Result<(Open, Vec<Item>)> {
+        let ends = run_jobs(self.client, &jobs.specs).await?;
+        let mut open = Open::default();
+        let mut forbidden = Vec::new();
+        for (b, end) in jobs.batches.iter().zip(ends) {
+            if matches!(end, JobEnd::BulkImportForbidden) {
+                forbidden.extend(b.items.iter().cloned());
+                continue;
+            }
+            let settled = settle(b, end);
+            self.record(b, settled, &mut open);
+        }
+        Ok((open, forbidden))
     }
 
     /// Counts a settled batch; creates still unknown (no index) are left in `open`.
@@ -708,11 +715,35 @@ impl Run<'_> {
     }
 }
 
-fn batch(kind: ChangeKind, mode: Mode, items: &[Item]) -> Batch {
-    Batch {
-        kind,
-        mode,
-        items: items.to_vec(),
+/// The bulk jobs of one phase: each request and the batch of items it carries.
+#[derive(Default)]
+struct Jobs {
+    specs: Vec<JobSpec>,
+    batches: Vec<Batch>,
+}
+
+impl Jobs {
+    /// One job per [`BATCH`] items; `spec` builds the request from the 1-based batch
+    /// number and the items.
+    fn add(
+        &mut self,
+        kind: ChangeKind,
+        mode: Mode,
+        items: &[Item],
+        spec: impl Fn(usize, &[Item]) -> JobSpec,
+    ) {
+        for (n, chunk) in items.chunks(BATCH).enumerate() {
+            self.specs.push(spec(n + 1, chunk));
+            self.batches.push(Batch {
+                kind,
+                mode,
+                items: chunk.to_vec(),
+            });
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.specs.is_empty()
     }
 }
 
