@@ -233,19 +233,8 @@ pub fn summarise(p: SummaryParts<'_>) -> RunSummary {
         JobStatus::PartlyFailed
     };
     let managed = managed_org_ids(&p.reports.desired, p.actual_after);
-    let end_users: std::collections::BTreeSet<u64> = p
-        .actual_after
-        .users
-        .values()
-        .filter(|u| u.role == crate::model::ZendeskRole::EndUser)
-        .map(|u| u.id)
-        .collect();
     let totals = Totals {
-        pages_organizations: p
-            .reports
-            .stats
-            .organization_rows
-            .min(p.reports.desired.orgs.len()),
+        pages_organizations: p.reports.desired.orgs.len(),
         pages_users: p.reports.desired.users.len(),
         pages_memberships: p.reports.stats.memberships,
         pages_managers: p.reports.stats.managers,
@@ -254,7 +243,13 @@ pub fn summarise(p: SummaryParts<'_>) -> RunSummary {
             .actual_after
             .memberships
             .values()
-            .filter(|m| managed.contains(&m.org_id) && end_users.contains(&m.user_id))
+            .filter(|m| {
+                managed.contains(&m.org_id)
+                    && p.actual_after
+                        .users
+                        .get(&m.user_id)
+                        .is_some_and(|u| u.role == crate::model::ZendeskRole::EndUser)
+            })
             .count(),
     };
     RunSummary {
