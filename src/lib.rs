@@ -1,6 +1,7 @@
 //! pages-zendesk-sync: keeps a Zendesk account in step with cloud.gov Pages.
 //! See DESIGN in README.md for the data flow: source → plan → apply → verify → report.
 
+pub mod account;
 pub mod cli;
 pub mod commands;
 pub mod config;
