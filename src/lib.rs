@@ -5,6 +5,7 @@ pub mod account;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod doctor;
 pub mod export;
 pub mod github;
 pub mod loopback;
