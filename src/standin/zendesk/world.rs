@@ -1437,6 +1437,26 @@ mod tests {
         assert!(w.create_user(&again).is_ok());
     }
 
+    /// zendesk-api.md §10: with tagging off `tags` is absent from user JSON, and tags
+    /// sent in writes are dropped without an error.
+    #[test]
+    fn without_tagging_tags_are_dropped_silently_and_absent_from_user_json() {
+        let mut w = world();
+        w.rules.tagging = false;
+        let id = w
+            .create_user(&json!({"name": "T", "email": "t@example.gov", "tags": ["x"]}))
+            .expect("accepted");
+        w.update_user(id, &json!({"tags": ["y"], "details": "d"}))
+            .expect("accepted");
+        let u = &w.users[&id];
+        assert!(u.tags.is_empty());
+        assert_eq!(u.details.as_deref(), Some("d"));
+        assert!(w.user_json(u).get("tags").is_none());
+        w.rules.tagging = true;
+        w.update_user(id, &json!({"tags": ["y"]})).unwrap();
+        assert_eq!(w.user_json(&w.users[&id])["tags"], json!(["y"]));
+    }
+
     #[test]
     fn second_membership_is_refused_without_multiple_organizations() {
         let mut w = world();
