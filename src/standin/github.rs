@@ -744,11 +744,10 @@ fn answer(
         | Endpoint::Search => Some("read"),
         _ => Some("write"),
     };
-    let allowed = match (w.options.issues_permission, needs) {
-        (_, None) | ("write", _) => true,
-        ("read", Some("read")) => true,
-        _ => false,
-    };
+    let allowed = matches!(
+        (w.options.issues_permission, needs),
+        (_, None) | ("write", _) | ("read", Some("read"))
+    );
     if !allowed {
         let mut a = Answer::error(403, "Resource not accessible by integration");
         a.headers.push((
