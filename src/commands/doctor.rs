@@ -23,8 +23,49 @@ const REPORTS: &str = "Pages reports";
 const ZENDESK: &str = "Zendesk";
 const GITHUB: &str = "GitHub";
 
+/// Where `doctor` looks: the reports, the Zendesk and GitHub connection values. Read from
+/// the command line and the environment by [`DoctorEnv::from_args`]; `demo` builds one
+/// pointing at its stand-ins.
+pub struct DoctorEnv {
+    pub config: Option<std::path::PathBuf>,
+    pub organizations: Option<String>,
+    pub users: Option<String>,
+    pub reports_authorization: Option<SecretString>,
+    pub zendesk_subdomain: Option<String>,
+    pub zendesk_url: Option<String>,
+    pub zendesk_email: Option<String>,
+    pub zendesk_token: Option<SecretString>,
+    /// (API URL, token, `owner/name`), when both `GITHUB_TOKEN` and `GITHUB_REPOSITORY` are set.
+    pub github: Option<(String, SecretString, String)>,
+    pub template: Option<std::path::PathBuf>,
+}
+
+impl DoctorEnv {
+    pub fn from_args(args: &DoctorArgs) -> DoctorEnv {
+        DoctorEnv {
+            config: args.input.config.clone(),
+            organizations: args.input.organizations.clone(),
+            users: args.input.users.clone(),
+            reports_authorization: env("PAGES_REPORTS_AUTHORIZATION").map(SecretString::from),
+            zendesk_subdomain: env("ZENDESK_SUBDOMAIN"),
+            zendesk_url: env("ZENDESK_URL"),
+            zendesk_email: env("ZENDESK_EMAIL"),
+            zendesk_token: env("ZENDESK_API_TOKEN").map(SecretString::from),
+            github: match (env("GITHUB_TOKEN"), env("GITHUB_REPOSITORY")) {
+                (Some(token), Some(repository)) => Some((
+                    env("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".into()),
+                    SecretString::from(token),
+                    repository,
+                )),
+                _ => None,
+            },
+            template: args.template.clone(),
+        }
+    }
+}
+
 pub async fn doctor(args: &DoctorArgs) -> Result<Exit> {
-    let checks = run_checks(args).await;
+    let checks = run_checks(&DoctorEnv::from_args(args)).await;
     if args.json {
         print!("{}", checks.render_json());
     } else {
@@ -38,11 +79,11 @@ pub async fn doctor(args: &DoctorArgs) -> Result<Exit> {
 }
 
 /// Every check, in order. Never fails as a whole: a problem is a failed check.
-pub async fn run_checks(args: &DoctorArgs) -> Checks {
+pub async fn run_checks(args: &DoctorEnv) -> Checks {
     let mut checks = Checks::default();
-    let settings = match FileSettings::load(args.input.config.as_deref()) {
+    let settings = match FileSettings::load(args.config.as_deref()) {
         Ok(s) => {
-            if let Some(path) = &args.input.config {
+            if let Some(path) = &args.config {
                 checks.push(Check::pass(
                     REPORTS,
                     "configuration",
@@ -62,17 +103,17 @@ pub async fn run_checks(args: &DoctorArgs) -> Checks {
         }
     };
     let reports = check_reports(args, &settings, &mut checks).await;
-    check_zendesk(&settings, reports.as_ref(), &mut checks).await;
+    check_zendesk(args, &settings, reports.as_ref(), &mut checks).await;
     check_github(args, &settings, &mut checks).await;
     checks
 }
 
 async fn check_reports(
-    args: &DoctorArgs,
+    args: &DoctorEnv,
     settings: &FileSettings,
     checks: &mut Checks,
 ) -> Option<Reports> {
-    let (Some(orgs), Some(users)) = (&args.input.organizations, &args.input.users) else {
+    let (Some(orgs), Some(users)) = (&args.organizations, &args.users) else {
         checks.push(Check::fail(
             REPORTS,
             "location",
@@ -82,8 +123,14 @@ async fn check_reports(
         ));
         return None;
     };
-    let authorization = env("PAGES_REPORTS_AUTHORIZATION").map(SecretString::from);
-    match source::load(orgs, users, authorization.as_ref(), &settings.policy).await {
+    match source::load(
+        orgs,
+        users,
+        args.reports_authorization.as_ref(),
+        &settings.policy,
+    )
+    .await
+    {
         Err(e) => {
             checks.push(Check::fail(
                 REPORTS,
@@ -145,12 +192,17 @@ fn report_name(kind: crate::source::ReportKind) -> &'static str {
     }
 }
 
-async fn check_zendesk(settings: &FileSettings, reports: Option<&Reports>, checks: &mut Checks) {
+async fn check_zendesk(
+    args: &DoctorEnv,
+    settings: &FileSettings,
+    reports: Option<&Reports>,
+    checks: &mut Checks,
+) {
     let connection = match ZendeskSettings::from_env_values(
-        env("ZENDESK_SUBDOMAIN").as_deref(),
-        env("ZENDESK_URL").as_deref(),
-        env("ZENDESK_EMAIL").as_deref(),
-        env("ZENDESK_API_TOKEN").map(SecretString::from),
+        args.zendesk_subdomain.as_deref(),
+        args.zendesk_url.as_deref(),
+        args.zendesk_email.as_deref(),
+        args.zendesk_token.clone(),
         settings.zendesk.clone(),
     ) {
         Ok(c) => c,
@@ -495,8 +547,8 @@ fn check_settings(
     }
 }
 
-async fn check_github(args: &DoctorArgs, settings: &FileSettings, checks: &mut Checks) {
-    let (Some(token), Some(repository)) = (env("GITHUB_TOKEN"), env("GITHUB_REPOSITORY")) else {
+async fn check_github(args: &DoctorEnv, settings: &FileSettings, checks: &mut Checks) {
+    let Some((api_url, token, repository)) = &args.github else {
         checks.push(Check::skip(
             GITHUB,
             "repository",
@@ -505,9 +557,7 @@ async fn check_github(args: &DoctorArgs, settings: &FileSettings, checks: &mut C
         ));
         return;
     };
-    let token = SecretString::from(token);
-    let api_url = env("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".into());
-    let probe = match GithubProbe::new(&api_url, &token, &repository) {
+    let probe = match GithubProbe::new(api_url, token, repository) {
         Ok(p) => p,
         Err(e) => {
             checks.push(Check::fail(
