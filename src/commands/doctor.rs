@@ -475,7 +475,13 @@ fn check_settings(
             ),
             format!("turn on {}", setting.location()),
         )),
-        (Some(false), _) => checks.push(Check::pass(
+        (Some(false), None) => checks.push(Check::warn(
+            ZENDESK,
+            "user.multiple_organizations",
+            "off; without readable reports it cannot tell whether a Pages user needs several",
+            format!("fix the reports, or turn on {}", setting.location()),
+        )),
+        (Some(false), Some(_)) => checks.push(Check::pass(
             ZENDESK,
             "user.multiple_organizations",
             "off; no Pages user is in more than one organization",
@@ -500,7 +506,13 @@ fn check_settings(
             ),
             format!("turn on {}", setting.location()),
         )),
-        (Some(false), _) => checks.push(Check::pass(
+        (Some(false), None) => checks.push(Check::warn(
+            ZENDESK,
+            "user.tagging",
+            "off; without readable reports it cannot tell whether a manager needs the tag",
+            format!("fix the reports, or turn on {}", setting.location()),
+        )),
+        (Some(false), Some(_)) => checks.push(Check::pass(
             ZENDESK,
             "user.tagging",
             "off; no Pages manager needs the tag",
