@@ -1031,7 +1031,11 @@ impl World {
             ));
         }
         if !existing.is_empty() && !self.rules.multiple_organizations {
-            // Not documented; refusing loudly is safer than silently replacing.
+            // The docs say only "Users can be in many organizations if the account supports
+            // multiple organizations" (developer.zendesk.com Organization Memberships); the
+            // refusal's body is UNCONFIRMED (zendesk-api.md §5, searched again for issue 10:
+            // no recording found). Zendesk's validation envelope is used, and the sync never
+            // sends such a write once it has read `user.multiple_organizations`.
             return Err(Invalid::new(
                 "base",
                 "InvalidValue",
