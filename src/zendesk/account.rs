@@ -5,8 +5,11 @@
 //! References: OAS `ShowAccountSettings` (`GET /api/v2/account/settings`, allowed for
 //! agents; schema `AccountSettingsUserObject`), `ShowCurrentUser` (`GET /api/v2/users/me`),
 //! `ListUserFields` (`GET /api/v2/user_fields`), `ListJobStatuses`
-//! (`GET /api/v2/job_statuses`). `GET /api/v2/account` (`owner_id`) is documented on
-//! Zendesk's "Accounts" API page but absent from the 2025-06 OAS snapshot.
+//! (`GET /api/v2/job_statuses`). `GET /api/v2/account` and its `owner_id` are
+//! UNCONFIRMED: absent from the 2025-06 OAS snapshot and from every source searched for
+//! issue 10 (a Zendesk developer advocate wrote in 2021 that no API gives the account's
+//! id). `doctor` uses it only to warn about an owner's token and says "not checked" when
+//! it does not answer.
 
 use anyhow::Result;
 use reqwest::StatusCode;
