@@ -2,6 +2,7 @@
 //! account"): the writes Zendesk would refuse or drop are not sent, the output names the
 //! setting, the count and where to change it, the criterion stays unticked, nothing
 //! personal is public; once the setting is on, the next run finishes the work and exits 0.
+//! Also: one protected user (403 on their email) does not stop the month.
 
 use std::path::Path;
 
@@ -234,4 +235,37 @@ async fn the_monthly_comment_names_the_setting_and_the_box_is_ticked_once_it_is_
     ran.assert_code(0);
     let body = gh.issue(issue.number).unwrap().body.unwrap_or_default();
     assert!(ticked(&body, "Org assignments"), "{body}");
+}
+
+/// Issue 10 item 5: a 403 on one user's new email identity (a protected user) is recorded
+/// against that user, explained in counts, and the memberships are still written.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_protected_user_does_not_stop_the_month() {
+    use pages_zendesk_sync::standin::zendesk::{Fault, FaultRule, UserSeed};
+    let case = case(StandinOptions::default());
+    case.zd
+        .seed_user(UserSeed {
+            name: "Jane Doe".into(),
+            email: Some("jane.old@agency-a.example.gov".into()),
+            external_id: Some("pages-user-17".into()),
+            ..UserSeed::default()
+        })
+        .unwrap();
+    case.zd.inject(FaultRule {
+        method: Some("POST".into()),
+        path_contains: Some("/identities".into()),
+        times: 1,
+        fault: Fault::status(403),
+    });
+    let ran = case.run(&["sync"]).await;
+    ran.assert_code(1);
+    assert!(
+        ran.stdout.contains("1 email change refused with 403"),
+        "{}",
+        ran.stdout
+    );
+    assert!(!ran.stdout.contains('@'), "{}", ran.stdout);
+    let w = case.world();
+    let jane = w.user_by_email("jane.old@agency-a.example.gov").unwrap();
+    assert_eq!(w.memberships_of(jane.id).len(), 2, "the run went on");
 }
