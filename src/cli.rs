@@ -59,6 +59,27 @@ pub enum Command {
     Export(ExportArgs),
     /// Run the whole monthly job against local Zendesk and GitHub stand-ins.
     Demo(DemoArgs),
+    /// Read-only preflight: the Pages reports, the Zendesk account and settings, GitHub.
+    /// Writes nothing. Exit 0 all pass, 1 warnings only, 2 a run would fail.
+    #[command(after_help = DOCTOR_ENV)]
+    Doctor(DoctorArgs),
+}
+
+const DOCTOR_ENV: &str = "Environment: the Zendesk ones of `sync --help`; GitHub is checked when
+  GITHUB_TOKEN and GITHUB_REPOSITORY are set (GITHUB_API_URL as for `run`).";
+
+#[derive(Debug, Clone, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// The issue template to check (default: the config file's github.template).
+    #[arg(long, value_name = "PATH")]
+    pub template: Option<PathBuf>,
+
+    /// Print the checks as JSON instead of one line each.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Where the Pages reports and the configuration come from.

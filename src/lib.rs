@@ -1,9 +1,11 @@
 //! pages-zendesk-sync: keeps a Zendesk account in step with cloud.gov Pages.
 //! See DESIGN in README.md for the data flow: source → plan → apply → verify → report.
 
+pub mod account;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod doctor;
 pub mod export;
 pub mod github;
 pub mod loopback;

@@ -12,7 +12,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo prints a story on stdout; its info lines would drown it.
     let default_log = match cli.command {
-        Command::Demo(_) => "warn",
+        Command::Demo(_) | Command::Doctor(_) => "warn",
         _ => "info",
     };
     commands::init_logging_with_default(default_log);

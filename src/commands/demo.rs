@@ -20,6 +20,7 @@ use chrono::Duration as ChronoDuration;
 use secrecy::SecretString;
 
 use crate::cli::DemoArgs;
+use crate::commands::doctor::{self, DoctorEnv};
 use crate::commands::flow::Inputs;
 use crate::commands::run::{execute_run, GithubEnv, RunConfig, RunResult};
 use crate::commands::{Exit, UsageError};
@@ -81,6 +82,34 @@ pub async fn demo(args: &DemoArgs) -> Result<Exit> {
     );
     out.push('\n');
     out.push_str(&seed.describe(&reports.desired, previous_issue));
+    print_now(&mut out);
+
+    // The read-only preflight an operator runs before a first real run (README "Before the
+    // first real run"); it writes nothing, so run 1 meets the same state.
+    let credentials = zendesk.credentials();
+    let checks = doctor::run_checks(&DoctorEnv {
+        config: None,
+        organizations: Some(files.organizations.display().to_string()),
+        users: Some(files.users.display().to_string()),
+        reports_authorization: None,
+        zendesk_subdomain: None,
+        zendesk_url: Some(zendesk.base_url().to_string()),
+        zendesk_email: Some(credentials.email.clone()),
+        zendesk_token: Some(SecretString::from(credentials.token.clone())),
+        github: Some((
+            github.api_url().to_string(),
+            SecretString::from(github.token().to_string()),
+            REPOSITORY.to_string(),
+        )),
+        template: Some(files.template.clone()),
+    })
+    .await;
+    let _ = writeln!(
+        out,
+        "\n{}",
+        banner("Doctor: the preflight before a first real run")
+    );
+    out.push_str(&checks.render_text());
     print_now(&mut out);
 
     // Run 1: the month's job meets last month's Zendesk.

@@ -9,12 +9,14 @@ use anyhow::{Context, Result};
 use secrecy::SecretString;
 use tracing::{info, warn};
 
+use crate::account::AccountSettings;
 use crate::cli::{CommonArgs, SyncArgs};
 use crate::commands::{Exit, UsageError};
 use crate::config::FileSettings;
 use crate::model::ActualState;
 use crate::outcome::{ApplyOutcome, RequestStats};
 use crate::plan::guard::{self, GuardFigures};
+use crate::plan::settings::HeldBack;
 use crate::plan::{self, managed_org_ids, Plan};
 use crate::report::{self, Detail, JobStatus, RunSummary, Totals};
 use crate::source::{self, Reports};
@@ -83,6 +85,8 @@ pub struct Outcome {
     pub summary: RunSummary,
     pub reports: Reports,
     pub plan: Option<Plan>,
+    /// Changes the account's settings made impossible: reported, not sent.
+    pub held_back: Vec<HeldBack>,
     pub apply: ApplyOutcome,
     pub verification: Option<Verification>,
 }
@@ -95,6 +99,7 @@ impl Outcome {
             row_issues: &self.reports.issues,
             plan: self.plan.as_ref(),
             failures: &self.apply.failures,
+            held_back: &self.held_back,
             verification: self.verification.as_ref(),
         };
         let json = serde_json::to_string_pretty(&detail).context("serialising the JSON report")?;
@@ -134,6 +139,18 @@ pub async fn execute(
     let policy = &inputs.settings.policy;
     let desired = &reports.desired;
 
+    // One request, before planning: the settings decide which writes can be sent.
+    let mut settings_unreadable = false;
+    let settings = if mode == Mode::Verify {
+        None
+    } else {
+        let settings = zendesk.read_account_settings().await?;
+        if settings.is_none() {
+            warn!("the Zendesk account settings could not be read; nothing is held back");
+            settings_unreadable = true;
+        }
+        settings
+    };
     let actual = zendesk.read_actual(desired, policy).await?;
     info!(
         organizations = actual.orgs.len(),
@@ -143,12 +160,21 @@ pub async fn execute(
     );
 
     let mut plan_out = None;
+    let mut held_back = Vec::new();
     let mut apply = ApplyOutcome::default();
     let mut guard_figures = GuardFigures::default();
     let mut guard_tripped = false;
     let mut after = None;
     if mode != Mode::Verify {
-        let plan = plan::plan(desired, &actual, policy);
+        let mut plan = plan::plan(desired, &actual, policy);
+        let account = settings.unwrap_or_else(AccountSettings::permissive);
+        held_back = plan::settings::hold_back(&mut plan, &actual, &account);
+        if !held_back.is_empty() {
+            warn!(
+                held_back = held_back.len(),
+                "changes the Zendesk account settings would refuse or drop are not sent"
+            );
+        }
         let mut limits = inputs.settings.guard.clone();
         limits.allow_mass_removal |= inputs.allow_mass_removal;
         match guard::check(&plan, desired, &actual, &limits) {
@@ -187,6 +213,8 @@ pub async fn execute(
         guard: guard_figures,
         guard_tripped,
         actual_after: after.as_ref().unwrap_or(&actual),
+        held_back: &held_back,
+        settings_unreadable,
         requests: zendesk.stats(),
         elapsed_ms: started.elapsed().as_millis() as u64,
     });
@@ -194,6 +222,7 @@ pub async fn execute(
         summary,
         reports,
         plan: plan_out,
+        held_back,
         apply,
         verification,
     })
@@ -209,6 +238,9 @@ pub struct SummaryParts<'a> {
     pub guard: GuardFigures,
     pub guard_tripped: bool,
     pub actual_after: &'a ActualState,
+    pub held_back: &'a [HeldBack],
+    /// The account settings were asked for and refused.
+    pub settings_unreadable: bool,
     pub requests: RequestStats,
     pub elapsed_ms: u64,
 }
@@ -222,9 +254,18 @@ pub fn summarise(p: SummaryParts<'_>) -> RunSummary {
         .map(report::criterion_results)
         .unwrap_or_default();
     let dry_run = matches!(p.mode, Mode::Plan | Mode::DryRun);
+    let notes = p.plan.map(Plan::note_counts).unwrap_or_default();
+    let needs_attention = report::attention::needs_attention(&report::attention::AttentionInputs {
+        held_back: p.held_back,
+        failures: &failures,
+        notes: &notes,
+        settings_unreadable: p.settings_unreadable,
+        dry_run,
+    });
     let status = if dry_run {
         JobStatus::DryRun
     } else if failures.is_empty()
+        && p.held_back.is_empty()
         && p.apply.skipped.values().all(|n| *n == 0)
         && criteria.iter().all(|c| c.passed)
     {
@@ -264,11 +305,12 @@ pub fn summarise(p: SummaryParts<'_>) -> RunSummary {
         applied: p.apply.applied.clone(),
         skipped: p.apply.skipped.clone(),
         failures,
-        notes: p.plan.map(Plan::note_counts).unwrap_or_default(),
+        notes,
         guard: p.guard,
         guard_tripped: p.guard_tripped,
         criteria,
         bulk_user_import_disabled: p.apply.bulk_user_import_disabled,
+        needs_attention,
         requests: p.requests,
         elapsed_ms: p.elapsed_ms,
         totals,

@@ -2,6 +2,7 @@
 //! Plan-only and dry-run are decided here, once, not by `if dry_run` in every write.
 
 pub mod demo;
+pub mod doctor;
 pub mod export;
 pub mod flow;
 pub mod run;
@@ -88,6 +89,7 @@ pub async fn dispatch(command: Command) -> Exit {
             Exit::Satisfied
         }),
         Command::Demo(args) => demo::demo(&args).await,
+        Command::Doctor(args) => doctor::doctor(&args).await,
     };
     match result {
         Ok(exit) => exit,

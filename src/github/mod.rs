@@ -7,6 +7,7 @@
 //! without first reading back whether it did.
 
 mod client;
+pub mod probe;
 pub mod template;
 
 pub use client::{

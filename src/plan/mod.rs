@@ -11,6 +11,7 @@ pub mod guard;
 pub(crate) mod matching;
 mod memberships;
 mod orgs;
+pub mod settings;
 pub mod simulate;
 mod users;
 
@@ -185,6 +186,9 @@ pub enum NoteKind {
     NonEndUserMembershipKept,
     /// A membership of a protected user (their row was skipped): kept.
     ProtectedMembershipKept,
+    /// The Pages email differs from an agent's or admin's primary email: a staff login is
+    /// never changed by the sync, a person decides.
+    StaffPrimaryEmailKept,
 }
 
 impl NoteKind {
@@ -206,6 +210,9 @@ impl NoteKind {
             }
             NoteKind::ProtectedMembershipKept => {
                 "memberships of users whose report row was skipped (kept)"
+            }
+            NoteKind::StaffPrimaryEmailKept => {
+                "agent or admin primary emails that differ from Pages (needs a person)"
             }
         }
     }

@@ -129,6 +129,35 @@ fn a_user_found_by_external_id_gets_the_new_pages_email_as_primary() {
     assert_debug_snapshot!(plan_of(d, a));
 }
 
+/// DESIGN "Never change the role, name, suspension or primary email of a Zendesk agent or
+/// admin": a staff login is left for a person to decide.
+#[test]
+fn an_agents_or_admins_primary_email_is_never_changed_and_needs_a_person() {
+    for staff in [
+        actual().agent(20, "Jane Doe", "jane@old.gov"),
+        actual().admin(20, "Jane Doe", "jane@old.gov"),
+    ] {
+        let a = staff
+            .org(10, "Agency A", Some("A"))
+            .external_id(20, "pages-user-1")
+            .roles_text(20, "Agency A: manager")
+            .tags(20, &["pages_org_manager"])
+            .member(20, 10);
+        let (d, _) = in_step();
+        let p = plan_of(d, a);
+        assert!(
+            !p.changes
+                .iter()
+                .any(|c| matches!(c, super::Change::SetPrimaryEmail { .. })),
+            "{p:#?}"
+        );
+        assert!(p.notes.contains(&super::Note {
+            kind: super::NoteKind::StaffPrimaryEmailKept,
+            zendesk_id: 20
+        }));
+    }
+}
+
 #[test]
 fn a_secondary_identity_becomes_primary_when_the_user_is_found_by_external_id() {
     let (d, _) = in_step();

@@ -110,6 +110,12 @@ fn primary_email(
     if user.primary_email() == Some(&d.email) {
         return None;
     }
+    // why: "Never change the role, name, suspension or primary email of a Zendesk agent or
+    // admin": it is their sign-in address; a person decides.
+    if user.role != ZendeskRole::EndUser {
+        notes.push(note(NoteKind::StaffPrimaryEmailKept, user.id));
+        return None;
+    }
     match matching.user_by_email.get(&d.email) {
         None => Some(Change::SetPrimaryEmail {
             user_id: user.id,

@@ -6,6 +6,7 @@
 //! lives in [`Detail`], which is written only to the file the operator asks for.
 
 pub mod actions;
+pub mod attention;
 pub mod checklist;
 pub mod comment;
 pub mod summary;
@@ -109,6 +110,9 @@ pub struct RunSummary {
     /// Empty when the command does not verify (`plan`, a dry run's plan-only path).
     pub criteria: Vec<CriterionResult>,
     pub bulk_user_import_disabled: bool,
+    /// Held-back changes, known failure causes and staff logins, in words and counts
+    /// ([`attention::needs_attention`]); the renderers list them under "needs attention".
+    pub needs_attention: Vec<attention::NeedsAttention>,
     pub requests: RequestStats,
     pub elapsed_ms: u64,
     pub totals: Totals,
@@ -195,5 +199,7 @@ pub struct Detail<'a> {
     pub row_issues: &'a [RowIssue],
     pub plan: Option<&'a Plan>,
     pub failures: &'a [Failure],
+    /// Changes the account's settings held back, per user (emails of new users included).
+    pub held_back: &'a [crate::plan::settings::HeldBack],
     pub verification: Option<&'a Verification>,
 }

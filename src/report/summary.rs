@@ -173,6 +173,35 @@ mod tests {
         assert!(!out.contains("code_099"));
     }
 
+    /// Issue 10: a held-back setting is one line naming the setting, the count and where.
+    #[test]
+    fn a_needs_attention_item_is_printed_as_given() {
+        use crate::report::attention::{AttentionCause, NeedsAttention};
+        let item = NeedsAttention {
+            cause: AttentionCause::SettingOff(crate::account::Setting::Tagging),
+            count: 3,
+            problem: "3 manager tags not set: blocked by `user.tagging`.".into(),
+            action: "Turn it on.".into(),
+        };
+        let summary = fixtures::partly_failed_builder()
+            .needs(item.clone())
+            .build();
+        let out = render_job_summary(&summary, None, ISSUE);
+        assert!(
+            out.contains(
+                "- 3 manager tags not set: blocked by `user.tagging`.\n  **Next:** Turn it on.\n"
+            ),
+            "{out}"
+        );
+        let text = crate::report::text::render_text(&summary);
+        assert!(
+            text.contains(
+                "  - 3 manager tags not set: blocked by user.tagging.\n    next: Turn it on.\n"
+            ),
+            "{text}"
+        );
+    }
+
     #[test]
     fn rendering_adds_no_at_sign() {
         let previous = fixtures::previous();

@@ -396,6 +396,12 @@ pub(super) fn attention(summary: &RunSummary) -> Vec<Attention> {
                 .into(),
         });
     }
+    for item in &summary.needs_attention {
+        out.push(Attention {
+            problem: item.problem.clone(),
+            action: item.action.clone(),
+        });
+    }
     let unsatisfied: Vec<&str> = summary
         .criteria
         .iter()
@@ -818,6 +824,7 @@ pub(super) mod fixtures {
             guard_tripped: false,
             criteria: Vec::new(),
             bulk_user_import_disabled: false,
+            needs_attention: Vec::new(),
             requests: RequestStats {
                 requests: 12,
                 write_requests: 0,
@@ -917,6 +924,11 @@ pub(super) mod fixtures {
             self.0.status = JobStatus::Failed;
             self
         }
+        pub fn needs(mut self, item: crate::report::attention::NeedsAttention) -> Self {
+            self.0.needs_attention.push(item);
+            self
+        }
+
         pub fn bulk_disabled(mut self) -> Self {
             self.0.bulk_user_import_disabled = true;
             self

@@ -42,6 +42,11 @@ pub struct StandinOptions {
     pub search_lag: u32,
     /// Path before the API routes, as on GitHub Enterprise Server (`/api/v3`); "" for none.
     pub path_prefix: String,
+    /// What the token may do with issues: `write` (default), `read` or `none`. Below
+    /// `write`, the refused issue calls answer 403 "Resource not accessible by
+    /// integration" with `x-accepted-github-permissions`, and `GET /repos/{o}/{r}` shows
+    /// the matching `permissions` (push/triage only with `write`).
+    pub issues_permission: &'static str,
 }
 
 impl Default for StandinOptions {
@@ -52,6 +57,7 @@ impl Default for StandinOptions {
             assignable: vec!["pages-operator".into()],
             search_lag: 0,
             path_prefix: String::new(),
+            issues_permission: "write",
         }
     }
 }
@@ -68,6 +74,10 @@ pub enum Endpoint {
     GetComment,
     UpdateComment,
     Search,
+    /// `GET /repos/{owner}/{repo}`.
+    GetRepository,
+    /// `GET /repos/{owner}/{repo}/labels/{name}`.
+    GetLabel,
 }
 
 /// A failure to inject on the next calls of an endpoint.
@@ -693,6 +703,8 @@ fn answer(
     let route: Option<(Endpoint, Option<u64>)> = match (method, segments.as_slice()) {
         (&Method::GET, ["search", "issues"]) => Some((Endpoint::Search, None)),
         (m, ["repos", o, r, rest @ ..]) if *o == w.owner && *r == w.repo => match (m, rest) {
+            (&Method::GET, []) => Some((Endpoint::GetRepository, None)),
+            (&Method::GET, ["labels", _]) => Some((Endpoint::GetLabel, None)),
             (&Method::GET, ["issues"]) => Some((Endpoint::ListIssues, None)),
             (&Method::POST, ["issues"]) => Some((Endpoint::CreateIssue, None)),
             (&Method::GET, ["issues", "comments", id]) => {
@@ -721,6 +733,29 @@ fn answer(
         return Answer::not_found();
     };
 
+    // The token's issues permission (GitHub: "Resource not accessible by integration",
+    // github.md; the header names what the endpoint needs).
+    let needs = match endpoint {
+        Endpoint::GetRepository | Endpoint::GetLabel => None,
+        Endpoint::ListIssues
+        | Endpoint::GetIssue
+        | Endpoint::ListComments
+        | Endpoint::GetComment
+        | Endpoint::Search => Some("read"),
+        _ => Some("write"),
+    };
+    let allowed = matches!(
+        (w.options.issues_permission, needs),
+        (_, None) | ("write", _) | ("read", Some("read"))
+    );
+    if !allowed {
+        let mut a = Answer::error(403, "Resource not accessible by integration");
+        a.headers.push((
+            "x-accepted-github-permissions",
+            format!("issues={}", needs.unwrap_or("read")),
+        ));
+        return a;
+    }
     let fault = w.take_fault(endpoint);
     match &fault {
         Some(Fault::Status(s)) => return Answer::error(*s, reason(*s)),
@@ -765,6 +800,42 @@ fn answer(
             None => Answer::not_found(),
         },
         (Endpoint::UpdateComment, Some(cid)) => update_comment(w, cid, body),
+        (Endpoint::GetRepository, _) => {
+            let write = w.options.issues_permission == "write";
+            let mut a = Answer::ok(
+                200,
+                json!({
+                    "id": 1_296_269,
+                    "name": w.repo,
+                    "full_name": format!("{}/{}", w.owner, w.repo),
+                    "private": false,
+                    "has_issues": true,
+                    "url": format!("{}/repos/{}/{}", w.api_url, w.owner, w.repo),
+                    "permissions": {
+                        "admin": false, "maintain": false,
+                        "push": write, "triage": write, "pull": true,
+                    },
+                }),
+            );
+            a.headers
+                .push(("x-accepted-github-permissions", "metadata=read".into()));
+            a
+        }
+        (Endpoint::GetLabel, _) => {
+            let name = segments.last().map(|n| {
+                url::form_urlencoded::parse(format!("n={n}").as_bytes())
+                    .map(|(_, v)| v.into_owned())
+                    .next()
+                    .unwrap_or_default()
+            });
+            match name.and_then(|n| w.labels.get(&n.to_lowercase())) {
+                Some(l) => Answer::ok(
+                    200,
+                    json!({"id": l.id, "name": l.name, "color": l.color, "default": false}),
+                ),
+                None => Answer::not_found(),
+            }
+        }
         _ => Answer::not_found(),
     };
     match fault {

@@ -395,7 +395,10 @@ impl Run<'_> {
                     if answer.is_success() {
                         answer.json::<IdentityEnvelope>(&what)?.identity.id
                     } else if answer.status == StatusCode::FORBIDDEN {
-                        return Err(answer.into_error(&what));
+                        // One protected user (the owner, a user the token may not edit)
+                        // must not stop the month: recorded against that user.
+                        self.fail_forbidden(&item, &what);
+                        continue;
                     } else {
                         let (reason, detail) = answer_failure(&answer);
                         self.fail(ChangeKind::SetPrimaryEmail, &item, reason, detail);
@@ -415,7 +418,7 @@ impl Run<'_> {
             if answer.is_success() {
                 self.count_applied(ChangeKind::SetPrimaryEmail);
             } else if answer.status == StatusCode::FORBIDDEN {
-                return Err(answer.into_error(&what));
+                self.fail_forbidden(&item, &what);
             } else {
                 let (reason, detail) = answer_failure(&answer);
                 self.fail(ChangeKind::SetPrimaryEmail, &item, reason, detail);
@@ -648,6 +651,20 @@ impl Run<'_> {
             .iter()
             .filter(|f| kinds.contains(&f.kind))
             .count()
+    }
+
+    /// A 403 on one user's identity or primary email: that user's failure, not the run's.
+    fn fail_forbidden(&mut self, item: &Item, what: &str) {
+        warn!(
+            user_id = item.zendesk_id,
+            "Zendesk answered 403 while {what}; recorded against that user, the run goes on"
+        );
+        self.fail(
+            ChangeKind::SetPrimaryEmail,
+            item,
+            Reason::new("forbidden"),
+            format!("Zendesk answered 403 while {what}"),
+        );
     }
 
     fn fail(&mut self, kind: ChangeKind, item: &Item, reason: Reason, detail: String) {

@@ -248,6 +248,11 @@ impl Client {
         self.limiter.budget()
     }
 
+    /// The account limit Zendesk announced last (`X-Rate-Limit` and its spellings).
+    pub fn announced_limit(&self) -> Option<u32> {
+        self.limiter.lock().announced
+    }
+
     fn url(&self, call: &Call<'_>) -> Result<Url> {
         let mut url = self
             .base
@@ -575,6 +580,8 @@ struct LimiterState {
     sent: VecDeque<Instant>,
     pause_until: Option<Instant>,
     route_next: HashMap<String, Instant>,
+    /// The last account limit Zendesk announced (for `doctor`).
+    announced: Option<u32>,
 }
 
 impl Limiter {
@@ -586,6 +593,7 @@ impl Limiter {
                 sent: VecDeque::new(),
                 pause_until: None,
                 route_next: HashMap::new(),
+                announced: None,
             }),
         }
     }
@@ -665,6 +673,7 @@ impl Limiter {
         let mut s = self.lock();
         if let Some(limit) = limit.filter(|l| *l > 0) {
             let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+            s.announced = Some(limit);
             // The account limit is shared with every other integration and with agents'
             // apps: when following it, leave a fifth of it to them.
             let target = if s.follow {

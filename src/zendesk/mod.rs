@@ -6,6 +6,7 @@
 //! (batches in dependency order), `jobs` (background jobs and polling), `wire` (JSON shapes).
 //! Must never print the API token, in any error or log.
 
+mod account;
 mod apply;
 mod client;
 mod jobs;
@@ -22,6 +23,9 @@ use secrecy::{ExposeSecret, SecretString};
 use tracing::instrument;
 use url::Url;
 
+pub use account::TokenUser;
+
+use crate::account::AccountSettings;
 use crate::config::{Policy, ZendeskTuning};
 use crate::model::{ActualState, DesiredState};
 use crate::outcome::{ApplyOutcome, RequestStats};
@@ -186,6 +190,43 @@ impl Zendesk {
         policy: &Policy,
     ) -> anyhow::Result<ApplyOutcome> {
         apply::apply(&self.client, plan, desired, policy).await
+    }
+
+    /// The account's settings (`GET /api/v2/account/settings`, one request). `None` when
+    /// the account would not show them (403/404).
+    #[instrument(skip_all)]
+    pub async fn read_account_settings(&self) -> anyhow::Result<Option<AccountSettings>> {
+        account::read_settings(&self.client).await
+    }
+
+    /// The API token's user (`GET /api/v2/users/me`).
+    pub async fn token_user(&self) -> anyhow::Result<TokenUser> {
+        account::token_user(&self.client).await
+    }
+
+    /// The account owner's user id (`GET /api/v2/account`), when Zendesk says.
+    pub async fn account_owner_id(&self) -> anyhow::Result<Option<u64>> {
+        account::owner_id(&self.client).await
+    }
+
+    /// The type of the custom user field `key`, `None` when there is none.
+    pub async fn user_field_type(&self, key: &str) -> anyhow::Result<Option<String>> {
+        account::user_field_type(&self.client, key).await
+    }
+
+    /// Background jobs queued or working in the account, when they can be listed.
+    pub async fn jobs_in_flight(&self) -> anyhow::Result<Option<usize>> {
+        account::jobs_in_flight(&self.client).await
+    }
+
+    /// One users page with `include=identities`: (users on it, `identities` key present).
+    pub async fn users_page_sideload(&self) -> anyhow::Result<(usize, bool)> {
+        account::users_page_sideload(&self.client).await
+    }
+
+    /// The account-wide request limit Zendesk announced in its last answer, if any.
+    pub fn announced_limit(&self) -> Option<u32> {
+        self.client.announced_limit()
     }
 
     /// Requests sent so far (every attempt counts), writes among them, rate-limit waits

@@ -1192,6 +1192,53 @@ async fn a_new_primary_email_is_added_then_made_primary() {
     );
 }
 
+/// Issue 10: a 403 on one user's identity or make_primary used to end the whole run
+/// before memberships were written, every month.
+#[tokio::test]
+async fn a_403_on_one_users_email_is_recorded_against_that_user_and_the_run_goes_on() {
+    let server = Server::start(|s| match (s.method.as_str(), s.path.as_str()) {
+        ("POST", "users/40/identities") | ("PUT", "users/41/identities/410/make_primary") => {
+            Reply::json(
+                403,
+                json!({"error": "Forbidden", "description": "You do not have access"}),
+            )
+        }
+        ("PUT", "users/42/identities/420/make_primary") => {
+            Reply::json(200, json!({"identities": []}))
+        }
+        _ => Reply::not_found(),
+    })
+    .await;
+    let z = zendesk(&server);
+    let change = |user_id, identity_id| Change::SetPrimaryEmail {
+        user_id,
+        email: email(&format!("u{user_id}@x.gov")),
+        identity_id,
+    };
+    let plan = Plan {
+        changes: vec![
+            change(40, None),
+            change(41, Some(410)),
+            change(42, Some(420)),
+        ],
+        notes: vec![],
+    };
+    let out = z
+        .apply(&plan, &DesiredState::default(), &Policy::default())
+        .await
+        .expect("a protected user does not stop the run");
+    assert_eq!(out.applied.get(&ChangeKind::SetPrimaryEmail), Some(&1));
+    let failed: Vec<(Option<u64>, &str)> = out
+        .failures
+        .iter()
+        .map(|f| (f.zendesk_id, f.reason.as_str()))
+        .collect();
+    assert_eq!(
+        failed,
+        vec![(Some(40), "forbidden"), (Some(41), "forbidden")]
+    );
+}
+
 #[tokio::test]
 async fn an_empty_plan_sends_nothing() {
     let server = Server::start(|_| Reply::not_found()).await;

@@ -168,6 +168,14 @@ fn demo_runs_the_monthly_job_twice_and_the_second_run_changes_nothing() {
     assert!(first.contains("### Change since last month ("), "{first}");
     assert!(first.contains("| Zendesk organizations not in Pages (kept) | 1 |"));
 
+    // The preflight ran first, read-only, and found nothing that would fail a run.
+    let doctor = section(&stdout, "Doctor: the preflight before a first real run");
+    assert!(
+        doctor.contains("pass  Zendesk       user.tagging: on"),
+        "{doctor}"
+    );
+    assert!(doctor.contains(" 0 failed, 0 skipped"), "{doctor}");
+
     // The records a person touched were kept.
     let run1 = section(&stdout, "Run 1: the monthly job");
     assert_eq!(run1.matches("\n  ok  ").count(), 6, "{run1}");

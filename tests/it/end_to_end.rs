@@ -649,6 +649,7 @@ fn october_summary() -> RunSummary {
         guard_tripped: false,
         criteria: Vec::new(),
         bulk_user_import_disabled: false,
+        needs_attention: Vec::new(),
         requests: Default::default(),
         elapsed_ms: 1000,
         totals: Totals::default(),

@@ -13,11 +13,17 @@
 //!   month, comments, ticking, close/reopen, Actions files, no personal data on GitHub.
 //! - `sync`: `plan`, `sync` and `verify` end to end: the real binary against the Zendesk
 //!   stand-in (first sync, no-op, drift, guard, failures, rate limits, restarts).
+//! - `doctor`: the real binary's read-only preflight against both stand-ins, in each
+//!   configuration of issue 10; asserts its lines, exit status and that nothing was written.
+//! - `account_settings`: `sync` and `run` against an account with a setting off (held-back
+//!   writes, named in the output), then on (the next run finishes the work).
 //! - `sync_requests`: request efficiency of a first sync of 5,000 users in 500 orgs
 //!   against the minimum the API allows (figures in BENCHMARKS.md).
 
+mod account_settings;
 mod cli;
 mod demo;
+mod doctor;
 mod end_to_end;
 mod github;
 mod plan_props;

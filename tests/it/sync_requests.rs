@@ -73,7 +73,8 @@ fn reports(case: &Case) -> usize {
 /// The fewest requests the API allows for a first sync into an empty account:
 ///
 /// ```text
-///   3                          reads: organizations, users, memberships (one page each, empty)
+///   1                          account/settings (read once before planning, issue 10)
+/// + 3                          reads: organizations, users, memberships (one page each, empty)
 /// + ⌈O/100⌉ + ⌈O/100⌉          organizations/create_many, organizations/show_many (new ids)
 /// + ⌈U/100⌉ + ⌈U/100⌉          users/create_many, users/show_many (new ids)
 /// + ⌈M/100⌉                    organization_memberships/create_many
@@ -87,7 +88,8 @@ fn reports(case: &Case) -> usize {
 fn minimum(orgs: usize, users: usize, memberships: usize) -> usize {
     let c = |n: usize| n.div_ceil(PER_CALL);
     let waves = |jobs: usize| jobs.div_ceil(JOBS_IN_FLIGHT);
-    3 + 2 * c(orgs)
+    1 + 3
+        + 2 * c(orgs)
         + 2 * c(users)
         + c(memberships)
         + waves(c(orgs))

@@ -30,7 +30,8 @@ use serde_json::Value;
 use url::Url;
 
 pub use world::{
-    Identity, Invalid, Job, JobKind, JobState, Membership, Organization, User, UserSeed, World,
+    Identity, Invalid, Job, JobKind, JobState, Membership, Organization, Rules, User, UserSeed,
+    World,
 };
 
 /// The API token login the stand-in accepts (`{email}/token:{token}` in Basic auth).
@@ -132,7 +133,12 @@ pub struct StandinOptions {
     pub bulk_user_import: bool,
     /// "Allow users to belong to multiple organizations"; when false a second membership
     /// is refused (422 / failed job item — a guess, Zendesk's behaviour is undocumented).
+    /// Served as `settings.user.multiple_organizations`; change it later through
+    /// `with_world(|w| w.rules.multiple_organizations = ..)`.
     pub multiple_organizations: bool,
+    /// "Tags on users and organizations" (`settings.user.tagging`); when false tags are
+    /// absent from user JSON and dropped from writes without an error.
+    pub tagging: bool,
     /// Queued-or-running jobs allowed before `TooManyJobs` (Zendesk: 30).
     pub max_jobs_in_flight: usize,
     /// Added before every response.
@@ -153,6 +159,7 @@ impl Default for StandinOptions {
             job_completion: JobCompletion::AfterPolls(2),
             bulk_user_import: true,
             multiple_organizations: true,
+            tagging: true,
             max_jobs_in_flight: 30,
             latency: Duration::ZERO,
             reject_emails: BTreeSet::new(),
@@ -276,11 +283,13 @@ impl ZendeskStandin {
             .context("building the Zendesk stand-in base URL")?;
         let rules = world::Rules {
             multiple_organizations: options.multiple_organizations,
+            tagging: options.tagging,
             reject_emails: options
                 .reject_emails
                 .iter()
                 .map(|e| e.trim().to_lowercase())
                 .collect(),
+            ..world::Rules::default()
         };
         let world = World::new(format!("http://{addr}"), rules);
         let shared = Arc::new(Shared {

@@ -417,6 +417,10 @@ fn route(shared: &Shared, req: &Req) -> Reply {
             Method::POST => create_single(w, req, "user"),
             _ => Reply::method_not_allowed("GET, POST"),
         },
+        ["users", "me"] => match *m {
+            Method::GET => Reply::ok(json!({"user": current_user_json(shared, w)})),
+            _ => Reply::method_not_allowed("GET"),
+        },
         ["users", "show_many"] => match *m {
             Method::GET => show_many(w, req, "users"),
             _ => Reply::method_not_allowed("GET"),
@@ -522,6 +526,32 @@ fn route(shared: &Shared, req: &Req) -> Reply {
                 _ => Reply::method_not_allowed("GET, DELETE"),
             }
         }
+        // Account facts the sync and `doctor` read (see `account_json` and friends below).
+        ["account", "settings"] => match *m {
+            Method::GET => Reply::ok(account_settings_json(w)),
+            _ => Reply::method_not_allowed("GET"),
+        },
+        ["account"] => match *m {
+            Method::GET => Reply::ok(account_json(w)),
+            _ => Reply::method_not_allowed("GET"),
+        },
+        ["user_fields"] => match *m {
+            Method::GET => Reply::ok(user_fields_json(w)),
+            _ => Reply::method_not_allowed("GET"),
+        },
+        ["job_statuses"] => match *m {
+            // "Shows the statuses for recent background jobs" (OAS ListJobStatuses);
+            // one page is enough for the few jobs an account keeps.
+            Method::GET => {
+                let statuses: Vec<Value> = w.jobs.values().map(|j| w.job_json(j)).collect();
+                Reply::ok(json!({
+                    "job_statuses": statuses,
+                    "meta": {"has_more": false, "after_cursor": null, "before_cursor": null},
+                    "links": {"next": null, "prev": null},
+                }))
+            }
+            _ => Reply::method_not_allowed("GET"),
+        },
         ["job_statuses", "show_many"] => match *m {
             Method::GET => {
                 let ids = match id_list(req, "ids") {
@@ -1117,4 +1147,110 @@ fn bulk(shared: &Shared, w: &mut World, req: &Req, kind: JobKind) -> Reply {
         "zendesk-ratelimit-inflight-jobs",
         format!("total={max}; remaining={remaining}; resets=60"),
     )
+}
+
+// ---- account facts ----
+
+/// Id of the API token's user when no seeded user has the token's email.
+pub(super) const TOKEN_USER_ID: u64 = 9_000_000_001;
+/// Id of the account owner when the token's user is not the owner.
+const OWNER_USER_ID: u64 = 9_000_000_002;
+
+/// `GET /account/settings`: the shape of OAS `AccountSettingsResponse`, limited to the
+/// objects the sync reads (`user`, `active_features`, `api`); `AccountSettingsUserObject`
+/// is given in full.
+fn account_settings_json(w: &World) -> Value {
+    let r = &w.rules;
+    json!({"settings": {
+        "active_features": {
+            "user_tagging": r.tagging,
+            "organization_access_enabled": true,
+            "user_org_fields": true,
+        },
+        "api": {
+            "accepted_api_agreement": true,
+            "api_password_access": "false",
+            "api_token_access": "true",
+        },
+        "user": {
+            "agent_created_welcome_emails": r.agent_created_welcome_emails,
+            "end_user_phone_number_validation": false,
+            "have_gravatars_enabled": true,
+            "language_selection": true,
+            "multiple_organizations": r.multiple_organizations,
+            "tagging": r.tagging,
+            "time_zone_selection": true,
+        },
+    }})
+}
+
+/// `GET /account` with `owner_id`: UNCONFIRMED (absent from the 2025-06 OAS and from the
+/// sources searched for issue 10); served so `doctor`'s owner warning can be exercised.
+fn account_json(w: &World) -> Value {
+    let owner = if w.rules.token_user_is_owner {
+        TOKEN_USER_ID
+    } else {
+        OWNER_USER_ID
+    };
+    json!({"account": {
+        "url": w.base_url,
+        "name": "Stand-in account",
+        "sandbox": false,
+        "subdomain": "standin",
+        "time_zone": "America/New_York",
+        "owner_id": owner,
+    }})
+}
+
+/// `GET /users/me`: the seeded user with the token's email, else a synthetic user with
+/// the role of [`super::world::Rules::token_user_role`].
+fn current_user_json(shared: &Shared, w: &World) -> Value {
+    let email = &shared.options.credentials.email;
+    if let Some(u) = w
+        .users
+        .values()
+        .find(|u| u.email().is_some_and(|e| e.eq_ignore_ascii_case(email)))
+    {
+        return w.user_json(u);
+    }
+    let role = w.rules.token_user_role.as_str();
+    json!({
+        "id": TOKEN_USER_ID,
+        "url": format!("{}/api/v2/users/{TOKEN_USER_ID}.json", w.base_url),
+        "name": "Sync Bot",
+        "email": email,
+        "role": role,
+        "role_type": if role == "admin" { json!(4) } else { Value::Null },
+        "active": true,
+        "suspended": false,
+        "verified": true,
+    })
+}
+
+/// `GET /user_fields`: the configured custom user fields (OAS `UserFieldObject` subset).
+fn user_fields_json(w: &World) -> Value {
+    let fields: Vec<Value> = w
+        .rules
+        .user_fields
+        .iter()
+        .enumerate()
+        .map(|(i, (key, kind))| {
+            json!({
+                "id": 8_000_000_000u64 + i as u64,
+                "url": format!("{}/api/v2/user_fields/{}.json", w.base_url, 8_000_000_000u64 + i as u64),
+                "key": key,
+                "type": kind,
+                "title": key,
+                "active": true,
+                "system": false,
+                "position": i,
+            })
+        })
+        .collect();
+    json!({
+        "user_fields": fields,
+        "next_page": null,
+        "previous_page": null,
+        "count": w.rules.user_fields.len(),
+    })
 }
