@@ -243,7 +243,12 @@ impl Run<'_> {
                     set_roles_text(&mut user, &policy.roles_field, roles_text);
                     user.insert("tags".into(), json!(tags));
                     if !policy.send_verification_email {
-                        user.insert("skip_verify_email".into(), json!(true));
+                        // Pages emails are verified already, and mail cannot be taken back.
+                        // `verified: true` creates the primary email identity verified, so
+                        // Zendesk sends it no verification email (OAS UserForAdmin
+                        // `verified`); create_many documents nothing else. The single-create
+                        // fallback adds `skip_verify_email`, documented for `POST /users`.
+                        user.insert("verified".into(), json!(true));
                     }
                     creates.push(Item {
                         subject: email.to_string(),
@@ -317,7 +322,8 @@ impl Run<'_> {
                 users = fallback.len(),
                 "Zendesk bulk user import is switched off (403); creating users one at a time"
             );
-            self.create_users_one_by_one(fallback).await?;
+            self.create_users_one_by_one(fallback, !policy.send_verification_email)
+                .await?;
         }
         info!(
             created = self.applied(ChangeKind::CreateUser),
@@ -329,11 +335,22 @@ impl Run<'_> {
     }
 
     /// The documented fallback when bulk import is off: `POST /users`, one per user. Each
-    /// answer names its user, so no re-read is needed.
-    async fn create_users_one_by_one(&mut self, items: Vec<Item>) -> Result<()> {
+    /// answer names its user, so no re-read is needed. `skip_verify_email` as the OAS
+    /// documents it for this endpoint ("include a `skip_verify_email: true` property").
+    async fn create_users_one_by_one(
+        &mut self,
+        items: Vec<Item>,
+        skip_verify_email: bool,
+    ) -> Result<()> {
         for (n, item) in items.into_iter().enumerate() {
             let what = format!("creating a Zendesk user (single create {})", n + 1);
-            let body = json!({ "user": item.body });
+            let mut user = item.body.clone();
+            if skip_verify_email {
+                if let Value::Object(m) = &mut user {
+                    m.insert("skip_verify_email".into(), json!(true));
+                }
+            }
+            let body = json!({ "user": user });
             let call = Call::write(
                 Method::POST,
                 "users",
@@ -404,10 +421,13 @@ impl Run<'_> {
                 }
             };
             let what = format!("making identity {identity} primary for Zendesk user {user_id}");
+            // An empty JSON object, as Zendesk's official Ruby client sends it (its
+            // `put :make_primary` verb encodes `{}` with Content-Type: application/json).
+            let empty = json!({});
             let call = Call::write(
                 Method::PUT,
                 format!("users/{user_id}/identities/{identity}/make_primary"),
-                None,
+                Some(&empty),
                 Safety::Idempotent,
                 &what,
             );

@@ -909,7 +909,7 @@ async fn item_failures_map_to_their_record_by_index_and_dependent_memberships_ar
         create.body["users"][0],
         json!({"name": "Some One", "email": "a@x.gov", "role": "end-user",
                "external_id": "pages-user-7", "details": "Org A: user", "tags": [],
-               "skip_verify_email": true})
+               "verified": true})
     );
     let memberships = server
         .seen()
@@ -1190,6 +1190,14 @@ async fn a_new_primary_email_is_added_then_made_primary() {
         seen[0].body,
         json!({"identity": {"type": "email", "value": "new@x.gov", "verified": true, "skip_verify_email": true}})
     );
+    // make_primary carries `{}` as JSON, as Zendesk's official client sends it.
+    for s in &seen[1..] {
+        assert_eq!(s.body, json!({}));
+        assert_eq!(
+            s.headers.get("content-type").map(String::as_str),
+            Some("application/json")
+        );
+    }
 }
 
 #[tokio::test]

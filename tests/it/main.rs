@@ -1,6 +1,9 @@
 //! The one integration-test binary. Each module tests one part against real files or local
 //! stand-in servers on 127.0.0.1; no test reaches the internet. Module map:
 //!
+//! - `api_description`: Zendesk's published API description; every request the stand-ins of
+//!   `sync`, `end_to_end`, `sync_requests` and (answered 2xx) `zendesk_standin` received is
+//!   checked against it when the test's stand-in is dropped.
 //! - `cli`: help text and exit status 2 for mistakes caught before any network call.
 //! - `source`: reading the Pages reports from files and from a local HTTP server
 //!   (Authorization header, error statuses, the streaming size cap), then parsing them.
@@ -16,6 +19,7 @@
 //! - `sync_requests`: request efficiency of a first sync of 5,000 users in 500 orgs
 //!   against the minimum the API allows (figures in BENCHMARKS.md).
 
+mod api_description;
 mod cli;
 mod demo;
 mod end_to_end;

@@ -76,6 +76,19 @@ pub(crate) struct Case {
     log: String,
 }
 
+/// Every request the binary sent to this test's stand-in must be one Zendesk's API
+/// description allows (checked when the test ends, unless it already failed).
+impl Drop for Case {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            crate::api_description::assert_requests_conform(
+                "requests the binary sent",
+                &self.zd.all_requests(),
+            );
+        }
+    }
+}
+
 impl Case {
     fn new() -> Case {
         Case::with(StandinOptions::default())
@@ -280,7 +293,13 @@ async fn a_first_sync_into_an_empty_account_creates_everything_and_verify_passes
     assert!(!pat.name.trim().is_empty());
     assert_eq!(w.memberships.len(), 4);
     assert!(w.user_by_email("nobody@example.gov").is_none());
-    // New users are created without the verification email.
+    // New users are created without the verification email: create_many does not
+    // document `skip_verify_email`, so their email identities are created verified.
+    assert_eq!(w.emails_sent, vec![], "no verification email to new users");
+    assert!(w
+        .users
+        .values()
+        .all(|u| u.identities.iter().all(|i| i.verified)));
     let requests = case.zd.requests();
     let creates: Vec<&LoggedRequest> = requests
         .iter()
@@ -291,7 +310,7 @@ async fn a_first_sync_into_an_empty_account_creates_everything_and_verify_passes
         .as_array()
         .unwrap()
     {
-        assert_eq!(u["skip_verify_email"], Value::Bool(true));
+        assert_eq!(u["verified"], Value::Bool(true));
         assert!(u.get("organization_id").is_none());
     }
 
@@ -653,6 +672,7 @@ async fn with_bulk_import_switched_off_users_are_created_one_at_a_time() {
     let w = case.world();
     assert_eq!(w.users.len(), 3);
     assert_eq!(w.memberships.len(), 4);
+    assert_eq!(w.emails_sent, vec![], "no verification email to new users");
     let detail: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(detail["summary"]["bulk_user_import_disabled"], true);
 }

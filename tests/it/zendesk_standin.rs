@@ -29,6 +29,25 @@ impl Answer {
     }
 }
 
+/// Whatever the stand-in accepted (2xx) must be a request Zendesk's API description allows:
+/// the stand-in must not serve routes, parameters or bodies Zendesk does not document.
+impl Drop for Api {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let accepted: Vec<_> = self
+                .zd
+                .all_requests()
+                .into_iter()
+                .filter(|r| (200..300).contains(&r.status))
+                .collect();
+            crate::api_description::assert_requests_conform(
+                "requests the stand-in accepted",
+                &accepted,
+            );
+        }
+    }
+}
+
 impl Api {
     fn start(options: StandinOptions) -> Api {
         Api {

@@ -30,7 +30,8 @@ use serde_json::Value;
 use url::Url;
 
 pub use world::{
-    Identity, Invalid, Job, JobKind, JobState, Membership, Organization, User, UserSeed, World,
+    Identity, Invalid, Job, JobKind, JobState, Membership, Organization, SentEmail, User, UserSeed,
+    World,
 };
 
 /// The API token login the stand-in accepts (`{email}/token:{token}` in Basic auth).
@@ -141,6 +142,19 @@ pub struct StandinOptions {
     pub reject_emails: BTreeSet<String>,
     /// Faults armed from the start (more can be added with [`ZendeskStandin::inject`]).
     pub faults: Vec<FaultRule>,
+    /// `job_statuses/show_many` includes each job's `results`. The only recorded
+    /// show_many answer carries `{id, status}` without them; `false` answers like that
+    /// (results only from `GET job_statuses/{id}`).
+    pub show_many_results: bool,
+    /// Results of `organization_memberships/destroy_many` name the membership ids (as
+    /// documented). `false` leaves the `id` out, as an undocumented variant would.
+    pub destroy_results_name_ids: bool,
+    /// HTTP status of a `TooManyJobs` answer. Zendesk documents the error code, not the
+    /// status (reference §6: UNCONFIRMED, most likely 429).
+    pub too_many_jobs_status: u16,
+    /// Users pages with `include=identities` carry the `identities` sideload. `false`
+    /// answers without it, as an account where the sideload is not honoured would.
+    pub sideload_identities: bool,
 }
 
 impl Default for StandinOptions {
@@ -157,6 +171,10 @@ impl Default for StandinOptions {
             latency: Duration::ZERO,
             reject_emails: BTreeSet::new(),
             faults: Vec::new(),
+            show_many_results: true,
+            destroy_results_name_ids: true,
+            too_many_jobs_status: 429,
+            sideload_identities: true,
         }
     }
 }
@@ -173,6 +191,10 @@ pub struct LoggedRequest {
     pub body: Option<Value>,
     /// The status answered.
     pub status: u16,
+    /// The `Content-Type` header sent, if any.
+    pub content_type: Option<String>,
+    /// The `X-Zendesk-Request-Id` the stand-in answered with.
+    pub request_id: String,
 }
 
 impl LoggedRequest {
@@ -204,9 +226,13 @@ struct Shared {
     options: StandinOptions,
     world: Mutex<World>,
     log: Mutex<Vec<LoggedRequest>>,
+    /// Where [`ZendeskStandin::requests`] starts (moved by `clear_requests`).
+    log_cleared_at: Mutex<usize>,
     faults: Mutex<Vec<FaultRule>>,
     failing_jobs: Mutex<usize>,
     limiter: Mutex<Limiter>,
+    /// Numbers the `X-Zendesk-Request-Id` of each answer.
+    next_request: std::sync::atomic::AtomicU64,
 }
 
 /// Locks a mutex, ignoring poisoning: a panicked test thread must not take the server down.
@@ -276,6 +302,7 @@ impl ZendeskStandin {
             .context("building the Zendesk stand-in base URL")?;
         let rules = world::Rules {
             multiple_organizations: options.multiple_organizations,
+            destroy_results_without_ids: !options.destroy_results_name_ids,
             reject_emails: options
                 .reject_emails
                 .iter()
@@ -288,7 +315,9 @@ impl ZendeskStandin {
             options,
             world: Mutex::new(world),
             log: Mutex::new(Vec::new()),
+            log_cleared_at: Mutex::new(0),
             failing_jobs: Mutex::new(0),
+            next_request: std::sync::atomic::AtomicU64::new(1),
             limiter: Mutex::new(Limiter {
                 window_start: Instant::now(),
                 used: 0,
@@ -397,14 +426,29 @@ impl ZendeskStandin {
 
     // ---- request log ----
 
-    /// Every request received so far, in order.
+    /// Every request received since the last [`clear_requests`](Self::clear_requests), in
+    /// order.
     pub fn requests(&self) -> Vec<LoggedRequest> {
-        lock(&self.shared.log).clone()
+        let from = *lock(&self.shared.log_cleared_at);
+        lock(&self.shared.log)
+            .get(from..)
+            .unwrap_or_default()
+            .to_vec()
     }
 
-    /// Forgets the request log (e.g. after seeding through the API).
+    /// Forgets the request log (e.g. after seeding through the API); [`all_requests`]
+    /// still has them.
+    ///
+    /// [`all_requests`]: Self::all_requests
     pub fn clear_requests(&self) {
-        lock(&self.shared.log).clear();
+        let len = lock(&self.shared.log).len();
+        *lock(&self.shared.log_cleared_at) = len;
+    }
+
+    /// Every request received since the start, cleared or not (the API-description check
+    /// reads these).
+    pub fn all_requests(&self) -> Vec<LoggedRequest> {
+        lock(&self.shared.log).clone()
     }
 
     // ---- faults ----
