@@ -556,11 +556,54 @@ impl Run<'_> {
             return Ok(());
         }
         self.run_phase(jobs).await?;
+        self.settle_removals_by_reading().await?;
         info!(
             removed = self.applied(ChangeKind::RemoveMembership),
             failed = self.failed(&[ChangeKind::RemoveMembership]),
             "memberships removed"
         );
+        Ok(())
+    }
+
+    /// Removals a completed job's results did not name (Zendesk documents
+    /// `{id, action, status, success}` per membership; an answer without ids tells
+    /// nothing about which went): each is settled by reading the membership again
+    /// (`GET organization_memberships/{id}`): gone means removed, still there means failed.
+    async fn settle_removals_by_reading(&mut self) -> Result<()> {
+        let (unnamed, rest): (Vec<Failure>, Vec<Failure>) = std::mem::take(&mut self.out.failures)
+            .into_iter()
+            .partition(|f| {
+                f.kind == ChangeKind::RemoveMembership
+                    && f.reason.as_str() == "missing_from_job_results"
+                    && f.zendesk_id.is_some()
+            });
+        self.out.failures = rest;
+        if !unnamed.is_empty() {
+            info!(
+                memberships = unnamed.len(),
+                "Zendesk's removal results named no memberships; reading them again"
+            );
+        }
+        for mut failure in unnamed {
+            let Some(id) = failure.zendesk_id else {
+                continue;
+            };
+            let what = format!("re-reading Zendesk organization membership {id} after its removal");
+            let answer = self
+                .client
+                .send(&Call::get(format!("organization_memberships/{id}"), &what))
+                .await?;
+            if answer.status == StatusCode::NOT_FOUND {
+                self.count_applied(ChangeKind::RemoveMembership);
+            } else if answer.is_success() {
+                failure.reason = Reason::new("still_present_after_removal");
+                failure.detail =
+                    "the removal job finished but the membership is still there".into();
+                self.out.failures.push(failure);
+            } else {
+                return Err(answer.into_error(&what));
+            }
+        }
         Ok(())
     }
 

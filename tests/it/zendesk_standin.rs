@@ -292,6 +292,71 @@ async fn json_suffix_unknown_paths_and_methods() {
     assert_eq!(wrong_method.header("allow"), Some("GET, POST"));
 }
 
+#[tokio::test]
+async fn bulk_endpoints_refuse_undocumented_parameters_and_every_answer_has_a_request_id() {
+    let api = Api::new();
+    let org = api.zd.seed_org("Agency", None).unwrap();
+    // update_many documents ids / external_ids; anything else is refused, not ignored.
+    let misspelt = api
+        .put(
+            &format!("organizations/update_many?idz={org}"),
+            json!({"organization": {"notes": "x"}}),
+        )
+        .await;
+    assert_eq!(misspelt.status, 400);
+    let create = api
+        .post(
+            "organizations/create_many?async=true",
+            json!({"organizations": [{"name": "B"}]}),
+        )
+        .await;
+    assert_eq!(create.status, 400);
+    assert!(api.zd.snapshot().jobs.is_empty(), "nothing was queued");
+    let documented = api
+        .put(
+            &format!("organizations/update_many?ids={org}"),
+            json!({"organization": {"notes": "x"}}),
+        )
+        .await;
+    assert_eq!(documented.status, 200);
+    let ids: Vec<String> = api
+        .zd
+        .requests()
+        .into_iter()
+        .map(|r| r.request_id)
+        .collect();
+    assert_eq!(
+        documented.header("x-zendesk-request-id"),
+        ids.last().map(String::as_str)
+    );
+    let unique: std::collections::BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "one id per answer");
+}
+
+#[tokio::test]
+async fn show_many_can_answer_without_results_as_recorded() {
+    let api = Api::start(StandinOptions {
+        show_many_results: false,
+        job_completion: JobCompletion::AfterPolls(1),
+        ..StandinOptions::default()
+    });
+    let submitted = api
+        .post(
+            "organizations/create_many",
+            json!({"organizations": [{"name": "B"}]}),
+        )
+        .await;
+    let id = submitted.body["job_status"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let many = api.get(&format!("job_statuses/show_many?ids={id}")).await;
+    assert_eq!(many.body["job_statuses"][0]["status"], "completed");
+    assert!(many.body["job_statuses"][0].get("results").is_none());
+    let one = api.get(&format!("job_statuses/{id}")).await;
+    assert_eq!(one.body["job_status"]["results"][0]["status"], "Created");
+}
+
 // ---- pagination ----
 
 #[tokio::test]
