@@ -723,9 +723,29 @@ fn integer_list_problem(p: &Parameter, value: &str) -> Option<String> {
     (integers && !bad.is_empty()).then(|| format!("{bad:?} are not integers"))
 }
 
-/// Panics with every request of the log that the description does not allow.
+/// Panics with every request of the log that the description does not allow. With
+/// `PZS_API_COVERAGE=FILE` it also appends `METHOD template operationId` per request to
+/// FILE (which request kinds the tests exercised).
 pub(crate) fn assert_requests_conform(what: &str, requests: &[LoggedRequest]) {
     let d = description();
+    if let Some(file) = std::env::var_os("PZS_API_COVERAGE") {
+        let lines: String = requests
+            .iter()
+            .filter_map(|r| d.operation(r).ok())
+            .map(|m| {
+                let id = m.op.operation_id.as_deref().unwrap_or("-");
+                format!("{} {} {id}\n", m.method.to_uppercase(), m.template)
+            })
+            .collect();
+        use std::io::Write as _;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(file)
+            .expect("the coverage file opens");
+        f.write_all(lines.as_bytes())
+            .expect("the coverage file is written");
+    }
     // `users[7]` and `users[8]` are one problem: the array positions are folded.
     let unique: BTreeSet<String> = requests
         .iter()

@@ -16,6 +16,7 @@ pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_pages-zendesk-sync");
 const TAG: &str = "pages_org_manager";
 
 /// A Pages user row: id, email, (organization, role) pairs in report order.
+#[derive(Clone, Copy)]
 pub(crate) struct Row<'a>(pub u64, pub &'a str, pub &'a [(&'a str, &'a str)]);
 
 /// Quotes a CSV field the way json2csv does.
@@ -943,5 +944,47 @@ async fn jobs_that_finish_on_their_own_and_a_busy_job_queue_still_converge() {
     assert_eq!(
         (w.organizations.len(), w.users.len(), w.memberships.len()),
         (253, 3, 4)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_account_answering_jobs_in_the_recorded_sparse_shapes_still_converges() {
+    // show_many carries {id, status} without results (as the only recording), and
+    // removal results do not name membership ids: the binary reads each finished job on
+    // its own and settles removals by reading the memberships again.
+    let case = Case::with(StandinOptions {
+        show_many_results: false,
+        destroy_results_name_ids: false,
+        ..StandinOptions::default()
+    });
+    case.reports(ORGS, USERS);
+    case.run(&["sync"]).await.assert_code(0);
+    let mut fewer: Vec<Row<'static>> = USERS.to_vec();
+    fewer[0] = Row(
+        17,
+        "jane.doe@agency-a.example.gov",
+        &[("agency-a-web", "manager")],
+    );
+    case.reports(ORGS, &fewer);
+    case.zd.clear_requests();
+    // One of four memberships is past the guard's 10%: the removal is intended here.
+    let ran = case.run(&["sync", "--allow-mass-removal"]).await;
+    ran.assert_code(0);
+    let kinds = by_kind(&case.zd.requests());
+    assert_eq!(
+        kinds.get("DELETE organization_memberships/destroy_many"),
+        Some(&1),
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.get("GET organization_memberships/{id}"),
+        Some(&1),
+        "the removal was settled by a re-read: {kinds:?}"
+    );
+    let w = case.world();
+    let jane = user(&w, "jane.doe@agency-a.example.gov");
+    assert_eq!(
+        org_names_of(&w, jane.id),
+        BTreeSet::from(["agency-a-web".to_string()])
     );
 }

@@ -3,7 +3,11 @@
 //!
 //! Owns: the account state ([`World`]), Basic auth, the account rate limit and the
 //! per-user update limit, cursor pagination, the 100-item limits, background jobs with
-//! the recorded result shapes, the 30-job limit, a fault plan and a request log.
+//! the recorded result shapes, the 30-job limit and its `zendesk-ratelimit-inflight-jobs`
+//! header, an `X-Zendesk-Request-Id` on every answer, the verification emails Zendesk
+//! would send, a fault plan and a request log (which `tests/it/api_description.rs`
+//! checks against Zendesk's OpenAPI file). Unknown routes answer 404, undocumented
+//! parameters of bulk endpoints 400.
 //! Honest by design: whatever the real API would refuse, this refuses with the real (or,
 //! where unrecorded, the documented) error shape. It must never listen on anything but
 //! loopback, and must never be used as evidence of an undocumented Zendesk behaviour:
