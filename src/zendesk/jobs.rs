@@ -209,8 +209,9 @@ async fn poll(
     } else if answer.status != StatusCode::NOT_FOUND {
         return Err(answer.into_error(&what));
     }
-    // A finished job that show_many returned without `results` (the only recorded
-    // show_many answer carries `{id, status}` alone) is read on its own before it is
+    // A finished job that show_many returned without `results` (the only published
+    // show_many answer, the OAS example JobStatusesResponseExample, carries `{id, status}`
+    // alone) is read on its own before it is
     // settled, as is a job show_many did not return at all.
     let missing: Vec<&String> = ids
         .iter()

@@ -90,11 +90,13 @@ const GENERIC_QUERY: &[GenericQuery] = &[
     },
     GenericQuery {
         name: "include",
-        applies: |op| is_operation(op, &["ListUsers", "ShowManyUsers", "ShowUser"]),
+        applies: |op| is_operation(op, &["ListUsers", "ShowManyUsers"]),
         values: Some(&["identities"]),
         source: "https://developer.zendesk.com/documentation/ticketing/using-the-zendesk-api/side_loading/ \
-                 (users sideload `identities`); cursor pagination with include: \
-                 shared/reference/zendesk-api.md §2 and §12",
+                 (the `include` parameter); `include=identities` on users: Zendesk's answer in \
+                 https://support.zendesk.com/hc/en-us/community/posts/4410103990042 \
+                 (`users/show_many.json?ids=...&include=identities`). Unrecorded with cursor \
+                 pagination, hence Zendesk::check_identities_sideload",
     },
 ];
 

@@ -948,8 +948,8 @@ async fn jobs_that_finish_on_their_own_and_a_busy_job_queue_still_converge() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn an_account_answering_jobs_in_the_recorded_sparse_shapes_still_converges() {
-    // show_many carries {id, status} without results (as the only recording), and
+async fn an_account_answering_jobs_in_sparse_documented_shapes_still_converges() {
+    // show_many carries {id, status} without results (as the OAS example does), and
     // removal results do not name membership ids: the binary reads each finished job on
     // its own and settles removals by reading the memberships again.
     let case = Case::with(StandinOptions {

@@ -334,7 +334,7 @@ async fn bulk_endpoints_refuse_undocumented_parameters_and_every_answer_has_a_re
 }
 
 #[tokio::test]
-async fn show_many_can_answer_without_results_as_recorded() {
+async fn show_many_can_answer_without_results_like_the_published_example() {
     let api = Api::start(StandinOptions {
         show_many_results: false,
         job_completion: JobCompletion::AfterPolls(1),

@@ -146,9 +146,10 @@ pub struct StandinOptions {
     pub reject_emails: BTreeSet<String>,
     /// Faults armed from the start (more can be added with [`ZendeskStandin::inject`]).
     pub faults: Vec<FaultRule>,
-    /// `job_statuses/show_many` includes each job's `results`. The only recorded
-    /// show_many answer carries `{id, status}` without them; `false` answers like that
-    /// (results only from `GET job_statuses/{id}`).
+    /// `job_statuses/show_many` includes each job's `results`. The only published
+    /// show_many answer (OAS example `JobStatusesResponseExample`) carries `{id, status:
+    /// completed}` without them; `false` answers like that (results only from
+    /// `GET job_statuses/{id}`).
     pub show_many_results: bool,
     /// Results of `organization_memberships/destroy_many` name the membership ids (as
     /// documented). `false` leaves the `id` out, as an undocumented variant would.

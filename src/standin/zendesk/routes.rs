@@ -546,8 +546,8 @@ fn route(shared: &Shared, req: &Req) -> Reply {
                     .filter_map(|id| poll_job(shared, w, id))
                     .map(|mut j| {
                         if !shared.options.show_many_results {
-                            // As the only recorded show_many answer: `{id, status}` and
-                            // no `results` (reference §6).
+                            // As the only published show_many answer (OAS example
+                            // JobStatusesResponseExample): `{id, status}`, no `results`.
                             if let Value::Object(m) = &mut j {
                                 m.remove("results");
                             }
