@@ -77,7 +77,9 @@ pub struct Policy {
     pub external_id_prefix: String,
     pub roles_field: RolesField,
     pub manager_tag: String,
-    /// When false (the default) new users are created with `skip_verify_email`.
+    /// When false (the default) new users are created with `verified: true` (and
+    /// `skip_verify_email` where Zendesk documents it, `POST /users`), so Zendesk sends
+    /// them no verification email.
     pub send_verification_email: bool,
 }
 

@@ -382,29 +382,27 @@ async fn check_zendesk(
         )),
     }
 
-    // Sideload proof. Issue 10 part A adds a client function for this; swap at merge.
-    match zendesk.users_page_sideload().await {
-        Ok((users, true)) => checks.push(Check::pass(
-            ZENDESK,
-            "identities sideload",
-            format!("a users page ({users} users) came with `identities`"),
-        )),
-        Ok((0, false)) => checks.push(Check::pass(
+    // Sideload proof: one users page read the way the sync reads them. The client refuses
+    // a page that has users and no `identities` key (secondary emails would be invisible).
+    match zendesk.check_identities_sideload().await {
+        Ok(found) if found.users == 0 => checks.push(Check::pass(
             ZENDESK,
             "identities sideload",
             "the account has no users yet; nothing to prove",
         )),
-        Ok((users, false)) => checks.push(Check::fail(
+        Ok(found) => checks.push(Check::pass(
             ZENDESK,
             "identities sideload",
-            format!("a users page ({users} users) came without `identities`: secondary emails would be invisible and duplicates could be created"),
-            "report it to Zendesk support (include=identities with cursor pagination); do not run until it works",
+            format!(
+                "a users page ({} users) came with `identities` ({} email identities)",
+                found.users, found.email_identities
+            ),
         )),
         Err(e) => checks.push(Check::fail(
             ZENDESK,
             "identities sideload",
             format!("{e:#}"),
-            "see the error",
+            "report it to Zendesk support (include=identities with cursor pagination); do not run until it works",
         )),
     }
 

@@ -140,27 +140,3 @@ pub(crate) async fn jobs_in_flight(client: &Client) -> Result<Option<usize>> {
                 .count()
         }))
 }
-
-/// One users page with identities sideloaded: (users on the page, identities key present).
-///
-/// A stand-in for the sideload check of issue 10 part A, which adds its own function on
-/// the client; swap this for it at merge.
-pub(crate) async fn users_page_sideload(client: &Client) -> Result<(usize, bool)> {
-    let what = "reading one page of Zendesk users with identities";
-    let answer = client
-        .send(
-            &Call::get("users", what)
-                .query("page[size]", "100")
-                .query("include", "identities"),
-        )
-        .await?;
-    if !answer.is_success() {
-        return Err(answer.into_error(what));
-    }
-    let body: Value = answer.json(what)?;
-    let users = body
-        .get("users")
-        .and_then(Value::as_array)
-        .map_or(0, Vec::len);
-    Ok((users, body.get("identities").is_some()))
-}

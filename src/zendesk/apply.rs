@@ -243,7 +243,12 @@ impl Run<'_> {
                     set_roles_text(&mut user, &policy.roles_field, roles_text);
                     user.insert("tags".into(), json!(tags));
                     if !policy.send_verification_email {
-                        user.insert("skip_verify_email".into(), json!(true));
+                        // Pages emails are verified already, and mail cannot be taken back.
+                        // `verified: true` creates the primary email identity verified, so
+                        // Zendesk sends it no verification email (OAS UserForAdmin
+                        // `verified`); create_many documents nothing else. The single-create
+                        // fallback adds `skip_verify_email`, documented for `POST /users`.
+                        user.insert("verified".into(), json!(true));
                     }
                     creates.push(Item {
                         subject: email.to_string(),
@@ -317,7 +322,8 @@ impl Run<'_> {
                 users = fallback.len(),
                 "Zendesk bulk user import is switched off (403); creating users one at a time"
             );
-            self.create_users_one_by_one(fallback).await?;
+            self.create_users_one_by_one(fallback, !policy.send_verification_email)
+                .await?;
         }
         info!(
             created = self.applied(ChangeKind::CreateUser),
@@ -329,11 +335,22 @@ impl Run<'_> {
     }
 
     /// The documented fallback when bulk import is off: `POST /users`, one per user. Each
-    /// answer names its user, so no re-read is needed.
-    async fn create_users_one_by_one(&mut self, items: Vec<Item>) -> Result<()> {
+    /// answer names its user, so no re-read is needed. `skip_verify_email` as the OAS
+    /// documents it for this endpoint ("include a `skip_verify_email: true` property").
+    async fn create_users_one_by_one(
+        &mut self,
+        items: Vec<Item>,
+        skip_verify_email: bool,
+    ) -> Result<()> {
         for (n, item) in items.into_iter().enumerate() {
             let what = format!("creating a Zendesk user (single create {})", n + 1);
-            let body = json!({ "user": item.body });
+            let mut user = item.body.clone();
+            if skip_verify_email {
+                if let Value::Object(m) = &mut user {
+                    m.insert("skip_verify_email".into(), json!(true));
+                }
+            }
+            let body = json!({ "user": user });
             let call = Call::write(
                 Method::POST,
                 "users",
@@ -407,10 +424,13 @@ impl Run<'_> {
                 }
             };
             let what = format!("making identity {identity} primary for Zendesk user {user_id}");
+            // An empty JSON object, as Zendesk's official Ruby client sends it (its
+            // `put :make_primary` verb encodes `{}` with Content-Type: application/json).
+            let empty = json!({});
             let call = Call::write(
                 Method::PUT,
                 format!("users/{user_id}/identities/{identity}/make_primary"),
-                None,
+                Some(&empty),
                 Safety::Idempotent,
                 &what,
             );
@@ -539,11 +559,54 @@ impl Run<'_> {
             return Ok(());
         }
         self.run_phase(jobs).await?;
+        self.settle_removals_by_reading().await?;
         info!(
             removed = self.applied(ChangeKind::RemoveMembership),
             failed = self.failed(&[ChangeKind::RemoveMembership]),
             "memberships removed"
         );
+        Ok(())
+    }
+
+    /// Removals a completed job's results did not name (Zendesk documents
+    /// `{id, action, status, success}` per membership; an answer without ids tells
+    /// nothing about which went): each is settled by reading the membership again
+    /// (`GET organization_memberships/{id}`): gone means removed, still there means failed.
+    async fn settle_removals_by_reading(&mut self) -> Result<()> {
+        let (unnamed, rest): (Vec<Failure>, Vec<Failure>) = std::mem::take(&mut self.out.failures)
+            .into_iter()
+            .partition(|f| {
+                f.kind == ChangeKind::RemoveMembership
+                    && f.reason.as_str() == "missing_from_job_results"
+                    && f.zendesk_id.is_some()
+            });
+        self.out.failures = rest;
+        if !unnamed.is_empty() {
+            info!(
+                memberships = unnamed.len(),
+                "Zendesk's removal results named no memberships; reading them again"
+            );
+        }
+        for mut failure in unnamed {
+            let Some(id) = failure.zendesk_id else {
+                continue;
+            };
+            let what = format!("re-reading Zendesk organization membership {id} after its removal");
+            let answer = self
+                .client
+                .send(&Call::get(format!("organization_memberships/{id}"), &what))
+                .await?;
+            if answer.status == StatusCode::NOT_FOUND {
+                self.count_applied(ChangeKind::RemoveMembership);
+            } else if answer.is_success() {
+                failure.reason = Reason::new("still_present_after_removal");
+                failure.detail =
+                    "the removal job finished but the membership is still there".into();
+                self.out.failures.push(failure);
+            } else {
+                return Err(answer.into_error(&what));
+            }
+        }
         Ok(())
     }
 

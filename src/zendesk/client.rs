@@ -17,7 +17,7 @@ use reqwest::{Method, StatusCode};
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use tracing::{debug, enabled, trace, warn, Level};
+use tracing::{debug, enabled, info, trace, warn, Level};
 use url::Url;
 
 use super::wire::ApiError;
@@ -170,6 +170,8 @@ pub(crate) struct Client {
     /// How long background jobs have been taking (ms; 0 = not yet known), carried from one
     /// batch of jobs to the next so first polls are timed to find jobs done.
     job_estimate_ms: AtomicU64,
+    /// The last job-queue budget Zendesk announced, taken by the job runner.
+    inflight_jobs: Mutex<Option<InflightJobs>>,
 }
 
 impl Client {
@@ -214,6 +216,7 @@ impl Client {
             tuning: settings.tuning.clone(),
             backoff_base: Duration::from_millis(500),
             job_estimate_ms: AtomicU64::new(0),
+            inflight_jobs: Mutex::new(None),
         })
     }
 
@@ -241,6 +244,15 @@ impl Client {
     pub fn set_job_estimate(&self, d: Duration) {
         let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1);
         self.job_estimate_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// The job-queue budget announced since the last call, if any (taken: each
+    /// announcement is read once).
+    pub fn take_inflight_jobs(&self) -> Option<InflightJobs> {
+        self.inflight_jobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 
     /// The request budget now in force (requests per minute).
@@ -313,9 +325,13 @@ impl Client {
                     let status = response.status();
                     let headers = response.headers().clone();
                     self.limiter.observe(&headers, &route);
+                    if let Some(jobs) = InflightJobs::parse(&headers) {
+                        *self.inflight_jobs.lock().unwrap_or_else(|p| p.into_inner()) = Some(jobs);
+                    }
                     let read = response.bytes().await;
                     let ms = started.elapsed().as_millis() as u64;
-                    debug!(method = %call.method, path = %log_path, status = status.as_u16(), ms, "Zendesk request");
+                    let request_id = request_id(&headers);
+                    debug!(method = %call.method, path = %log_path, status = status.as_u16(), ms, request_id, "Zendesk request");
                     match read {
                         Err(e) => Problem::Transient {
                             reached: true,
@@ -326,7 +342,9 @@ impl Client {
                             if enabled!(Level::TRACE) {
                                 trace!(path = %log_path, body = %excerpt(&bytes), "response body");
                             }
-                            match classify(status, &headers, &bytes) {
+                            let verdict = classify(status, &headers, &bytes);
+                            log_failed_call(call, &log_path, status, request_id, &verdict);
+                            match verdict {
                                 Verdict::Done => {
                                     return Ok(Answer {
                                         status,
@@ -340,6 +358,7 @@ impl Client {
                                     wait,
                                     account_wide,
                                     status,
+                                    request_id: request_id.to_string(),
                                 },
                                 // A conflict on a create is an answer about that record.
                                 Verdict::Transient(_)
@@ -365,6 +384,7 @@ impl Client {
                     wait,
                     account_wide,
                     status,
+                    request_id,
                 } => {
                     rate_waits += 1;
                     self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
@@ -383,6 +403,7 @@ impl Client {
                         path = %log_path,
                         status = status.as_u16(),
                         wait_s = wait.as_secs_f64(),
+                        request_id = %request_id,
                         "Zendesk asked to wait; retrying after Retry-After"
                     );
                     if account_wide {
@@ -424,6 +445,7 @@ enum Problem {
         wait: Duration,
         account_wide: bool,
         status: StatusCode,
+        request_id: String,
     },
     Transient {
         /// The request may have been carried out.
@@ -444,18 +466,29 @@ fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Verdict {
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(parse_retry_after);
+    // Zendesk documents the `TooManyJobs` error code of a full job queue, not its HTTP
+    // status (reference §6): the code decides, whatever the status. It is about queued
+    // background jobs, not the request budget: only the submission waits, reads and
+    // polls go on.
+    let too_many_jobs = !status.is_success()
+        && status != StatusCode::UNAUTHORIZED
+        && ApiError::parse(body).code.as_deref() == Some("TooManyJobs");
+    if too_many_jobs {
+        let resets = InflightJobs::parse(headers)
+            .filter(|j| j.remaining == 0)
+            .map(|j| Duration::from_secs(j.resets.clamp(1, MAX_RETRY_AFTER.as_secs())));
+        return Verdict::Wait {
+            wait: retry_after.or(resets).unwrap_or(DEFAULT_RETRY_AFTER),
+            account_wide: false,
+        };
+    }
     match status {
         s if s.is_success() => Verdict::Done,
         StatusCode::UNAUTHORIZED => Verdict::Unauthorized,
-        StatusCode::TOO_MANY_REQUESTS => {
-            // TooManyJobs is about queued background jobs, not the request budget: only
-            // the submission waits, reads and polls go on.
-            let too_many_jobs = ApiError::parse(body).code.as_deref() == Some("TooManyJobs");
-            Verdict::Wait {
-                wait: retry_after.unwrap_or(DEFAULT_RETRY_AFTER),
-                account_wide: !too_many_jobs,
-            }
-        }
+        StatusCode::TOO_MANY_REQUESTS => Verdict::Wait {
+            wait: retry_after.unwrap_or(DEFAULT_RETRY_AFTER),
+            account_wide: true,
+        },
         StatusCode::SERVICE_UNAVAILABLE if retry_after.is_some() => Verdict::Wait {
             wait: retry_after.unwrap_or(DEFAULT_RETRY_AFTER),
             account_wide: true,
@@ -468,6 +501,68 @@ fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Verdict {
             Verdict::Transient(format!("HTTP {}{code}", s.as_u16()))
         }
         _ => Verdict::Done,
+    }
+}
+
+/// Zendesk's id of the answer, to quote in a support case: `X-Zendesk-Request-Id`
+/// (reference §1, REQ); recordings also show `x-request-id`.
+fn request_id(headers: &HeaderMap) -> &str {
+    headers
+        .get("x-zendesk-request-id")
+        .or_else(|| headers.get("x-request-id"))
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+}
+
+/// Every answer that is not a success, with Zendesk's request id, at the default level: a
+/// 404 (often expected: an expired job, a removed membership) at info, anything else at
+/// warn. Answers that say "wait" are logged where the wait happens.
+fn log_failed_call(
+    call: &Call<'_>,
+    log_path: &str,
+    status: StatusCode,
+    request_id: &str,
+    verdict: &Verdict,
+) {
+    if status.is_success() || matches!(verdict, Verdict::Wait { .. }) {
+        return;
+    }
+    if status == StatusCode::NOT_FOUND {
+        info!(method = %call.method, path = %log_path, status = status.as_u16(), request_id, what = call.what, "Zendesk answered 404");
+    } else {
+        warn!(method = %call.method, path = %log_path, status = status.as_u16(), request_id, what = call.what, "Zendesk call failed (quote the request_id to Zendesk support)");
+    }
+}
+
+/// Zendesk's job-queue budget, `zendesk-ratelimit-inflight-jobs: total=30; remaining=29;
+/// resets=60`, sent on job-creating answers (reference §6, rate-limits "Job limit").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct InflightJobs {
+    pub total: u64,
+    pub remaining: u64,
+    /// Seconds until the budget resets.
+    pub resets: u64,
+}
+
+impl InflightJobs {
+    pub(crate) fn parse(headers: &HeaderMap) -> Option<InflightJobs> {
+        let v = headers
+            .get("zendesk-ratelimit-inflight-jobs")?
+            .to_str()
+            .ok()?;
+        let field = |key: &str| -> Option<u64> {
+            v.split(';').find_map(|part| {
+                let (k, val) = part.split_once('=')?;
+                (k.trim().eq_ignore_ascii_case(key))
+                    .then(|| val.trim().parse().ok())
+                    .flatten()
+            })
+        };
+        Some(InflightJobs {
+            total: field("total")?,
+            remaining: field("remaining")?,
+            resets: field("resets").unwrap_or(60),
+        })
     }
 }
 

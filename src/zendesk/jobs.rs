@@ -68,14 +68,38 @@ pub(crate) async fn run_jobs(client: &Client, specs: &[JobSpec]) -> Result<Vec<J
     let mut next = 0;
     let mut bulk_forbidden = false;
     let mut round = 0u32;
+    // Free places in the account's job queue as Zendesk last announced them
+    // (`zendesk-ratelimit-inflight-jobs`), less our submissions since, plus our jobs that
+    // finished since; `None` until announced. The queue is shared with every other
+    // integration of the account, so this, not only our own count, paces submissions.
+    let mut queue_free: Option<u64> = None;
+    let mut queue_total: Option<u64> = None;
+    let mut queue_resets = Duration::from_secs(1);
     loop {
-        while in_flight.len() < max_in_flight && next < specs.len() {
+        let limit = queue_total.map_or(max_in_flight, |t| {
+            max_in_flight.min(usize::try_from(t).unwrap_or(usize::MAX).max(1))
+        });
+        while in_flight.len() < limit && next < specs.len() {
             let i = next;
             next += 1;
             let spec = &specs[i];
             if spec.bulk_user_create && bulk_forbidden {
                 ends[i] = Some(JobEnd::BulkImportForbidden);
                 continue;
+            }
+            if queue_free == Some(0) {
+                if !in_flight.is_empty() {
+                    // Our own jobs will free places: poll them before submitting more.
+                    next -= 1;
+                    break;
+                }
+                // Other jobs fill the queue: wait until Zendesk says the budget resets.
+                debug!(
+                    wait_s = queue_resets.as_secs(),
+                    "Zendesk's job queue is full; waiting before submitting"
+                );
+                tokio::time::sleep(queue_resets).await;
+                queue_free = None;
             }
             let call = Call {
                 method: spec.method.clone(),
@@ -93,6 +117,18 @@ pub(crate) async fn run_jobs(client: &Client, specs: &[JobSpec]) -> Result<Vec<J
             }
             if !answer.is_success() {
                 return Err(answer.into_error(&spec.what));
+            }
+            match client.take_inflight_jobs() {
+                Some(announced) => {
+                    queue_free = Some(announced.remaining);
+                    queue_total = Some(announced.total);
+                    queue_resets = Duration::from_secs(announced.resets.clamp(1, 60));
+                }
+                None => {
+                    if let Some(free) = queue_free.as_mut() {
+                        *free = free.saturating_sub(1);
+                    }
+                }
             }
             let job = answer.json::<JobStatusEnvelope>(&spec.what)?.job_status;
             debug!(job = %job.id, status = %job.status, "Zendesk job submitted");
@@ -122,6 +158,7 @@ pub(crate) async fn run_jobs(client: &Client, specs: &[JobSpec]) -> Result<Vec<J
         let ids: Vec<String> = in_flight.iter().map(|j| j.id.clone()).collect();
         let statuses = poll(client, &ids, round).await?;
         let now = Instant::now();
+        let before = in_flight.len();
         in_flight.retain_mut(|job| match statuses.get(&job.id) {
             Some(Some(status)) if !status.is_running() => {
                 estimate = now
@@ -142,6 +179,9 @@ pub(crate) async fn run_jobs(client: &Client, specs: &[JobSpec]) -> Result<Vec<J
                 true
             }
         });
+        if let Some(free) = queue_free.as_mut() {
+            *free += (before - in_flight.len()) as u64;
+        }
     }
     client.set_job_estimate(estimate);
     Ok(ends
@@ -169,7 +209,18 @@ async fn poll(
     } else if answer.status != StatusCode::NOT_FOUND {
         return Err(answer.into_error(&what));
     }
-    let missing: Vec<&String> = ids.iter().filter(|id| !out.contains_key(*id)).collect();
+    // A finished job that show_many returned without `results` (the only published
+    // show_many answer, the OAS example JobStatusesResponseExample, carries `{id, status}`
+    // alone) is read on its own before it is
+    // settled, as is a job show_many did not return at all.
+    let missing: Vec<&String> = ids
+        .iter()
+        .filter(|id| match out.get(*id) {
+            None => true,
+            Some(Some(status)) => !status.is_running() && status.results.is_none(),
+            Some(None) => false,
+        })
+        .collect();
     for id in missing {
         let what = format!("reading Zendesk job {id}");
         let segment: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();

@@ -153,6 +153,17 @@ pub struct Zendesk {
     client: client::Client,
 }
 
+/// What [`Zendesk::check_identities_sideload`] found on one users page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdentitiesSideload {
+    /// Users on the page (at most 100).
+    pub users: usize,
+    /// Identities sideloaded for them.
+    pub identities: usize,
+    /// Of which email identities.
+    pub email_identities: usize,
+}
+
 impl Zendesk {
     pub fn new(settings: ZendeskSettings) -> anyhow::Result<Self> {
         Ok(Zendesk {
@@ -178,6 +189,14 @@ impl Zendesk {
         // secondary email and external_id, not just what Pages lists.
         let _ = desired;
         read::read_actual(&self.client, policy).await
+    }
+
+    /// Proves on one page that Zendesk honours `include=identities` with cursor pagination
+    /// (documented, but not in any recording): `GET users?page[size]=100&include=identities`.
+    /// An `Err` when the page has users and no `identities` key (secondary emails would
+    /// be invisible to the sync), or when the call fails. Read-only; for `doctor`.
+    pub async fn check_identities_sideload(&self) -> anyhow::Result<IdentitiesSideload> {
+        read::check_identities_sideload(&self.client).await
     }
 
     /// Applies a plan once, in dependency order. One failed record never stops the others;
@@ -217,11 +236,6 @@ impl Zendesk {
     /// Background jobs queued or working in the account, when they can be listed.
     pub async fn jobs_in_flight(&self) -> anyhow::Result<Option<usize>> {
         account::jobs_in_flight(&self.client).await
-    }
-
-    /// One users page with `include=identities`: (users on it, `identities` key present).
-    pub async fn users_page_sideload(&self) -> anyhow::Result<(usize, bool)> {
-        account::users_page_sideload(&self.client).await
     }
 
     /// The account-wide request limit Zendesk announced in its last answer, if any.

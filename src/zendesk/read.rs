@@ -50,7 +50,7 @@ async fn paginate<P: Paged>(
     path: &str,
     resource: &str,
     extra: &[(&'static str, &str)],
-    mut each: impl FnMut(P),
+    mut each: impl FnMut(P) -> Result<()>,
 ) -> Result<usize> {
     let mut after: Option<String> = None;
     let mut page_no = 1usize;
@@ -72,7 +72,7 @@ async fn paginate<P: Paged>(
             bail!("Zendesk answered without cursor pagination metadata while {what}");
         };
         let (has_more, cursor) = (meta.has_more, meta.after_cursor.clone());
-        each(page);
+        each(page).map_err(|e| e.context(what.clone()))?;
         if !has_more {
             return Ok(page_no);
         }
@@ -121,6 +121,7 @@ async fn read_orgs(client: &Client) -> Result<BTreeMap<u64, ZendeskOrg>> {
             for o in p.organizations {
                 orgs.insert(o.id, map_org(o));
             }
+            Ok(())
         },
     )
     .await?;
@@ -146,8 +147,9 @@ async fn read_users(
         "users",
         &[("include", "identities")],
         |p: UsersPage| {
+            let sideloaded = require_identities(&p)?;
             let mut identities: HashMap<u64, Vec<WireIdentity>> = HashMap::new();
-            for i in p.identities {
+            for i in sideloaded {
                 identities.entry(i.user_id).or_default().push(i);
             }
             for u in p.users {
@@ -159,6 +161,7 @@ async fn read_users(
                     None => inactive += 1,
                 }
             }
+            Ok(())
         },
     )
     .await?;
@@ -179,6 +182,7 @@ async fn read_memberships(client: &Client) -> Result<BTreeMap<u64, ZendeskMember
             for m in p.organization_memberships {
                 memberships.push((m.id, map_membership(m)));
             }
+            Ok(())
         },
     )
     .await?;
@@ -190,6 +194,44 @@ async fn read_memberships(client: &Client) -> Result<BTreeMap<u64, ZendeskMember
         "read Zendesk memberships"
     );
     Ok(memberships)
+}
+
+/// The identities sideloaded with a users page. A page with users and no `identities`
+/// key means Zendesk did not honour `include=identities`: every secondary email would be
+/// invisible, and the planner would create duplicates of users it cannot match, so the
+/// read stops instead of going on without them.
+fn require_identities(p: &UsersPage) -> Result<Vec<WireIdentity>> {
+    match &p.identities {
+        Some(identities) => Ok(identities.clone()),
+        None if p.users.is_empty() => Ok(Vec::new()),
+        None => bail!(
+            "Zendesk answered a users page without the `identities` sideload that \
+             `include=identities` asks for: secondary emails would be invisible and users \
+             matched only by them would be duplicated, so nothing is planned from this read"
+        ),
+    }
+}
+
+/// What one users page with `include=identities` showed (see
+/// [`crate::zendesk::Zendesk::check_identities_sideload`]).
+pub(crate) async fn check_identities_sideload(
+    client: &Client,
+) -> Result<super::IdentitiesSideload> {
+    let what = "reading one page of Zendesk users with their identities";
+    let call = Call::get("users", what)
+        .query("page[size]", PAGE_SIZE)
+        .query("include", "identities");
+    let answer = client.send(&call).await?;
+    if !answer.is_success() {
+        return Err(answer.into_error(what));
+    }
+    let page: UsersPage = answer.json(what)?;
+    let identities = require_identities(&page).map_err(|e| e.context(what))?;
+    Ok(super::IdentitiesSideload {
+        users: page.users.len(),
+        identities: identities.len(),
+        email_identities: identities.iter().filter(|i| i.kind == "email").count(),
+    })
 }
 
 pub(crate) fn map_org(o: WireOrg) -> ZendeskOrg {

@@ -909,7 +909,7 @@ async fn item_failures_map_to_their_record_by_index_and_dependent_memberships_ar
         create.body["users"][0],
         json!({"name": "Some One", "email": "a@x.gov", "role": "end-user",
                "external_id": "pages-user-7", "details": "Org A: user", "tags": [],
-               "skip_verify_email": true})
+               "verified": true})
     );
     let memberships = server
         .seen()
@@ -1190,6 +1190,14 @@ async fn a_new_primary_email_is_added_then_made_primary() {
         seen[0].body,
         json!({"identity": {"type": "email", "value": "new@x.gov", "verified": true, "skip_verify_email": true}})
     );
+    // make_primary carries `{}` as JSON, as Zendesk's official client sends it.
+    for s in &seen[1..] {
+        assert_eq!(s.body, json!({}));
+        assert_eq!(
+            s.headers.get("content-type").map(String::as_str),
+            Some("application/json")
+        );
+    }
 }
 
 /// Issue 10: a 403 on one user's identity or make_primary used to end the whole run
@@ -1357,4 +1365,262 @@ async fn a_first_sync_costs_the_minimum_number_of_requests() {
         first_membership.body["organization_memberships"][31],
         json!({"user_id": 5031, "organization_id": 1001})
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Against the stateful stand-in: job results, the job queue, the identities sideload
+// ---------------------------------------------------------------------------------------
+
+use crate::standin::zendesk::{StandinOptions, UserSeed, ZendeskStandin};
+
+fn standin_zendesk(zd: &ZendeskStandin) -> Zendesk {
+    let creds = zd.credentials();
+    let settings = ZendeskSettings::from_env_values(
+        None,
+        Some(zd.base_url().as_str()),
+        Some(&creds.email),
+        Some(SecretString::from(creds.token.clone())),
+        tuning(),
+    )
+    .unwrap();
+    Zendesk::new(settings)
+        .unwrap()
+        .with_backoff_base(Duration::from_millis(5))
+}
+
+fn seed_end_user(zd: &ZendeskStandin, email: &str) -> u64 {
+    zd.seed_user(UserSeed {
+        name: "Some One".into(),
+        email: Some(email.into()),
+        ..UserSeed::default()
+    })
+    .unwrap()
+}
+
+fn requests_to(zd: &ZendeskStandin, method: &str, prefix: &str) -> usize {
+    zd.requests()
+        .iter()
+        .filter(|r| r.method == method && r.path.starts_with(prefix))
+        .count()
+}
+
+#[tokio::test]
+async fn a_finished_job_that_show_many_returns_without_results_is_read_on_its_own() {
+    let zd = ZendeskStandin::start(StandinOptions {
+        show_many_results: false,
+        ..StandinOptions::default()
+    })
+    .unwrap();
+    let org = zd.seed_org("Agency", None).unwrap();
+    let user = seed_end_user(&zd, "a@x.gov");
+    let plan = Plan {
+        changes: vec![Change::AddMembership {
+            user: UserRef::Existing(user),
+            org: OrgRef::Existing(org),
+        }],
+        notes: vec![],
+    };
+    let out = standin_zendesk(&zd)
+        .apply(&plan, &DesiredState::default(), &Policy::default())
+        .await
+        .unwrap();
+    assert_eq!(out.failures, vec![]);
+    assert_eq!(out.applied.get(&ChangeKind::AddMembership), Some(&1));
+    // show_many said "completed" without results; the job itself was read once.
+    assert!(requests_to(&zd, "GET", "/api/v2/job_statuses/show_many") >= 1);
+    assert_eq!(requests_to(&zd, "GET", "/api/v2/job_statuses/V3-"), 1);
+    assert_eq!(zd.snapshot().membership_pairs().len(), 1);
+}
+
+#[tokio::test]
+async fn removals_whose_job_results_name_no_membership_are_settled_by_reading_them_again() {
+    let zd = ZendeskStandin::start(StandinOptions {
+        destroy_results_name_ids: false,
+        ..StandinOptions::default()
+    })
+    .unwrap();
+    let org = zd.seed_org("Agency", None).unwrap();
+    let a = seed_end_user(&zd, "a@x.gov");
+    let b = seed_end_user(&zd, "b@x.gov");
+    let ma = zd.seed_membership(a, org).unwrap();
+    let mb = zd.seed_membership(b, org).unwrap();
+    let plan = Plan {
+        changes: vec![
+            Change::RemoveMembership {
+                membership_id: ma,
+                user_id: a,
+                org_id: org,
+            },
+            Change::RemoveMembership {
+                membership_id: mb,
+                user_id: b,
+                org_id: org,
+            },
+        ],
+        notes: vec![],
+    };
+    let out = standin_zendesk(&zd)
+        .apply(&plan, &DesiredState::default(), &Policy::default())
+        .await
+        .unwrap();
+    assert_eq!(out.failures, vec![], "settled from a re-read, not failed");
+    assert_eq!(out.applied.get(&ChangeKind::RemoveMembership), Some(&2));
+    assert_eq!(
+        requests_to(&zd, "GET", "/api/v2/organization_memberships/"),
+        2
+    );
+    assert!(zd.snapshot().memberships.is_empty());
+}
+
+#[tokio::test]
+async fn too_many_jobs_waits_and_resubmits_whatever_the_http_status() {
+    let jobs = Arc::new(Jobs::default());
+    let j = jobs.clone();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let server = Server::start(move |s| match s.path.as_str() {
+        // The status of a TooManyJobs answer is not documented; only its code is.
+        "organization_memberships/destroy_many" if c.fetch_add(1, Ordering::SeqCst) == 0 => {
+            Reply::json(
+                400,
+                json!({"error": "TooManyJobs",
+                "description": "Too many jobs are currently queued or running. Try again later.",
+                "current_job_ids": ["a"]}),
+            )
+            .header("retry-after", "0")
+        }
+        "organization_memberships/destroy_many" => j.submit(json!([
+            {"id": 70, "action": "delete", "status": "Deleted", "success": true}
+        ])),
+        "job_statuses/show_many" => j.show_many(s),
+        _ => Reply::not_found(),
+    })
+    .await;
+    let z = zendesk(&server);
+    let plan = Plan {
+        changes: vec![Change::RemoveMembership {
+            membership_id: 70,
+            user_id: 1,
+            org_id: 2,
+        }],
+        notes: vec![],
+    };
+    let out = z
+        .apply(&plan, &DesiredState::default(), &Policy::default())
+        .await
+        .unwrap();
+    assert_eq!(out.applied.get(&ChangeKind::RemoveMembership), Some(&1));
+    assert_eq!(
+        server.count("DELETE", "organization_memberships/destroy_many"),
+        2
+    );
+    assert_eq!(z.stats().rate_limited, 1);
+}
+
+#[tokio::test]
+async fn submissions_are_paced_by_the_job_queue_budget_zendesk_announces() {
+    // The account's queue holds one job (Zendesk: 30, shared with every integration);
+    // the sync is configured for ten. The `zendesk-ratelimit-inflight-jobs` header of
+    // each submission says how many places are left.
+    let zd = ZendeskStandin::start(StandinOptions {
+        max_jobs_in_flight: 1,
+        ..StandinOptions::default()
+    })
+    .unwrap();
+    let changes: Vec<Change> = (0..201)
+        .map(|i| {
+            let name = format!("org-{i:03}");
+            Change::CreateOrganization {
+                key: org_key(&name),
+                name,
+                details: "Agency".into(),
+            }
+        })
+        .collect();
+    let z = standin_zendesk(&zd);
+    let out = z
+        .apply(
+            &Plan {
+                changes,
+                notes: vec![],
+            },
+            &DesiredState::default(),
+            &Policy::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.failures, vec![]);
+    assert_eq!(out.applied.get(&ChangeKind::CreateOrganization), Some(&201));
+    let refused: Vec<_> = zd
+        .requests()
+        .into_iter()
+        .filter(|r| r.status == 429)
+        .collect();
+    assert_eq!(refused, vec![], "no submission ran into TooManyJobs");
+    assert_eq!(z.stats().rate_limited, 0);
+    assert_eq!(
+        requests_to(&zd, "POST", "/api/v2/organizations/create_many"),
+        3
+    );
+}
+
+#[tokio::test]
+async fn a_users_page_without_the_identities_sideload_stops_the_read_loudly() {
+    let zd = ZendeskStandin::start(StandinOptions {
+        sideload_identities: false,
+        ..StandinOptions::default()
+    })
+    .unwrap();
+    seed_end_user(&zd, "a@x.gov");
+    let z = standin_zendesk(&zd);
+    let err = z
+        .check_identities_sideload()
+        .await
+        .expect_err("no sideload is an error");
+    assert!(
+        format!("{err:#}").contains("secondary emails would be invisible"),
+        "{err:#}"
+    );
+    let err = z
+        .read_actual(&DesiredState::default(), &Policy::default())
+        .await
+        .expect_err("the read stops");
+    assert!(
+        format!("{err:#}").contains("`identities` sideload"),
+        "{err:#}"
+    );
+}
+
+#[tokio::test]
+async fn the_identities_sideload_check_reports_what_one_page_showed() {
+    let zd = ZendeskStandin::start(StandinOptions::default()).unwrap();
+    let a = seed_end_user(&zd, "a@x.gov");
+    zd.add_identity(a, "a.second@x.gov", false).unwrap();
+    seed_end_user(&zd, "b@x.gov");
+    let found = standin_zendesk(&zd)
+        .check_identities_sideload()
+        .await
+        .unwrap();
+    assert_eq!(
+        found,
+        IdentitiesSideload {
+            users: 2,
+            identities: 3,
+            email_identities: 3,
+        }
+    );
+    let r = &zd.requests()[0];
+    assert_eq!(r.query_value("include"), Some("identities"));
+    assert_eq!(r.query_value("page[size]"), Some("100"));
+    // An empty account proves nothing either way and is not an error.
+    let empty = ZendeskStandin::start(StandinOptions {
+        sideload_identities: false,
+        ..StandinOptions::default()
+    })
+    .unwrap();
+    let found = standin_zendesk(&empty)
+        .check_identities_sideload()
+        .await
+        .unwrap();
+    assert_eq!(found.users, 0);
 }

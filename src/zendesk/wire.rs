@@ -28,8 +28,9 @@ pub(crate) struct UsersPage {
     #[serde(default)]
     pub users: Vec<WireUser>,
     /// Sideloaded with `include=identities`: the identities of the users on this page.
+    /// `None` when the key is missing (the sideload was not honoured).
     #[serde(default)]
-    pub identities: Vec<WireIdentity>,
+    pub identities: Option<Vec<WireIdentity>>,
     pub meta: Option<Meta>,
 }
 

@@ -30,6 +30,18 @@ struct Doc {
     dir: tempfile::TempDir,
 }
 
+/// Every request doctor sent to Zendesk must be one the API description allows.
+impl Drop for Doc {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            crate::api_description::assert_requests_conform(
+                "requests doctor sent",
+                &self.zd.all_requests(),
+            );
+        }
+    }
+}
+
 impl Doc {
     async fn new() -> Doc {
         Doc::with(

@@ -80,6 +80,19 @@ impl Run {
     }
 }
 
+/// Every request the binary sent to the Zendesk stand-in must be one Zendesk's API
+/// description allows (checked when the test ends, unless it already failed).
+impl Drop for Env {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            crate::api_description::assert_requests_conform(
+                "requests the binary sent",
+                &self.zd.all_requests(),
+            );
+        }
+    }
+}
+
 impl Env {
     /// Zendesk holds one of the Pages organizations, one Pages user with a name a person
     /// gave, and an agent; GitHub holds nothing.

@@ -1,6 +1,9 @@
 //! The one integration-test binary. Each module tests one part against real files or local
 //! stand-in servers on 127.0.0.1; no test reaches the internet. Module map:
 //!
+//! - `api_description`: Zendesk's published API description; every request the stand-ins of
+//!   `sync`, `end_to_end`, `sync_requests` and (answered 2xx) `zendesk_standin` received is
+//!   checked against it when the test's stand-in is dropped.
 //! - `cli`: help text and exit status 2 for mistakes caught before any network call.
 //! - `source`: reading the Pages reports from files and from a local HTTP server
 //!   (Authorization header, error statuses, the streaming size cap), then parsing them.
@@ -21,6 +24,7 @@
 //!   against the minimum the API allows (figures in BENCHMARKS.md).
 
 mod account_settings;
+mod api_description;
 mod cli;
 mod demo;
 mod doctor;

@@ -16,6 +16,7 @@ pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_pages-zendesk-sync");
 const TAG: &str = "pages_org_manager";
 
 /// A Pages user row: id, email, (organization, role) pairs in report order.
+#[derive(Clone, Copy)]
 pub(crate) struct Row<'a>(pub u64, pub &'a str, pub &'a [(&'a str, &'a str)]);
 
 /// Quotes a CSV field the way json2csv does.
@@ -74,6 +75,19 @@ pub(crate) struct Case {
     token: String,
     /// The binary's log filter (PAGES_ZENDESK_SYNC_LOG).
     log: String,
+}
+
+/// Every request the binary sent to this test's stand-in must be one Zendesk's API
+/// description allows (checked when the test ends, unless it already failed).
+impl Drop for Case {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            crate::api_description::assert_requests_conform(
+                "requests the binary sent",
+                &self.zd.all_requests(),
+            );
+        }
+    }
 }
 
 impl Case {
@@ -280,7 +294,13 @@ async fn a_first_sync_into_an_empty_account_creates_everything_and_verify_passes
     assert!(!pat.name.trim().is_empty());
     assert_eq!(w.memberships.len(), 4);
     assert!(w.user_by_email("nobody@example.gov").is_none());
-    // New users are created without the verification email.
+    // New users are created without the verification email: create_many does not
+    // document `skip_verify_email`, so their email identities are created verified.
+    assert_eq!(w.emails_sent, vec![], "no verification email to new users");
+    assert!(w
+        .users
+        .values()
+        .all(|u| u.identities.iter().all(|i| i.verified)));
     let requests = case.zd.requests();
     let creates: Vec<&LoggedRequest> = requests
         .iter()
@@ -291,7 +311,7 @@ async fn a_first_sync_into_an_empty_account_creates_everything_and_verify_passes
         .as_array()
         .unwrap()
     {
-        assert_eq!(u["skip_verify_email"], Value::Bool(true));
+        assert_eq!(u["verified"], Value::Bool(true));
         assert!(u.get("organization_id").is_none());
     }
 
@@ -653,6 +673,7 @@ async fn with_bulk_import_switched_off_users_are_created_one_at_a_time() {
     let w = case.world();
     assert_eq!(w.users.len(), 3);
     assert_eq!(w.memberships.len(), 4);
+    assert_eq!(w.emails_sent, vec![], "no verification email to new users");
     let detail: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(detail["summary"]["bulk_user_import_disabled"], true);
 }
@@ -769,6 +790,33 @@ async fn rate_limited_answers_are_waited_out_and_counted() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_failed_call_is_logged_with_zendesks_request_id_at_the_default_level() {
+    let case = Case::new();
+    case.reports(ORGS, USERS);
+    case.zd.inject(FaultRule {
+        method: Some("POST".into()),
+        path_contains: Some("organization_memberships/create_many".into()),
+        times: 1,
+        fault: Fault::internal_error(),
+    });
+    let ran = case.run(&["sync"]).await;
+    ran.assert_code(3);
+    let failed = case
+        .zd
+        .requests()
+        .into_iter()
+        .find(|r| r.status == 500)
+        .expect("the 500 was answered");
+    // The Case runs the binary at `warn`, a stricter level than the default `info`.
+    assert!(
+        ran.stderr.contains(&failed.request_id),
+        "request id {} missing from\n{}",
+        failed.request_id,
+        ran.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_run_stopped_half_way_is_finished_by_the_next_without_duplicates() {
     let case = Case::new();
     case.reports(ORGS, USERS);
@@ -860,7 +908,9 @@ async fn a_failed_job_fails_its_records_and_the_next_run_finishes_the_work() {
 #[tokio::test(flavor = "multi_thread")]
 async fn jobs_that_finish_on_their_own_and_a_busy_job_queue_still_converge() {
     // Another integration holds job slots: only 2 of our jobs may be queued or running,
-    // though the config allows 30. Jobs finish on their own after 40 ms.
+    // though the config allows 30. Jobs finish on their own after 40 ms. The
+    // `zendesk-ratelimit-inflight-jobs` header of each submission says how many places
+    // are left, so the third batch waits for one instead of running into TooManyJobs.
     let case = Case::with(StandinOptions {
         job_completion: JobCompletion::AfterDuration(Duration::from_millis(40)),
         max_jobs_in_flight: 2,
@@ -881,16 +931,60 @@ async fn jobs_that_finish_on_their_own_and_a_busy_job_queue_still_converge() {
         .iter()
         .filter(|r| r.status == 429 && r.path.ends_with("create_many"))
         .count();
-    assert!(too_many_jobs >= 1, "the third batch waited for a slot");
-    assert!(
-        ran.stdout
-            .contains(&format!("{too_many_jobs} rate-limited wait")),
-        "{}",
-        ran.stdout
-    );
+    assert_eq!(too_many_jobs, 0, "the third batch waited for a place");
+    assert!(ran.stdout.contains("0 rate-limited wait"), "{}", ran.stdout);
+    let submissions = case
+        .zd
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("organizations/create_many"))
+        .count();
+    assert_eq!(submissions, 3);
     let w = case.world();
     assert_eq!(
         (w.organizations.len(), w.users.len(), w.memberships.len()),
         (253, 3, 4)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_account_answering_jobs_in_sparse_documented_shapes_still_converges() {
+    // show_many carries {id, status} without results (as the OAS example does), and
+    // removal results do not name membership ids: the binary reads each finished job on
+    // its own and settles removals by reading the memberships again.
+    let case = Case::with(StandinOptions {
+        show_many_results: false,
+        destroy_results_name_ids: false,
+        ..StandinOptions::default()
+    });
+    case.reports(ORGS, USERS);
+    case.run(&["sync"]).await.assert_code(0);
+    let mut fewer: Vec<Row<'static>> = USERS.to_vec();
+    fewer[0] = Row(
+        17,
+        "jane.doe@agency-a.example.gov",
+        &[("agency-a-web", "manager")],
+    );
+    case.reports(ORGS, &fewer);
+    case.zd.clear_requests();
+    // One of four memberships is past the guard's 10%: the removal is intended here.
+    let ran = case.run(&["sync", "--allow-mass-removal"]).await;
+    ran.assert_code(0);
+    let kinds = by_kind(&case.zd.requests());
+    assert_eq!(
+        kinds.get("DELETE organization_memberships/destroy_many"),
+        Some(&1),
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.get("GET organization_memberships/{id}"),
+        Some(&1),
+        "the removal was settled by a re-read: {kinds:?}"
+    );
+    let w = case.world();
+    let jane = user(&w, "jane.doe@agency-a.example.gov");
+    assert_eq!(
+        org_names_of(&w, jane.id),
+        BTreeSet::from(["agency-a-web".to_string()])
     );
 }

@@ -29,6 +29,25 @@ impl Answer {
     }
 }
 
+/// Whatever the stand-in accepted (2xx) must be a request Zendesk's API description allows:
+/// the stand-in must not serve routes, parameters or bodies Zendesk does not document.
+impl Drop for Api {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let accepted: Vec<_> = self
+                .zd
+                .all_requests()
+                .into_iter()
+                .filter(|r| (200..300).contains(&r.status))
+                .collect();
+            crate::api_description::assert_requests_conform(
+                "requests the stand-in accepted",
+                &accepted,
+            );
+        }
+    }
+}
+
 impl Api {
     fn start(options: StandinOptions) -> Api {
         Api {
@@ -271,6 +290,71 @@ async fn json_suffix_unknown_paths_and_methods() {
     let wrong_method = api.call(Method::DELETE, "organizations", None).await;
     assert_eq!(wrong_method.status, 405);
     assert_eq!(wrong_method.header("allow"), Some("GET, POST"));
+}
+
+#[tokio::test]
+async fn bulk_endpoints_refuse_undocumented_parameters_and_every_answer_has_a_request_id() {
+    let api = Api::new();
+    let org = api.zd.seed_org("Agency", None).unwrap();
+    // update_many documents ids / external_ids; anything else is refused, not ignored.
+    let misspelt = api
+        .put(
+            &format!("organizations/update_many?idz={org}"),
+            json!({"organization": {"notes": "x"}}),
+        )
+        .await;
+    assert_eq!(misspelt.status, 400);
+    let create = api
+        .post(
+            "organizations/create_many?async=true",
+            json!({"organizations": [{"name": "B"}]}),
+        )
+        .await;
+    assert_eq!(create.status, 400);
+    assert!(api.zd.snapshot().jobs.is_empty(), "nothing was queued");
+    let documented = api
+        .put(
+            &format!("organizations/update_many?ids={org}"),
+            json!({"organization": {"notes": "x"}}),
+        )
+        .await;
+    assert_eq!(documented.status, 200);
+    let ids: Vec<String> = api
+        .zd
+        .requests()
+        .into_iter()
+        .map(|r| r.request_id)
+        .collect();
+    assert_eq!(
+        documented.header("x-zendesk-request-id"),
+        ids.last().map(String::as_str)
+    );
+    let unique: std::collections::BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "one id per answer");
+}
+
+#[tokio::test]
+async fn show_many_can_answer_without_results_like_the_published_example() {
+    let api = Api::start(StandinOptions {
+        show_many_results: false,
+        job_completion: JobCompletion::AfterPolls(1),
+        ..StandinOptions::default()
+    });
+    let submitted = api
+        .post(
+            "organizations/create_many",
+            json!({"organizations": [{"name": "B"}]}),
+        )
+        .await;
+    let id = submitted.body["job_status"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let many = api.get(&format!("job_statuses/show_many?ids={id}")).await;
+    assert_eq!(many.body["job_statuses"][0]["status"], "completed");
+    assert!(many.body["job_statuses"][0].get("results").is_none());
+    let one = api.get(&format!("job_statuses/{id}")).await;
+    assert_eq!(one.body["job_status"]["results"][0]["status"], "Created");
 }
 
 // ---- pagination ----

@@ -3,7 +3,11 @@
 //!
 //! Owns: the account state ([`World`]), Basic auth, the account rate limit and the
 //! per-user update limit, cursor pagination, the 100-item limits, background jobs with
-//! the recorded result shapes, the 30-job limit, a fault plan and a request log.
+//! the recorded result shapes, the 30-job limit and its `zendesk-ratelimit-inflight-jobs`
+//! header, an `X-Zendesk-Request-Id` on every answer, the verification emails Zendesk
+//! would send, a fault plan and a request log (which `tests/it/api_description.rs`
+//! checks against Zendesk's OpenAPI file). Unknown routes answer 404, undocumented
+//! parameters of bulk endpoints 400.
 //! Honest by design: whatever the real API would refuse, this refuses with the real (or,
 //! where unrecorded, the documented) error shape. It must never listen on anything but
 //! loopback, and must never be used as evidence of an undocumented Zendesk behaviour:
@@ -30,8 +34,8 @@ use serde_json::Value;
 use url::Url;
 
 pub use world::{
-    Identity, Invalid, Job, JobKind, JobState, Membership, Organization, Rules, User, UserSeed,
-    World,
+    Identity, Invalid, Job, JobKind, JobState, Membership, Organization, Rules, SentEmail, User,
+    UserSeed, World,
 };
 
 /// The API token login the stand-in accepts (`{email}/token:{token}` in Basic auth).
@@ -147,6 +151,20 @@ pub struct StandinOptions {
     pub reject_emails: BTreeSet<String>,
     /// Faults armed from the start (more can be added with [`ZendeskStandin::inject`]).
     pub faults: Vec<FaultRule>,
+    /// `job_statuses/show_many` includes each job's `results`. The only published
+    /// show_many answer (OAS example `JobStatusesResponseExample`) carries `{id, status:
+    /// completed}` without them; `false` answers like that (results only from
+    /// `GET job_statuses/{id}`).
+    pub show_many_results: bool,
+    /// Results of `organization_memberships/destroy_many` name the membership ids (as
+    /// documented). `false` leaves the `id` out, as an undocumented variant would.
+    pub destroy_results_name_ids: bool,
+    /// HTTP status of a `TooManyJobs` answer. Zendesk documents the error code, not the
+    /// status (reference §6: UNCONFIRMED, most likely 429).
+    pub too_many_jobs_status: u16,
+    /// Users pages with `include=identities` carry the `identities` sideload. `false`
+    /// answers without it, as an account where the sideload is not honoured would.
+    pub sideload_identities: bool,
 }
 
 impl Default for StandinOptions {
@@ -164,6 +182,10 @@ impl Default for StandinOptions {
             latency: Duration::ZERO,
             reject_emails: BTreeSet::new(),
             faults: Vec::new(),
+            show_many_results: true,
+            destroy_results_name_ids: true,
+            too_many_jobs_status: 429,
+            sideload_identities: true,
         }
     }
 }
@@ -180,6 +202,10 @@ pub struct LoggedRequest {
     pub body: Option<Value>,
     /// The status answered.
     pub status: u16,
+    /// The `Content-Type` header sent, if any.
+    pub content_type: Option<String>,
+    /// The `X-Zendesk-Request-Id` the stand-in answered with.
+    pub request_id: String,
 }
 
 impl LoggedRequest {
@@ -211,9 +237,13 @@ struct Shared {
     options: StandinOptions,
     world: Mutex<World>,
     log: Mutex<Vec<LoggedRequest>>,
+    /// Where [`ZendeskStandin::requests`] starts (moved by `clear_requests`).
+    log_cleared_at: Mutex<usize>,
     faults: Mutex<Vec<FaultRule>>,
     failing_jobs: Mutex<usize>,
     limiter: Mutex<Limiter>,
+    /// Numbers the `X-Zendesk-Request-Id` of each answer.
+    next_request: std::sync::atomic::AtomicU64,
 }
 
 /// Locks a mutex, ignoring poisoning: a panicked test thread must not take the server down.
@@ -284,6 +314,7 @@ impl ZendeskStandin {
         let rules = world::Rules {
             multiple_organizations: options.multiple_organizations,
             tagging: options.tagging,
+            destroy_results_without_ids: !options.destroy_results_name_ids,
             reject_emails: options
                 .reject_emails
                 .iter()
@@ -297,7 +328,9 @@ impl ZendeskStandin {
             options,
             world: Mutex::new(world),
             log: Mutex::new(Vec::new()),
+            log_cleared_at: Mutex::new(0),
             failing_jobs: Mutex::new(0),
+            next_request: std::sync::atomic::AtomicU64::new(1),
             limiter: Mutex::new(Limiter {
                 window_start: Instant::now(),
                 used: 0,
@@ -406,14 +439,29 @@ impl ZendeskStandin {
 
     // ---- request log ----
 
-    /// Every request received so far, in order.
+    /// Every request received since the last [`clear_requests`](Self::clear_requests), in
+    /// order.
     pub fn requests(&self) -> Vec<LoggedRequest> {
-        lock(&self.shared.log).clone()
+        let from = *lock(&self.shared.log_cleared_at);
+        lock(&self.shared.log)
+            .get(from..)
+            .unwrap_or_default()
+            .to_vec()
     }
 
-    /// Forgets the request log (e.g. after seeding through the API).
+    /// Forgets the request log (e.g. after seeding through the API); [`all_requests`]
+    /// still has them.
+    ///
+    /// [`all_requests`]: Self::all_requests
     pub fn clear_requests(&self) {
-        lock(&self.shared.log).clear();
+        let len = lock(&self.shared.log).len();
+        *lock(&self.shared.log_cleared_at) = len;
+    }
+
+    /// Every request received since the start, cleared or not (the API-description check
+    /// reads these).
+    pub fn all_requests(&self) -> Vec<LoggedRequest> {
+        lock(&self.shared.log).clone()
     }
 
     // ---- faults ----
