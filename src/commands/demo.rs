@@ -259,9 +259,11 @@ fn run_config(
     )?;
     Ok(RunConfig {
         inputs: Inputs {
-            organizations: files.organizations.display().to_string(),
-            users: files.users.display().to_string(),
-            reports_authorization: None,
+            source: crate::source::PagesSource::Reports {
+                organizations: files.organizations.display().to_string(),
+                users: files.users.display().to_string(),
+                authorization: None,
+            },
             zendesk: zendesk_settings,
             allow_mass_removal: false,
             settings,

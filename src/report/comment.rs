@@ -303,15 +303,13 @@ fn visible(summary: &RunSummary, previous: Option<&Carry>, level: Level) -> Stri
 
 fn source_section(summary: &RunSummary, level: Level) -> String {
     let s = &summary.source;
+    let (org_rows, user_rows) = view::source_row_labels(s);
     let mut out = view::md_table(
         &["Figure", "Count"],
         &[false, true],
         &[
-            vec![
-                "organizations.csv rows".into(),
-                s.organization_rows.to_string(),
-            ],
-            vec!["users.csv rows".into(), s.user_rows.to_string()],
+            vec![org_rows.into(), s.organization_rows.to_string()],
+            vec![user_rows.into(), s.user_rows.to_string()],
             vec!["Partner users".into(), s.partner_users.to_string()],
             vec!["Memberships".into(), s.memberships.to_string()],
             vec!["Org managers".into(), s.managers.to_string()],
@@ -321,6 +319,9 @@ fn source_section(summary: &RunSummary, level: Level) -> String {
             ],
         ],
     );
+    for note in view::source_notes(s) {
+        out.push_str(&format!("\n{note}\n"));
+    }
     if !summary.row_problems.is_empty() {
         out.push_str("\nRows skipped or merged, by reason:\n\n");
         let rows: Vec<Vec<String>> = summary
