@@ -239,18 +239,17 @@ impl DatabaseSource {
     fn error(&self, doing: &str, err: &tokio_postgres::Error) -> DatabaseError {
         let failure = classify(err);
         let mut message = format!("{doing} the Pages database {}: {err}", self.label);
-        if let Some(db) = err.as_db_error() {
-            if let Some(detail) = db.detail() {
-                message.push_str(&format!(" ({detail})"));
-            }
-        }
+        // tokio-postgres keeps the server's message and io or TLS causes in the chain.
         let mut cause = std::error::Error::source(err);
         while let Some(c) = cause {
-            // The db error is already in the message; io and TLS causes are not.
-            if c.downcast_ref::<tokio_postgres::error::DbError>().is_none() {
-                message.push_str(&format!(": {c}"));
+            let text = c.to_string();
+            if !message.ends_with(&text) {
+                message.push_str(&format!(": {text}"));
             }
             cause = c.source();
+        }
+        if let Some(detail) = err.as_db_error().and_then(|db| db.detail()) {
+            message.push_str(&format!(" ({detail})"));
         }
         DatabaseError {
             failure,
@@ -523,8 +522,12 @@ fn unsupported(label: &str, missing: &[String]) -> DatabaseError {
     DatabaseError {
         failure: DatabaseFailure::Refused,
         message: format!(
-            "this version of Pages is not supported: {} missing in the Pages database {label}",
-            missing.join(", ")
+            "this version of Pages is not supported: {} (in the Pages database {label})",
+            missing
+                .iter()
+                .map(|m| format!("{m} missing"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }

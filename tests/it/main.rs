@@ -13,10 +13,15 @@
 //!   month, comments, ticking, close/reopen, Actions files, no personal data on GitHub.
 //! - `sync`: `plan`, `sync` and `verify` end to end: the real binary against the Zendesk
 //!   stand-in (first sync, no-op, drift, guard, failures, rate limits, restarts).
+//! - `database`: the Pages database source against a real PostgreSQL server (started by
+//!   `scripts/test-postgres.sh`; skipped with a message without one, a failure in CI):
+//!   equivalence with the reports, schema check, doctor checks, and the real binary's
+//!   `sync`, `run`, `plan`, `verify` and `export` from the database.
 //! - `sync_requests`: request efficiency of a first sync of 5,000 users in 500 orgs
 //!   against the minimum the API allows (figures in BENCHMARKS.md).
 
 mod cli;
+mod database;
 mod demo;
 mod end_to_end;
 mod github;
