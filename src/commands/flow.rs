@@ -74,15 +74,13 @@ pub fn pages_source(input: &InputArgs) -> Result<PagesSource> {
     use secrecy::ExposeSecret;
     let ca_file = env("PAGES_DATABASE_CA_FILE").map(std::path::PathBuf::from);
     if let Some(url) = &input.pages_database {
-        return Ok(PagesSource::Database(DatabaseSource::from_url(
-            url.expose_secret(),
-            ca_file,
-        )?));
+        let db = DatabaseSource::from_url(url.expose_secret(), ca_file)?;
+        return Ok(PagesSource::Database(Box::new(db)));
     }
     if input.organizations.is_none() && input.users.is_none() {
         if let Some(vcap) = env("VCAP_SERVICES") {
             if let Some(db) = DatabaseSource::from_vcap_services(&vcap, ca_file)? {
-                return Ok(PagesSource::Database(db));
+                return Ok(PagesSource::Database(Box::new(db)));
             }
         }
     }

@@ -142,11 +142,12 @@ impl DatabaseSource {
                 "the Pages database URL must start with postgres:// or postgresql://".into(),
             ));
         }
-        let mut config: tokio_postgres::Config = url.expose_secret().parse().map_err(
-            |e: tokio_postgres::Error| {
-                refused(format!("the Pages database URL is not valid: {e}"))
-            },
-        )?;
+        let mut config: tokio_postgres::Config =
+            url.expose_secret()
+                .parse()
+                .map_err(|e: tokio_postgres::Error| {
+                    refused(format!("the Pages database URL is not valid: {e}"))
+                })?;
         if config.get_hosts().is_empty() {
             return Err(refused("the Pages database URL names no host".into()));
         }
@@ -189,9 +190,8 @@ impl DatabaseSource {
             failure: DatabaseFailure::Refused,
             message,
         };
-        let services: serde_json::Value = serde_json::from_str(vcap).map_err(|_| {
-            refused("VCAP_SERVICES is set but is not JSON".into())
-        })?;
+        let services: serde_json::Value = serde_json::from_str(vcap)
+            .map_err(|_| refused("VCAP_SERVICES is set but is not JSON".into()))?;
         let mut found: Vec<(String, String)> = Vec::new();
         if let Some(instances) = services.get("aws-rds").and_then(|v| v.as_array()) {
             for instance in instances {
@@ -259,11 +259,12 @@ impl DatabaseSource {
 
     /// Connects and spawns the connection's task.
     async fn connect(&self) -> Result<Client, DatabaseError> {
-        let tls = tls_connector(self.loopback, self.ca_file.as_deref())
-            .map_err(|message| DatabaseError {
+        let tls = tls_connector(self.loopback, self.ca_file.as_deref()).map_err(|message| {
+            DatabaseError {
                 failure: DatabaseFailure::Refused,
                 message,
-            })?;
+            }
+        })?;
         let connecting = self.config.connect(tls);
         let (client, connection) = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
             Ok(Ok(pair)) => pair,
@@ -309,10 +310,7 @@ fn label_of(config: &tokio_postgres::Config) -> String {
         None => "?".into(),
     };
     let port = config.get_ports().first().copied().unwrap_or(5432);
-    format!(
-        "{host}:{port}/{}",
-        config.get_dbname().unwrap_or_default()
-    )
+    format!("{host}:{port}/{}", config.get_dbname().unwrap_or_default())
 }
 
 /// Removes the URL and the password from a message, whatever produced it.
@@ -320,7 +318,10 @@ fn scrub(message: &str, url: &SecretString) -> String {
     let url = url.expose_secret();
     let mut out = message.replace(url, "[redacted]");
     if let Ok(config) = url.parse::<tokio_postgres::Config>() {
-        if let Some(password) = config.get_password().and_then(|p| std::str::from_utf8(p).ok()) {
+        if let Some(password) = config
+            .get_password()
+            .and_then(|p| std::str::from_utf8(p).ok())
+        {
             if !password.is_empty() {
                 out = out.replace(password, "[redacted]");
             }
@@ -488,7 +489,9 @@ pub struct DatabaseRows {
 }
 
 /// The tables or columns missing for this tool, as `table` or `table.column`.
-async fn missing_schema(client: &tokio_postgres::Transaction<'_>) -> Result<Vec<String>, tokio_postgres::Error> {
+async fn missing_schema(
+    client: &tokio_postgres::Transaction<'_>,
+) -> Result<Vec<String>, tokio_postgres::Error> {
     let rows = client
         .query(
             "SELECT table_name::text, column_name::text FROM information_schema.columns \
@@ -1000,8 +1003,8 @@ mod tests {
         assert!(err.message.contains("db.example.gov:5432/pages"));
         assert!(!err.message.contains("s3cret-pw"), "{}", err.message);
 
-        let ok = DatabaseSource::from_url("postgres://pages:pw@db.example.gov/pages", None)
-            .unwrap();
+        let ok =
+            DatabaseSource::from_url("postgres://pages:pw@db.example.gov/pages", None).unwrap();
         assert!(!ok.loopback);
         assert_eq!(ok.config.get_ssl_mode(), SslMode::Require);
         assert!(!format!("{ok:?}").contains("pw@"), "{ok:?}");
@@ -1086,12 +1089,13 @@ mod tests {
     #[test]
     fn typed_rows_build_the_desired_state_and_names_with_separators_stay_whole() {
         let rows = DatabaseRows {
-            organizations: vec![
-                org(1, "a|b: c, d", Some("Agency")),
-                org(2, "plain", None),
-            ],
+            organizations: vec![org(1, "a|b: c, d", Some("Agency")), org(2, "plain", None)],
             users: vec![
-                user(7, Some("Jane.Doe@Example.gov"), &[(1, "manager"), (2, "user")]),
+                user(
+                    7,
+                    Some("Jane.Doe@Example.gov"),
+                    &[(1, "manager"), (2, "user")],
+                ),
                 user(8, None, &[(2, "user")]),
                 user(9, Some("x@example.gov"), &[]),
             ],

@@ -191,7 +191,7 @@ pub enum PagesSource {
         /// Authorization header for URL reports.
         authorization: Option<SecretString>,
     },
-    Database(database::DatabaseSource),
+    Database(Box<database::DatabaseSource>),
 }
 
 /// Reads the Pages data from either source. Options that leave organizations out need

@@ -367,8 +367,14 @@ fn a_user_with_organizations_but_no_sign_in_email_is_counted_not_a_row_problem()
     assert_eq!(reports.stats.users_without_identity, 2);
     assert_eq!(reports.stats.users_without_organization, 0);
     // A Zendesk user already stamped with either Pages id keeps its memberships.
-    assert!(reports.desired.protected_external_ids.contains("pages-user-5"));
-    assert!(reports.desired.protected_external_ids.contains("pages-user-6"));
+    assert!(reports
+        .desired
+        .protected_external_ids
+        .contains("pages-user-5"));
+    assert!(reports
+        .desired
+        .protected_external_ids
+        .contains("pages-user-6"));
 }
 
 #[test]

@@ -15,9 +15,7 @@ use std::time::{Duration, Instant};
 
 use pages_zendesk_sync::config::{PagesOptions, Policy};
 use pages_zendesk_sync::model::Role;
-use pages_zendesk_sync::source::database::{
-    self, CheckStatus, DatabaseFailure, DatabaseSource,
-};
+use pages_zendesk_sync::source::database::{self, CheckStatus, DatabaseFailure, DatabaseSource};
 use pages_zendesk_sync::source::{self, Reports, RowProblem};
 use pages_zendesk_sync::standin::github::{GithubStandin, StandinOptions as GithubOptions};
 use pages_zendesk_sync::standin::zendesk::{StandinOptions, ZendeskStandin};
@@ -39,9 +37,13 @@ fn server_url(test: &str) -> Option<String> {
         "{test}: CI is set but {URL_VAR} is not: the PostgreSQL tests need a server \
          (.ci/run starts one with scripts/test-postgres.sh)"
     );
-    eprintln!(
-        "SKIPPED {test}: no PostgreSQL server ({URL_VAR} is not set). Run the database \
-         tests with: scripts/test-postgres.sh run -- cargo test --locked --test it database"
+    // Straight to stderr, not through the test harness's capture, so the skip is seen.
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED database::{test}: no PostgreSQL server ({URL_VAR} is not set). Run the \
+         database tests with: scripts/test-postgres.sh run -- cargo test --locked --test it \
+         database"
     );
     None
 }
@@ -88,7 +90,10 @@ impl TestDb {
         url.set_path(&format!("/{name}"));
         let url = url.to_string();
         let client = connect(&url).await;
-        client.batch_execute(SCHEMA).await.expect("the schema loads");
+        client
+            .batch_execute(SCHEMA)
+            .await
+            .expect("the schema loads");
         client
             .batch_execute(
                 "INSERT INTO role (id, name, \"createdAt\", \"updatedAt\") VALUES \
@@ -126,7 +131,15 @@ impl TestDb {
                 "INSERT INTO organization (id, name, agency, \"isSandbox\", \"isActive\", \
                  \"isSelfAuthorized\", \"deletedAt\", \"createdAt\", \"updatedAt\") \
                  VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7 THEN now() END, now(), now())",
-                &[&id, &name, &agency, &sandbox, &active, &(id % 2 == 0), &deleted],
+                &[
+                    &id,
+                    &name,
+                    &agency,
+                    &sandbox,
+                    &active,
+                    &(id % 2 == 0),
+                    &deleted,
+                ],
             )
             .await
             .unwrap();
@@ -231,8 +244,9 @@ async fn admin_reports(db: &TestDb) -> (String, String) {
             q_or_empty(agency.as_deref())
         ));
     }
-    let mut users =
-        vec!["\"ID\",\"Email\",\"Organizations\",\"Details\",\"Created\",\"Last Signed In\"".to_string()];
+    let mut users = vec![
+        "\"ID\",\"Email\",\"Organizations\",\"Details\",\"Created\",\"Last Signed In\"".to_string(),
+    ];
     for row in db
         .client
         .query(
@@ -304,8 +318,12 @@ async fn seed_edge_cases(db: &TestDb) {
     db.org(2, "null-agency", None).await;
     db.org(3, "empty-agency", Some("")).await;
     // Quotes, commas and `: ` inside names.
-    db.org(4, "Dept. of \"Examples\", Office: Tests", Some("Dept. \"E\", Inc."))
-        .await;
+    db.org(
+        4,
+        "Dept. of \"Examples\", Office: Tests",
+        Some("Dept. \"E\", Inc."),
+    )
+    .await;
     db.org(5, "Research & Development (R&D)", Some("Agency B"))
         .await;
     // Inactive and sandbox organizations are in the report.
@@ -382,8 +400,15 @@ async fn the_database_gives_the_desired_state_the_admin_reports_give() {
 
     // And that state is the one the edge cases call for.
     let r = &from_db;
-    assert_eq!(r.stats.organization_rows, 10, "the soft-deleted one is left out");
-    assert_eq!(r.desired.orgs.len(), 9, "`case study` duplicates `Case Study`");
+    assert_eq!(
+        r.stats.organization_rows, 10,
+        "the soft-deleted one is left out"
+    );
+    assert_eq!(
+        r.desired.orgs.len(),
+        9,
+        "`case study` duplicates `Case Study`"
+    );
     let details = |name: &str| {
         r.desired
             .orgs
@@ -414,12 +439,7 @@ async fn the_database_gives_the_desired_state_the_admin_reports_give() {
             "uni@example.gov",
         ])
     );
-    let jane = r
-        .desired
-        .users
-        .values()
-        .find(|u| u.pages_id == 17)
-        .unwrap();
+    let jane = r.desired.users.values().find(|u| u.pages_id == 17).unwrap();
     let roles: Vec<(&str, Role)> = jane.roles.iter().map(|(k, r)| (k.as_str(), *r)).collect();
     assert_eq!(
         roles,
@@ -431,14 +451,21 @@ async fn the_database_gives_the_desired_state_the_admin_reports_give() {
     );
     assert_eq!(r.stats.users_without_identity, 2, "users 29 and 30");
     assert_eq!(r.stats.users_without_organization, 2, "users 27 and 28");
-    assert_eq!(r.stats.user_rows, 14, "the soft-deleted users 31 and 32 are left out");
+    assert_eq!(
+        r.stats.user_rows, 14,
+        "the soft-deleted users 31 and 32 are left out"
+    );
     // `case study`, user 23's two roles in it, user 26's address; nothing for the users
     // without a sign-in identity (not a row problem).
     let mut codes: Vec<&str> = r.issues.iter().map(|i| i.problem.code()).collect();
     codes.sort_unstable();
     assert_eq!(
         codes,
-        ["details_mismatch", "duplicate_email_merged", "duplicate_organization"],
+        [
+            "details_mismatch",
+            "duplicate_email_merged",
+            "duplicate_organization"
+        ],
         "{:?}",
         r.issues
     );
@@ -521,14 +548,19 @@ async fn a_missing_column_is_named_and_refused() {
         return;
     };
     db.client
-        .batch_execute("ALTER TABLE organization DROP COLUMN \"isSandbox\"; DROP TABLE role CASCADE")
+        .batch_execute(
+            "ALTER TABLE organization DROP COLUMN \"isSandbox\"; DROP TABLE role CASCADE",
+        )
         .await
         .unwrap();
     let err = database::read_rows(&db.source()).await.unwrap_err();
     assert_eq!(err.failure, DatabaseFailure::Refused);
     assert!(
-        err.message.contains("this version of Pages is not supported")
-            && err.message.contains("column organization.isSandbox missing")
+        err.message
+            .contains("this version of Pages is not supported")
+            && err
+                .message
+                .contains("column organization.isSandbox missing")
             && err.message.contains("table role"),
         "{}",
         err.message
@@ -568,7 +600,9 @@ async fn the_read_is_one_read_only_snapshot() {
     let read_only = checks.iter().find(|c| c.name == "read-only").unwrap();
     assert_eq!(read_only.status, CheckStatus::Pass, "{checks:?}");
     // That user reads the whole source too.
-    database::read_rows(&source).await.expect("SELECT is enough");
+    database::read_rows(&source)
+        .await
+        .expect("SELECT is enough");
     db.client
         .batch_execute(&format!(
             "REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {reader_role}"
@@ -615,7 +649,10 @@ async fn doctor_checks_connect_schema_counts_and_roles_in_deleted_organizations(
     // Users 17 and 28 (live) hold roles in the soft-deleted organization.
     let deleted = by("roles in deleted organizations");
     assert_eq!(deleted.status, CheckStatus::Warn, "{deleted:?}");
-    assert!(deleted.found.starts_with("2 live user(s) hold 2 role(s)"), "{deleted:?}");
+    assert!(
+        deleted.found.starts_with("2 live user(s) hold 2 role(s)"),
+        "{deleted:?}"
+    );
     assert!(deleted.fix.is_some());
     for c in &checks {
         assert!(!c.found.contains('@'), "no email in a check: {c:?}");
@@ -638,7 +675,10 @@ async fn doctor_checks_connect_schema_counts_and_roles_in_deleted_organizations(
     let checks = database::doctor_checks(&db.source()).await;
     let last = checks.last().unwrap();
     assert_eq!((last.name, last.status), ("schema", CheckStatus::Fail));
-    assert!(last.found.contains("column uaa_identity.email missing"), "{last:?}");
+    assert!(
+        last.found.contains("column uaa_identity.email missing"),
+        "{last:?}"
+    );
     db.drop_database().await;
 }
 
@@ -668,7 +708,11 @@ impl Ran {
         assert!(!password.is_empty());
         for text in [&self.stdout, &self.stderr] {
             assert!(!text.contains(url), "the URL leaked:\n{}", self.describe());
-            assert!(!text.contains(&password), "the password leaked:\n{}", self.describe());
+            assert!(
+                !text.contains(&password),
+                "the password leaked:\n{}",
+                self.describe()
+            );
         }
     }
 }
@@ -734,9 +778,14 @@ async fn output(mut cmd: std::process::Command) -> Ran {
 async fn seed_small(db: &TestDb) {
     db.org(1, "agency-a-web", Some("Agency A")).await;
     db.org(2, "Design | Build", Some("Agency B")).await;
-    db.partner(17, "jane.doe@agency-a.example.gov", &[(1, "manager"), (2, "user")])
+    db.partner(
+        17,
+        "jane.doe@agency-a.example.gov",
+        &[(1, "manager"), (2, "user")],
+    )
+    .await;
+    db.partner(18, "pat.lee@example.gov", &[(2, "manager")])
         .await;
-    db.partner(18, "pat.lee@example.gov", &[(2, "manager")]).await;
     db.user(19, false).await;
     db.role(19, 1, "user").await;
 }
@@ -761,7 +810,11 @@ async fn sync_from_the_database_then_the_same_again_has_nothing_to_do() {
         first.stdout
     );
     let world = bin.zd.snapshot();
-    let names: BTreeSet<String> = world.organizations.values().map(|o| o.name.clone()).collect();
+    let names: BTreeSet<String> = world
+        .organizations
+        .values()
+        .map(|o| o.name.clone())
+        .collect();
     assert_eq!(
         names,
         BTreeSet::from(["agency-a-web".to_string(), "Design | Build".to_string()])
@@ -787,8 +840,8 @@ async fn run_from_the_database_closes_the_month_and_the_next_run_has_nothing_to_
     let gh = GithubStandin::start(GithubOptions::default())
         .await
         .expect("the GitHub stand-in starts");
-    let template = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(".github/ISSUE_TEMPLATE/pages-zendesk-sync.md");
+    let template =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(".github/ISSUE_TEMPLATE/pages-zendesk-sync.md");
     let run = |run_id: &'static str| {
         let mut cmd = bin.command(
             &[
@@ -850,7 +903,11 @@ async fn a_wrong_password_exits_2_without_printing_it() {
     wrong.set_password(Some("Wrong-Pass-7731")).unwrap();
     let ran = bin.run(&["sync"], wrong.as_str()).await;
     assert_eq!(ran.code, 2, "{}", ran.describe());
-    assert!(ran.stderr.contains("password authentication failed"), "{}", ran.describe());
+    assert!(
+        ran.stderr.contains("password authentication failed"),
+        "{}",
+        ran.describe()
+    );
     ran.assert_no_secret(wrong.as_str());
     ran.assert_no_secret(&db.url);
     assert_eq!(bin.writes(), 0);
@@ -899,7 +956,12 @@ async fn a_database_that_goes_away_mid_read_exits_3_with_nothing_written() {
     lock.rollback().await.unwrap();
     drop(locker);
     assert_eq!(ran.code, 3, "{}", ran.describe());
-    assert!(ran.stderr.contains("reading the users of the Pages database"), "{}", ran.describe());
+    assert!(
+        ran.stderr
+            .contains("reading the users of the Pages database"),
+        "{}",
+        ran.describe()
+    );
     ran.assert_no_secret(&db.url);
     assert_eq!(bin.writes(), 0, "nothing written to Zendesk");
     db.drop_database().await;
