@@ -360,6 +360,35 @@ mod tests {
 
     const MARKER: &str = "run-123";
 
+    #[test]
+    fn the_database_source_and_its_notes_are_stated_with_counts_only() {
+        let mut summary = run().build();
+        summary.source.from_database = true;
+        summary.source.users_without_identity = 69;
+        summary.source.sandbox_organizations_left_out = Some(4);
+        let body = render_comment(&summary, None, MARKER);
+        assert!(body.contains("Pages users (database)"), "{body}");
+        assert!(
+            body.contains("69 Pages users have organizations but no sign-in identity; not synced."),
+            "{body}"
+        );
+        assert!(
+            body.contains("4 sandbox organization(s) left out"),
+            "{body}"
+        );
+        assert!(body.contains("pages.include_sandbox_organizations: false"));
+        assert!(!body.contains("inactive organization(s) left out"));
+        assert!(!body.contains("missing_email"), "not a row problem");
+
+        summary.source.users_without_identity = 1;
+        let text = crate::report::text::render_text(&summary);
+        assert!(text.contains("Pages database\n"), "{text}");
+        assert!(
+            text.contains("1 Pages user has organizations but no sign-in identity; not synced."),
+            "{text}"
+        );
+    }
+
     fn render(summary: &RunSummary) -> String {
         render_comment(summary, None, MARKER)
     }
