@@ -11,7 +11,9 @@
 #
 # PostgreSQL comes from Debian's packages (`apt-get install postgresql`, done here when
 # missing and running as root); elsewhere put initdb and pg_ctl on PATH or in
-# /usr/lib/postgresql/*/bin. The tests read PAGES_ZENDESK_SYNC_TEST_DATABASE_URL.
+# /usr/lib/postgresql/*/bin. The server also speaks TLS with a certificate for 127.0.0.1
+# from a test CA made here with the openssl command. The tests read
+# PAGES_ZENDESK_SYNC_TEST_DATABASE_URL and PAGES_ZENDESK_SYNC_TEST_DATABASE_CA (that CA).
 set -euo pipefail
 
 log() { echo "test-postgres: $*" >&2; }
@@ -50,6 +52,35 @@ as_owner() {
   fi
 }
 
+# A test CA and a server certificate for 127.0.0.1 / localhost (EC P-256, two days).
+make_certificates() {
+  local dir=$1
+  if ! command -v openssl >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+      apt-get install -y -qq openssl >&2
+    else
+      log "the openssl command is missing; install it and retry"
+      exit 1
+    fi
+  fi
+  (
+    cd "$dir"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+      -keyout ca.key -out ca.pem -days 2 -subj "/CN=pages-zendesk-sync test CA" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+      -keyout server.key -out server.csr -subj "/CN=127.0.0.1"
+    printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" "basicConstraints=CA:FALSE" \
+      "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" >server.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+      -out server.pem -days 2 -extfile server.ext
+    rm -f ca.key server.csr server.ext ca.srl
+    chmod 600 server.key
+  ) >/dev/null 2>&1 || { log "could not make the test certificates"; exit 1; }
+  [ "$(id -u)" = 0 ] && chown "$OWNER" "$dir/server.key" "$dir/server.pem"
+  return 0
+}
+
 port_in_use() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
@@ -72,14 +103,17 @@ start() {
     --auth=scram-sha-256 --encoding=UTF8 --no-locale >"$dir/initdb.log" 2>&1 \
     || { cat "$dir/initdb.log" >&2; exit 1; }
   rm -f "$dir/pwfile"
+  make_certificates "$dir"
   for tries in 1 2 3 4 5 6 7 8; do
     port=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
     port_in_use "$port" && continue
     if as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
       -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir \
           -c max_connections=200 -c fsync=off -c synchronous_commit=off \
-          -c full_page_writes=off" start >/dev/null; then
+          -c full_page_writes=off -c ssl=on -c ssl_cert_file=$dir/server.pem \
+          -c ssl_key_file=$dir/server.key" start >/dev/null; then
       echo "export PAGES_ZENDESK_SYNC_TEST_DATABASE_URL='postgres://postgres:$password@127.0.0.1:$port/postgres'"
+      echo "export PAGES_ZENDESK_SYNC_TEST_DATABASE_CA='$dir/ca.pem'"
       echo "export PAGES_ZENDESK_SYNC_TEST_PG_DIR='$dir'"
       log "PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') on 127.0.0.1:$port ($dir)"
       return 0

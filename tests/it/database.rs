@@ -682,6 +682,46 @@ async fn doctor_checks_connect_schema_counts_and_roles_in_deleted_organizations(
     db.drop_database().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_off_loopback_is_required_and_its_certificate_verified() {
+    let Some(db) = TestDb::create("tls").await else {
+        return;
+    };
+    db.org(1, "o", None).await;
+    // scripts/test-postgres.sh gives the server a certificate for 127.0.0.1 from its own CA.
+    let ca = std::env::var("PAGES_ZENDESK_SYNC_TEST_DATABASE_CA")
+        .expect("the test server's CA (scripts/test-postgres.sh exports it)");
+
+    // Treated as a remote host: with the CA the certificate is verified and the read works
+    // over TLS.
+    let trusted = DatabaseSource::from_url(&db.url, Some(PathBuf::from(&ca)))
+        .unwrap()
+        .require_verified_tls();
+    let rows = database::read_rows(&trusted).await.expect("verified TLS");
+    assert_eq!(rows.organizations.len(), 1);
+    let checks = database::doctor_checks(&trusted).await;
+    assert!(checks[0].found.ends_with(", TLS"), "{checks:?}");
+
+    // Without it (Mozilla roots only) the certificate is refused: bad input, exit 2.
+    let untrusted = DatabaseSource::from_url(&db.url, None)
+        .unwrap()
+        .require_verified_tls();
+    let err = database::read_rows(&untrusted).await.unwrap_err();
+    assert_eq!(err.failure, DatabaseFailure::Refused, "{}", err.message);
+    assert!(err.message.contains("TLS"), "{}", err.message);
+    let password = url::Url::parse(&db.url)
+        .unwrap()
+        .password()
+        .unwrap()
+        .to_string();
+    assert!(!err.message.contains(&password), "{}", err.message);
+
+    // On loopback the server's TLS is used without checking the name or the chain.
+    let loopback = database::doctor_checks(&db.source()).await;
+    assert!(loopback[0].found.ends_with(", TLS"), "{loopback:?}");
+    db.drop_database().await;
+}
+
 // --- the real binary ---------------------------------------------------------------
 
 struct Ran {
