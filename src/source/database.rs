@@ -658,11 +658,13 @@ pub fn build(rows: &DatabaseRows, policy: &Policy, options: &PagesOptions) -> Re
     let mut user_rows = UserRows::with_capacity(rows.users.len());
     for (i, user) in rows.users.iter().enumerate() {
         let line = line(i);
-        // Roles in organizations left out by the options do not count.
+        // Roles in organizations left out by the options do not count, nor (as in the
+        // report's Organizations cell) an organization whose name is blank.
         let roles: Vec<(&str, &str)> = user
             .roles
             .iter()
             .filter_map(|(org, role)| names.get(org).map(|n| (*n, role.as_str())))
+            .filter(|(name, _)| !name.trim().is_empty())
             .collect();
         if roles.is_empty() {
             // Not a partner user (DESIGN.md "Pages reports"): counted, not an issue.
