@@ -497,51 +497,84 @@ pub struct DatabaseRows {
     pub users: Vec<UserRow>,
 }
 
-/// The tables or columns missing for this tool, as `table` or `table.column`.
-async fn missing_schema(
+/// What the schema check found wrong: tables or columns this tool reads that do not exist
+/// (`table x`, `column x.y`), and existing tables the database user may not read.
+#[derive(Debug, Default)]
+struct SchemaProblems {
+    missing: Vec<String>,
+    unreadable: Vec<String>,
+}
+
+impl SchemaProblems {
+    fn is_empty(&self) -> bool {
+        self.missing.is_empty() && self.unreadable.is_empty()
+    }
+
+    fn into_error(self, label: &str) -> DatabaseError {
+        let message = if self.missing.is_empty() {
+            format!(
+                "the database user may not read {} in the Pages database {label} (grant it \
+                 SELECT)",
+                self.unreadable.join(", ")
+            )
+        } else {
+            format!(
+                "this version of Pages is not supported: {} (in the Pages database {label})",
+                self.missing
+                    .iter()
+                    .map(|m| format!("{m} missing"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        DatabaseError {
+            failure: DatabaseFailure::Refused,
+            message,
+        }
+    }
+}
+
+/// Checks the tables and columns this tool reads, from the catalog (which, unlike
+/// `information_schema`, lists columns whatever the user's privileges).
+async fn check_schema(
     client: &tokio_postgres::Transaction<'_>,
-) -> Result<Vec<String>, tokio_postgres::Error> {
+) -> Result<SchemaProblems, tokio_postgres::Error> {
     let rows = client
         .query(
-            "SELECT table_name::text, column_name::text FROM information_schema.columns \
-             WHERE table_schema = current_schema() AND table_name = ANY($1)",
+            "SELECT c.relname::text, a.attname::text, has_table_privilege(c.oid, 'SELECT') \
+             FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+             WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'f') \
+             AND c.relname = ANY($1)",
             &[&REQUIRED.iter().map(|(t, _)| *t).collect::<Vec<&str>>()],
         )
         .await?;
-    let mut present: HashMap<String, Vec<String>> = HashMap::new();
+    let mut present: HashMap<String, (bool, Vec<String>)> = HashMap::new();
     for row in rows {
-        present
+        let entry = present
             .entry(row.get::<_, String>(0))
-            .or_default()
-            .push(row.get::<_, String>(1));
+            .or_insert((row.get::<_, bool>(2), Vec::new()));
+        entry.1.push(row.get::<_, String>(1));
     }
-    let mut missing = Vec::new();
+    let mut problems = SchemaProblems::default();
     for (table, columns) in REQUIRED {
         match present.get(*table) {
-            None => missing.push(format!("table {table}")),
-            Some(have) => missing.extend(
-                columns
-                    .iter()
-                    .filter(|c| !have.iter().any(|h| h == *c))
-                    .map(|c| format!("column {table}.{c}")),
-            ),
+            None => problems.missing.push(format!("table {table}")),
+            Some((readable, have)) => {
+                problems.missing.extend(
+                    columns
+                        .iter()
+                        .filter(|c| !have.iter().any(|h| h == *c))
+                        .map(|c| format!("column {table}.{c}")),
+                );
+                if !readable {
+                    problems.unreadable.push(format!("table {table}"));
+                }
+            }
         }
     }
-    Ok(missing)
-}
-
-fn unsupported(label: &str, missing: &[String]) -> DatabaseError {
-    DatabaseError {
-        failure: DatabaseFailure::Refused,
-        message: format!(
-            "this version of Pages is not supported: {} (in the Pages database {label})",
-            missing
-                .iter()
-                .map(|m| format!("{m} missing"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
+    Ok(problems)
 }
 
 /// Opens the read-only snapshot: REPEATABLE READ, READ ONLY, with statement and lock
@@ -570,11 +603,11 @@ async fn begin<'c>(
 pub async fn read_rows(source: &DatabaseSource) -> Result<DatabaseRows, DatabaseError> {
     let mut client = source.connect().await?;
     let tx = begin(source, &mut client).await?;
-    let missing = missing_schema(&tx)
+    let problems = check_schema(&tx)
         .await
         .map_err(|e| source.error("checking the schema of", &e))?;
-    if !missing.is_empty() {
-        return Err(unsupported(&source.label, &missing));
+    if !problems.is_empty() {
+        return Err(problems.into_error(&source.label));
     }
     let organizations = tx
         .query(ORGANIZATIONS_SQL, &[])
@@ -786,10 +819,13 @@ FROM organization_role orl
 JOIN "user" u ON u.id = orl."userId" AND u."deletedAt" IS NULL
 JOIN organization o ON o.id = orl."organizationId" AND o."deletedAt" IS NOT NULL"#;
 
+/// Pages tables the database user may write (from the catalog: never an error, even with
+/// a table missing, which would abort the transaction).
 const WRITE_PRIVILEGES_SQL: &str = r#"
-SELECT count(*) FROM unnest(ARRAY['organization', 'user', 'uaa_identity', 'role',
-                                  'organization_role']) AS t(name)
-WHERE has_table_privilege(quote_ident(t.name), 'INSERT, UPDATE, DELETE, TRUNCATE')"#;
+SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = current_schema()
+  AND c.relname = ANY(ARRAY['organization', 'user', 'uaa_identity', 'role', 'organization_role'])
+  AND has_table_privilege(c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE')"#;
 
 /// `doctor`'s checks of the database source, in order: connects, read-only, schema,
 /// counts, roles in soft-deleted organizations. A failure that makes the later checks
@@ -903,8 +939,8 @@ pub async fn doctor_checks(source: &DatabaseSource) -> Vec<DatabaseCheck> {
         )),
     }
 
-    match missing_schema(&tx).await {
-        Ok(missing) if missing.is_empty() => checks.push(DatabaseCheck::new(
+    match check_schema(&tx).await {
+        Ok(problems) if problems.is_empty() => checks.push(DatabaseCheck::new(
             "schema",
             Pass,
             format!(
@@ -913,12 +949,17 @@ pub async fn doctor_checks(source: &DatabaseSource) -> Vec<DatabaseCheck> {
             ),
             None,
         )),
-        Ok(missing) => {
+        Ok(problems) => {
+            let fix = if problems.missing.is_empty() {
+                "grant the database user SELECT on the five Pages tables"
+            } else {
+                "update pages-zendesk-sync for this version of Pages, or use the CSV reports"
+            };
             checks.push(DatabaseCheck::new(
                 "schema",
                 Fail,
-                unsupported(source.label(), &missing).message,
-                Some("update pages-zendesk-sync for this version of Pages, or use the CSV reports"),
+                problems.into_error(source.label()).message,
+                Some(fix),
             ));
             return checks;
         }

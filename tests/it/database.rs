@@ -603,6 +603,18 @@ async fn the_read_is_one_read_only_snapshot() {
     database::read_rows(&source)
         .await
         .expect("SELECT is enough");
+    // Without SELECT on a table the schema check says so, rather than "missing".
+    db.client
+        .batch_execute(&format!("REVOKE SELECT ON uaa_identity FROM {reader_role}"))
+        .await
+        .unwrap();
+    let err = database::read_rows(&source).await.unwrap_err();
+    assert_eq!(err.failure, DatabaseFailure::Refused);
+    assert!(
+        err.message.contains("may not read table uaa_identity") && !err.message.contains("missing"),
+        "{}",
+        err.message
+    );
     db.client
         .batch_execute(&format!(
             "REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {reader_role}"
@@ -669,14 +681,15 @@ async fn doctor_checks_connect_schema_counts_and_roles_in_deleted_organizations(
 
     // An unsupported schema: the list ends at the schema check.
     db.client
-        .batch_execute("ALTER TABLE uaa_identity DROP COLUMN email")
+        .batch_execute("ALTER TABLE uaa_identity DROP COLUMN email; DROP TABLE role CASCADE")
         .await
         .unwrap();
     let checks = database::doctor_checks(&db.source()).await;
     let last = checks.last().unwrap();
     assert_eq!((last.name, last.status), ("schema", CheckStatus::Fail));
     assert!(
-        last.found.contains("column uaa_identity.email missing"),
+        last.found.contains("column uaa_identity.email missing")
+            && last.found.contains("table role missing"),
         "{last:?}"
     );
     db.drop_database().await;
