@@ -29,7 +29,8 @@ use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::{Client, IsolationLevel};
 use tracing::info;
 
-use super::parse::{self, OrgIndex, UserRows};
+use super::build::{self, UserRows};
+use super::parse::{self, OrgIndex};
 use super::{Reports, RowIssue, RowProblem, SourceStats};
 use crate::config::{PagesOptions, Policy};
 use crate::model::{EmailKey, InvalidEmail};
@@ -677,7 +678,7 @@ pub fn build(rows: &DatabaseRows, policy: &Policy, options: &PagesOptions) -> Re
             continue;
         }
         names.insert(org.id, org.name.as_str());
-        parse::add_organization(
+        build::add_organization(
             &mut orgs,
             &mut first_lines,
             &mut issues,
@@ -735,7 +736,7 @@ pub fn build(rows: &DatabaseRows, policy: &Policy, options: &PagesOptions) -> Re
         user_rows.accept(line, problem, email, id, start, policy, &mut issues);
     }
     let users = user_rows.finish(&org_index.keys, policy, &mut issues, &mut stats);
-    parse::assemble(orgs, users, issues, stats)
+    build::assemble(orgs, users, issues, stats)
 }
 
 /// The 1-based report line of the row at `index` (line 1 is the header).

@@ -7,6 +7,7 @@
 //! the row is skipped or merged and the report says which row and why. Row issues never
 //! carry emails or names, only line numbers and reasons.
 
+mod build;
 pub mod database;
 mod parse;
 mod read;
