@@ -8,7 +8,8 @@
 //! read-only REPEATABLE READ transaction for a consistent snapshot of both lists, the
 //! statement and lock timeouts, the schema check, typed rows, and the `doctor` checks of
 //! this source ([`doctor_checks`]). The rows go through the same builder as the parsed
-//! reports (`parse.rs`), so both sources agree on every rule.
+//! reports (`build.rs`, with the reports' organization index), so both sources agree on
+//! every rule.
 //!
 //! Must never: write to the database, print or log the URL or the password (errors name
 //! the database as `host:port/dbname`, and every message is scrubbed of both), or put a
