@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use secrecy::SecretString;
 
 const ZENDESK_ENV: &str = "Environment:
   ZENDESK_SUBDOMAIN            the `example` of example.zendesk.com
@@ -12,6 +13,8 @@ const ZENDESK_ENV: &str = "Environment:
   ZENDESK_EMAIL                email of the Zendesk admin whose API token is used
   ZENDESK_API_TOKEN            Zendesk API token (never printed)
   PAGES_REPORTS_AUTHORIZATION  optional Authorization header for URL reports (never printed)
+  PAGES_DATABASE_CA_FILE       extra CA certificates (PEM) for the Pages database's TLS, e.g. AWS RDS's
+  VCAP_SERVICES                without reports or a database URL: the one PostgreSQL (aws-rds) service bound
   PAGES_ZENDESK_SYNC_LOG       log filter on stderr: info (default), debug, trace";
 
 const RUN_ENV: &str = "Environment (besides the Zendesk ones of `sync --help`):
@@ -20,7 +23,8 @@ const RUN_ENV: &str = "Environment (besides the Zendesk ones of `sync --help`):
   GITHUB_API_URL               default https://api.github.com
   GITHUB_SERVER_URL, GITHUB_RUN_ID, GITHUB_RUN_ATTEMPT   link to the workflow run in the comment
   GITHUB_STEP_SUMMARY, GITHUB_OUTPUT, GITHUB_ACTIONS     job summary, step outputs, annotations
-  ZENDESK_SUBDOMAIN or ZENDESK_URL, ZENDESK_EMAIL, ZENDESK_API_TOKEN, PAGES_REPORTS_AUTHORIZATION";
+  ZENDESK_SUBDOMAIN or ZENDESK_URL, ZENDESK_EMAIL, ZENDESK_API_TOKEN, PAGES_REPORTS_AUTHORIZATION,
+  PAGES_DATABASE_CA_FILE, VCAP_SERVICES";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -103,6 +107,19 @@ pub struct InputArgs {
     )]
     pub users: Option<String>,
 
+    /// The Pages PostgreSQL database instead of the two reports: a postgres:// URL, read
+    /// in one read-only transaction; TLS required unless the host is this machine. A
+    /// secret: never printed (prefer the environment variable to the command line).
+    #[arg(
+        long,
+        env = "PAGES_DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL",
+        value_parser = secret,
+        conflicts_with_all = ["organizations", "users"]
+    )]
+    pub pages_database: Option<SecretString>,
+
     /// YAML configuration file (see README "Configuration"); defaults apply without one.
     #[arg(long, env = "PAGES_ZENDESK_SYNC_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -166,6 +183,11 @@ pub struct ExportArgs {
     /// Write the row problems, per row, to this JSON file.
     #[arg(long, value_name = "FILE")]
     pub report_json: Option<PathBuf>,
+}
+
+/// Reads a secret argument straight into a `SecretString`, so no `Debug` can show it.
+fn secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(value.to_string()))
 }
 
 #[derive(Debug, Clone, Args)]

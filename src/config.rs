@@ -26,6 +26,8 @@ pub struct RawConfig {
     pub zendesk: RawZendesk,
     #[serde(default)]
     pub github: RawGithub,
+    #[serde(default)]
+    pub pages: RawPages,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -60,6 +62,40 @@ pub struct RawZendesk {
 pub struct RawGithub {
     pub template: Option<PathBuf>,
     pub label: Option<String>,
+}
+
+/// Which Pages organizations to read (the database source only: the reports carry no
+/// sandbox or active flag).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPages {
+    pub include_sandbox_organizations: Option<bool>,
+    pub include_inactive_organizations: Option<bool>,
+}
+
+/// Options the admin reports never had. The defaults include everything, as the reports
+/// do; leaving organizations out needs the database source (the reports cannot tell
+/// sandbox or inactive organizations apart) and is stated in the results comment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PagesOptions {
+    pub include_sandbox_organizations: bool,
+    pub include_inactive_organizations: bool,
+}
+
+impl Default for PagesOptions {
+    fn default() -> Self {
+        PagesOptions {
+            include_sandbox_organizations: true,
+            include_inactive_organizations: true,
+        }
+    }
+}
+
+impl PagesOptions {
+    /// True when an option leaves organizations out (not the report's selection).
+    pub fn filters(&self) -> bool {
+        !self.include_sandbox_organizations || !self.include_inactive_organizations
+    }
 }
 
 /// Where the roles text goes on a Zendesk user.
@@ -170,6 +206,7 @@ pub struct FileSettings {
     pub guard: GuardLimits,
     pub zendesk: ZendeskTuning,
     pub github: GithubSettings,
+    pub pages: PagesOptions,
 }
 
 impl FileSettings {
@@ -281,6 +318,12 @@ impl FileSettings {
             }
             s.github.label = label;
         }
+        if let Some(include) = raw.pages.include_sandbox_organizations {
+            s.pages.include_sandbox_organizations = include;
+        }
+        if let Some(include) = raw.pages.include_inactive_organizations {
+            s.pages.include_inactive_organizations = include;
+        }
         Ok(s)
     }
 }
@@ -322,6 +365,20 @@ mod tests {
         assert_eq!(s.zendesk.max_jobs_in_flight, 3);
         assert_eq!(s.github.template, PathBuf::from("t.md"));
         assert_eq!(s.github.label, "sync");
+    }
+
+    #[test]
+    fn pages_options_include_everything_unless_told_otherwise() {
+        let s = FileSettings::parse("github:\n  label: sync\n").unwrap();
+        assert_eq!(s.pages, PagesOptions::default());
+        assert!(!s.pages.filters());
+        let s = FileSettings::parse("pages:\n  include_sandbox_organizations: false\n").unwrap();
+        assert!(!s.pages.include_sandbox_organizations);
+        assert!(s.pages.include_inactive_organizations);
+        assert!(s.pages.filters());
+        let s = FileSettings::parse("pages:\n  include_inactive_organizations: false\n").unwrap();
+        assert!(s.pages.include_sandbox_organizations && !s.pages.include_inactive_organizations);
+        assert!(FileSettings::parse("pages:\n  include_sandboxes: false\n").is_err());
     }
 
     #[test]

@@ -89,9 +89,11 @@ pub async fn demo(args: &DemoArgs) -> Result<Exit> {
     let credentials = zendesk.credentials();
     let checks = doctor::run_checks(&DoctorEnv {
         config: None,
-        organizations: Some(files.organizations.display().to_string()),
-        users: Some(files.users.display().to_string()),
-        reports_authorization: None,
+        pages: Ok(source::PagesSource::Reports {
+            organizations: files.organizations.display().to_string(),
+            users: files.users.display().to_string(),
+            authorization: None,
+        }),
         zendesk_subdomain: None,
         zendesk_url: Some(zendesk.base_url().to_string()),
         zendesk_email: Some(credentials.email.clone()),
@@ -288,9 +290,11 @@ fn run_config(
     )?;
     Ok(RunConfig {
         inputs: Inputs {
-            organizations: files.organizations.display().to_string(),
-            users: files.users.display().to_string(),
-            reports_authorization: None,
+            source: crate::source::PagesSource::Reports {
+                organizations: files.organizations.display().to_string(),
+                users: files.users.display().to_string(),
+                authorization: None,
+            },
             zendesk: zendesk_settings,
             allow_mass_removal: false,
             settings,

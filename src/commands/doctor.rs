@@ -10,16 +10,18 @@ use secrecy::SecretString;
 
 use crate::account::{AccountSettings, Setting};
 use crate::cli::DoctorArgs;
-use crate::commands::flow::env;
+use crate::commands::flow::{env, pages_source};
 use crate::commands::Exit;
 use crate::config::{FileSettings, RolesField};
 use crate::doctor::{Check, Checks};
 use crate::github::probe::GithubProbe;
 use crate::github::{IssueTemplate, Month};
-use crate::source::{self, Reports};
+use crate::source::database::{self, CheckStatus};
+use crate::source::{self, PagesSource, Reports};
 use crate::zendesk::{Zendesk, ZendeskError, ZendeskSettings};
 
 const REPORTS: &str = "Pages reports";
+const DATABASE: &str = "Pages database";
 const ZENDESK: &str = "Zendesk";
 const GITHUB: &str = "GitHub";
 
@@ -28,9 +30,8 @@ const GITHUB: &str = "GitHub";
 /// pointing at its stand-ins.
 pub struct DoctorEnv {
     pub config: Option<std::path::PathBuf>,
-    pub organizations: Option<String>,
-    pub users: Option<String>,
-    pub reports_authorization: Option<SecretString>,
+    /// The Pages source as the other commands would read it, or why none is set.
+    pub pages: std::result::Result<PagesSource, String>,
     pub zendesk_subdomain: Option<String>,
     pub zendesk_url: Option<String>,
     pub zendesk_email: Option<String>,
@@ -44,9 +45,7 @@ impl DoctorEnv {
     pub fn from_args(args: &DoctorArgs) -> DoctorEnv {
         DoctorEnv {
             config: args.input.config.clone(),
-            organizations: args.input.organizations.clone(),
-            users: args.input.users.clone(),
-            reports_authorization: env("PAGES_REPORTS_AUTHORIZATION").map(SecretString::from),
+            pages: pages_source(&args.input).map_err(|e| format!("{e:#}")),
             zendesk_subdomain: env("ZENDESK_SUBDOMAIN"),
             zendesk_url: env("ZENDESK_URL"),
             zendesk_email: env("ZENDESK_EMAIL"),
@@ -113,24 +112,36 @@ async fn check_reports(
     settings: &FileSettings,
     checks: &mut Checks,
 ) -> Option<Reports> {
-    let (Some(orgs), Some(users)) = (&args.organizations, &args.users) else {
-        checks.push(Check::fail(
-            REPORTS,
-            "location",
-            "the organizations or users report is not set",
-            "pass --organizations PATH|URL and --users PATH|URL, or set \
-             PAGES_ORGANIZATIONS_REPORT and PAGES_USERS_REPORT",
-        ));
-        return None;
+    let pages = match &args.pages {
+        Ok(pages) => pages,
+        Err(why) => {
+            checks.push(Check::fail(
+                REPORTS,
+                "location",
+                why.clone(),
+                "pass --organizations PATH|URL and --users PATH|URL (or set \
+                 PAGES_ORGANIZATIONS_REPORT and PAGES_USERS_REPORT), or --pages-database URL \
+                 (PAGES_DATABASE_URL)",
+            ));
+            return None;
+        }
     };
-    match source::load(
-        orgs,
-        users,
-        args.reports_authorization.as_ref(),
-        &settings.policy,
-    )
-    .await
-    {
+    if let PagesSource::Database(db) = pages {
+        let mut failed = false;
+        for c in database::doctor_checks(db).await {
+            failed |= c.status == CheckStatus::Fail;
+            let fix = c.fix.unwrap_or_default();
+            checks.push(match c.status {
+                CheckStatus::Pass => Check::pass(DATABASE, c.name, c.found),
+                CheckStatus::Warn => Check::warn(DATABASE, c.name, c.found, fix),
+                CheckStatus::Fail => Check::fail(DATABASE, c.name, c.found, fix),
+            });
+        }
+        if failed {
+            return None;
+        }
+    }
+    match source::load_from(pages, &settings.policy, &settings.pages).await {
         Err(e) => {
             checks.push(Check::fail(
                 REPORTS,

@@ -14,11 +14,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use secrecy::SecretString;
 use serde::Serialize;
 
 use crate::cli::ExportArgs;
-use crate::commands::UsageError;
 use crate::config::FileSettings;
 use crate::export::{import_instructions, importer_files, ImporterFile};
 use crate::source::{self, RowIssue, SourceStats};
@@ -72,24 +70,8 @@ struct ExportReport<'a> {
 
 pub async fn export(args: &ExportArgs) -> Result<ExportSummary> {
     let settings = FileSettings::load(args.input.config.as_deref())?;
-    let organizations = args.input.organizations.as_deref().ok_or_else(|| {
-        UsageError("the organizations report is required: pass --organizations or set PAGES_ORGANIZATIONS_REPORT".into())
-    })?;
-    let users = args.input.users.as_deref().ok_or_else(|| {
-        UsageError("the users report is required: pass --users or set PAGES_USERS_REPORT".into())
-    })?;
-    let authorization = std::env::var("PAGES_REPORTS_AUTHORIZATION")
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .map(SecretString::from);
-
-    let reports = source::load(
-        organizations,
-        users,
-        authorization.as_ref(),
-        &settings.policy,
-    )
-    .await?;
+    let pages = crate::commands::flow::pages_source(&args.input)?;
+    let reports = source::load_from(&pages, &settings.policy, &settings.pages).await?;
     let files = importer_files(&reports, &settings.policy);
     let names: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
 
@@ -222,6 +204,7 @@ mod tests {
             input: crate::cli::InputArgs {
                 organizations: Some(ORGS.into()),
                 users: Some(USERS.into()),
+                pages_database: None,
                 config: None,
             },
             out: out.to_path_buf(),

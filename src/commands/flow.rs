@@ -10,7 +10,7 @@ use secrecy::SecretString;
 use tracing::{info, warn};
 
 use crate::account::AccountSettings;
-use crate::cli::{CommonArgs, SyncArgs};
+use crate::cli::{CommonArgs, InputArgs, SyncArgs};
 use crate::commands::{Exit, UsageError};
 use crate::config::FileSettings;
 use crate::model::ActualState;
@@ -19,7 +19,8 @@ use crate::plan::guard::{self, GuardFigures};
 use crate::plan::settings::HeldBack;
 use crate::plan::{self, managed_org_ids, Plan};
 use crate::report::{self, Detail, JobStatus, RunSummary, Totals};
-use crate::source::{self, Reports};
+use crate::source::database::DatabaseSource;
+use crate::source::{self, PagesSource, Reports};
 use crate::verify::{self, Verification};
 use crate::zendesk::{Zendesk, ZendeskSettings};
 
@@ -39,9 +40,8 @@ pub enum Mode {
 /// Everything a pipeline run needs, validated before any network call.
 pub struct Inputs {
     pub settings: FileSettings,
-    pub organizations: String,
-    pub users: String,
-    pub reports_authorization: Option<SecretString>,
+    /// The Pages reports or the Pages database.
+    pub source: PagesSource,
     pub zendesk: ZendeskSettings,
     pub allow_mass_removal: bool,
 }
@@ -50,12 +50,7 @@ impl Inputs {
     /// From the common arguments and the environment (the names the workflow sets).
     pub fn from_args(args: &CommonArgs) -> Result<Self> {
         let settings = FileSettings::load(args.input.config.as_deref())?;
-        let organizations = args.input.organizations.clone().ok_or_else(|| {
-            UsageError("no organizations report: pass --organizations PATH|URL or set PAGES_ORGANIZATIONS_REPORT".into())
-        })?;
-        let users = args.input.users.clone().ok_or_else(|| {
-            UsageError("no users report: pass --users PATH|URL or set PAGES_USERS_REPORT".into())
-        })?;
+        let source = pages_source(&args.input)?;
         let zendesk = ZendeskSettings::from_env_values(
             env("ZENDESK_SUBDOMAIN").as_deref(),
             env("ZENDESK_URL").as_deref(),
@@ -66,13 +61,42 @@ impl Inputs {
         .map_err(|e| UsageError(format!("{e:#}")))?;
         Ok(Inputs {
             settings,
-            organizations,
-            users,
-            reports_authorization: env("PAGES_REPORTS_AUTHORIZATION").map(SecretString::from),
+            source,
             zendesk,
             allow_mass_removal: args.allow_mass_removal,
         })
     }
+}
+
+/// Where the Pages data comes from: `--pages-database` / `PAGES_DATABASE_URL`; else the two
+/// reports; else, with neither, the one PostgreSQL service bound in `VCAP_SERVICES` (a Cloud
+/// Foundry task bound to the Pages database). clap refuses a database URL given together
+/// with a report (a usage error, exit 2).
+pub fn pages_source(input: &InputArgs) -> Result<PagesSource> {
+    use secrecy::ExposeSecret;
+    let ca_file = env("PAGES_DATABASE_CA_FILE").map(std::path::PathBuf::from);
+    if let Some(url) = &input.pages_database {
+        let db = DatabaseSource::from_url(url.expose_secret(), ca_file)?;
+        return Ok(PagesSource::Database(Box::new(db)));
+    }
+    if input.organizations.is_none() && input.users.is_none() {
+        if let Some(vcap) = env("VCAP_SERVICES") {
+            if let Some(db) = DatabaseSource::from_vcap_services(&vcap, ca_file)? {
+                return Ok(PagesSource::Database(Box::new(db)));
+            }
+        }
+    }
+    let organizations = input.organizations.clone().ok_or_else(|| {
+        UsageError("no organizations report: pass --organizations PATH|URL or set PAGES_ORGANIZATIONS_REPORT (or read the Pages database: --pages-database URL or PAGES_DATABASE_URL)".into())
+    })?;
+    let users = input.users.clone().ok_or_else(|| {
+        UsageError("no users report: pass --users PATH|URL or set PAGES_USERS_REPORT".into())
+    })?;
+    Ok(PagesSource::Reports {
+        organizations,
+        users,
+        authorization: env("PAGES_REPORTS_AUTHORIZATION").map(SecretString::from),
+    })
 }
 
 /// A non-empty environment variable.
@@ -108,13 +132,13 @@ impl Outcome {
     }
 }
 
-/// Loads both Pages reports. A file-level problem stops here, before anything is written.
+/// Loads the Pages data (both reports, or the database). A file-level or database
+/// problem stops here, before anything is written.
 pub async fn load_reports(inputs: &Inputs) -> Result<Reports> {
-    let reports = source::load(
-        &inputs.organizations,
-        &inputs.users,
-        inputs.reports_authorization.as_ref(),
+    let reports = source::load_from(
+        &inputs.source,
         &inputs.settings.policy,
+        &inputs.settings.pages,
     )
     .await?;
     info!(

@@ -12,6 +12,7 @@ use std::io::IsTerminal;
 use crate::cli::Command;
 use crate::config::ConfigError;
 use crate::plan::guard::GuardTripped;
+use crate::source::database::{DatabaseError, DatabaseFailure};
 use crate::source::SourceError;
 use crate::zendesk::ZendeskError;
 
@@ -44,6 +45,12 @@ pub fn classify(err: &anyhow::Error) -> Exit {
             || cause.is::<ConfigError>()
         {
             return Exit::BadInput;
+        }
+        if let Some(db) = cause.downcast_ref::<DatabaseError>() {
+            return match db.failure {
+                DatabaseFailure::Refused => Exit::BadInput,
+                DatabaseFailure::Unavailable => Exit::RemoteFailure,
+            };
         }
         if let Some(z) = cause.downcast_ref::<ZendeskError>() {
             return match z {

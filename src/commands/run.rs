@@ -411,6 +411,22 @@ fn stopped_reason(err: &anyhow::Error) -> String {
             "a Pages report could not be used ({place}; the job log says why). Nothing was written."
         );
     }
+    if let Some(db) = err
+        .chain()
+        .find_map(|c| c.downcast_ref::<crate::source::database::DatabaseError>())
+    {
+        return match db.failure {
+            crate::source::database::DatabaseFailure::Refused => {
+                "the Pages database could not be used (the job log says why). Nothing was written."
+                    .into()
+            }
+            crate::source::database::DatabaseFailure::Unavailable => {
+                "the Pages database could not be read to the end (the job log says why). \
+                 Nothing was written; the next run finishes the work."
+                    .into()
+            }
+        };
+    }
     match classify(err) {
         Exit::BadInput => "bad input or configuration (see the job log); nothing was written".into(),
         _ => "a remote API failed and the run stopped (see the job log); the next run finishes the work".into(),

@@ -303,15 +303,13 @@ fn visible(summary: &RunSummary, previous: Option<&Carry>, level: Level) -> Stri
 
 fn source_section(summary: &RunSummary, level: Level) -> String {
     let s = &summary.source;
+    let (org_rows, user_rows) = view::source_row_labels(s);
     let mut out = view::md_table(
         &["Figure", "Count"],
         &[false, true],
         &[
-            vec![
-                "organizations.csv rows".into(),
-                s.organization_rows.to_string(),
-            ],
-            vec!["users.csv rows".into(), s.user_rows.to_string()],
+            vec![org_rows.into(), s.organization_rows.to_string()],
+            vec![user_rows.into(), s.user_rows.to_string()],
             vec!["Partner users".into(), s.partner_users.to_string()],
             vec!["Memberships".into(), s.memberships.to_string()],
             vec!["Org managers".into(), s.managers.to_string()],
@@ -321,6 +319,9 @@ fn source_section(summary: &RunSummary, level: Level) -> String {
             ],
         ],
     );
+    for note in view::source_notes(s) {
+        out.push_str(&format!("\n{note}\n"));
+    }
     if !summary.row_problems.is_empty() {
         out.push_str("\nRows skipped or merged, by reason:\n\n");
         let rows: Vec<Vec<String>> = summary
@@ -358,6 +359,35 @@ mod tests {
     use crate::verify::Criterion;
 
     const MARKER: &str = "run-123";
+
+    #[test]
+    fn the_database_source_and_its_notes_are_stated_with_counts_only() {
+        let mut summary = run().build();
+        summary.source.from_database = true;
+        summary.source.users_without_identity = 69;
+        summary.source.sandbox_organizations_left_out = Some(4);
+        let body = render_comment(&summary, None, MARKER);
+        assert!(body.contains("Pages users (database)"), "{body}");
+        assert!(
+            body.contains("69 Pages users have organizations but no sign-in identity; not synced."),
+            "{body}"
+        );
+        assert!(
+            body.contains("4 sandbox organization(s) left out"),
+            "{body}"
+        );
+        assert!(body.contains("pages.include_sandbox_organizations: false"));
+        assert!(!body.contains("inactive organization(s) left out"));
+        assert!(!body.contains("missing_email"), "not a row problem");
+
+        summary.source.users_without_identity = 1;
+        let text = crate::report::text::render_text(&summary);
+        assert!(text.contains("Pages database\n"), "{text}");
+        assert!(
+            text.contains("1 Pages user has organizations but no sign-in identity; not synced."),
+            "{text}"
+        );
+    }
 
     fn render(summary: &RunSummary) -> String {
         render_comment(summary, None, MARKER)

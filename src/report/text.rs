@@ -105,16 +105,18 @@ pub fn render_text(summary: &RunSummary) -> String {
     }
 
     let s = &summary.source;
-    out.push_str("\nPages reports\n");
+    let (org_rows, user_rows) = view::source_row_labels(s);
+    out.push_str(if s.from_database {
+        "\nPages database\n"
+    } else {
+        "\nPages reports\n"
+    });
     out.push_str(&view::text_table(
         "  ",
         &[],
         &[
-            vec![
-                "organizations.csv rows".into(),
-                s.organization_rows.to_string(),
-            ],
-            vec!["users.csv rows".into(), s.user_rows.to_string()],
+            vec![org_rows.into(), s.organization_rows.to_string()],
+            vec![user_rows.into(), s.user_rows.to_string()],
             vec!["partner users".into(), s.partner_users.to_string()],
             vec!["memberships".into(), s.memberships.to_string()],
             vec!["org managers".into(), s.managers.to_string()],
@@ -124,6 +126,9 @@ pub fn render_text(summary: &RunSummary) -> String {
             ],
         ],
     ));
+    for note in view::source_notes(s) {
+        out.push_str(&format!("  {note}\n"));
+    }
     if !summary.row_problems.is_empty() {
         out.push_str("\nRows skipped or merged\n");
         let table: Vec<Vec<String>> = summary

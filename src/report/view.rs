@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use crate::plan::{ChangeKind, NoteKind};
 use crate::report::{Carry, FailureCount, JobStatus, RunSummary, Totals, MAX_LINES};
-use crate::source::ReportKind;
+use crate::source::{ReportKind, SourceStats};
 use crate::verify::{Criterion, MismatchKind};
 
 /// Whether counts are of changes that would be made rather than were made.
@@ -166,6 +166,44 @@ pub(super) fn mismatch_text(mismatches: &BTreeMap<MismatchKind, usize>) -> Strin
     } else {
         parts.join(", ")
     }
+}
+
+/// The labels of the two row counts: the report files, or the database's tables.
+pub(super) fn source_row_labels(source: &SourceStats) -> (&'static str, &'static str) {
+    if source.from_database {
+        ("Pages organizations (database)", "Pages users (database)")
+    } else {
+        ("organizations.csv rows", "users.csv rows")
+    }
+}
+
+/// Sentences about the Pages data that are not row problems, counts only: users with no
+/// sign-in identity (nothing to fix in Pages, nothing to sync) and organizations the
+/// configuration left out.
+pub(super) fn source_notes(source: &SourceStats) -> Vec<String> {
+    let mut notes = Vec::new();
+    match source.users_without_identity {
+        0 => {}
+        1 => notes.push(
+            "1 Pages user has organizations but no sign-in identity; not synced.".to_string(),
+        ),
+        n => notes.push(format!(
+            "{n} Pages users have organizations but no sign-in identity; not synced."
+        )),
+    }
+    if let Some(n) = source.sandbox_organizations_left_out {
+        notes.push(format!(
+            "{n} sandbox organization(s) left out, with their memberships \
+             (`pages.include_sandbox_organizations: false`)."
+        ));
+    }
+    if let Some(n) = source.inactive_organizations_left_out {
+        notes.push(format!(
+            "{n} inactive organization(s) left out, with their memberships \
+             (`pages.include_inactive_organizations: false`)."
+        ));
+    }
+    notes
 }
 
 pub(super) fn report_file(report: ReportKind) -> &'static str {
@@ -807,6 +845,7 @@ pub(super) mod fixtures {
                 partner_users: 305,
                 memberships: 352,
                 managers: 57,
+                ..SourceStats::default()
             },
             row_problems: BTreeMap::new(),
             row_lines: BTreeMap::new(),

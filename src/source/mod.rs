@@ -1,11 +1,14 @@
-//! The Pages reports: read `organizations.csv` and `users.csv` from a file path or an
-//! HTTPS URL, parse them, and derive the desired Zendesk state.
+//! The Pages data: the reports `organizations.csv` and `users.csv` read from a file path
+//! or an HTTPS URL and parsed, or the same rows read from the Pages database
+//! ([`database`]); either way the same builder derives the desired Zendesk state.
 //!
 //! A file-level problem is a [`SourceError`] naming file, line and column; the run stops
 //! before anything is written. A row-level problem is a [`RowIssue`] (data, not an error):
 //! the row is skipped or merged and the report says which row and why. Row issues never
 //! carry emails or names, only line numbers and reasons.
 
+mod build;
+pub mod database;
 mod parse;
 mod read;
 #[cfg(test)]
@@ -20,7 +23,7 @@ use serde::Serialize;
 
 pub use read::{label, read, DEFAULT_MAX_BYTES};
 
-use crate::config::Policy;
+use crate::config::{PagesOptions, Policy};
 use crate::model::{DesiredState, InvalidEmail};
 
 /// Where a report comes from, as given on the command line or in the environment.
@@ -68,8 +71,6 @@ impl fmt::Display for SourceError {
 pub enum RowProblem {
     /// users.csv: the Email cell is not a usable address.
     InvalidEmail { reason: InvalidEmail },
-    /// users.csv: a user with organizations but an empty Email cell.
-    MissingEmail,
     /// users.csv: the ID cell is not a whole number.
     InvalidId,
     /// users.csv: a role in Details is neither `manager` nor `user`.
@@ -94,7 +95,6 @@ impl RowProblem {
     pub fn code(&self) -> &'static str {
         match self {
             RowProblem::InvalidEmail { .. } => "invalid_email",
-            RowProblem::MissingEmail => "missing_email",
             RowProblem::InvalidId => "invalid_id",
             RowProblem::UnknownRole => "unknown_role",
             RowProblem::DetailsMismatch => "details_mismatch",
@@ -116,7 +116,6 @@ impl fmt::Display for RowProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RowProblem::InvalidEmail { reason } => write!(f, "{reason}"),
-            RowProblem::MissingEmail => f.write_str("user has organizations but no email"),
             RowProblem::InvalidId => f.write_str("ID is not a whole number"),
             RowProblem::UnknownRole => f.write_str("a role is neither manager nor user"),
             RowProblem::DetailsMismatch => f.write_str(
@@ -157,6 +156,18 @@ pub struct SourceStats {
     pub user_rows: usize,
     /// Users with no organization: not partner users; skipped and counted.
     pub users_without_organization: usize,
+    /// Users with organizations but no sign-in email (no live UAA identity): they cannot
+    /// sign in nor be matched in Zendesk; counted in a note, not a row problem.
+    pub users_without_identity: usize,
+    /// Read from the Pages database (rows numbered as the report would print them)
+    /// rather than from the report files.
+    pub from_database: bool,
+    /// `pages.include_sandbox_organizations: false`: how many sandbox organizations (and
+    /// their memberships) were left out. `None` when the option was not used.
+    pub sandbox_organizations_left_out: Option<usize>,
+    /// `pages.include_inactive_organizations: false`: how many inactive organizations were
+    /// left out. `None` when the option was not used.
+    pub inactive_organizations_left_out: Option<usize>,
     /// Partner users (after merging duplicates).
     pub partner_users: usize,
     /// (user, organization) pairs of partner users.
@@ -170,6 +181,47 @@ pub struct Reports {
     pub desired: DesiredState,
     pub issues: Vec<RowIssue>,
     pub stats: SourceStats,
+}
+
+/// Where the Pages data comes from: the two reports, or the Pages database.
+#[derive(Debug, Clone)]
+pub enum PagesSource {
+    Reports {
+        organizations: String,
+        users: String,
+        /// Authorization header for URL reports.
+        authorization: Option<SecretString>,
+    },
+    Database(Box<database::DatabaseSource>),
+}
+
+/// Reads the Pages data from either source. Options that leave organizations out need
+/// the database (the reports carry no sandbox or active flag): a usage error otherwise.
+pub async fn load_from(
+    source: &PagesSource,
+    policy: &Policy,
+    options: &PagesOptions,
+) -> anyhow::Result<Reports> {
+    match source {
+        PagesSource::Reports {
+            organizations,
+            users,
+            authorization,
+        } => {
+            if options.filters() {
+                return Err(crate::config::ConfigError(
+                    "pages.include_sandbox_organizations / \
+                     pages.include_inactive_organizations: false needs the Pages database \
+                     source (--pages-database); the reports cannot tell sandbox or inactive \
+                     organizations apart"
+                        .into(),
+                )
+                .into());
+            }
+            load(organizations, users, authorization.as_ref(), policy).await
+        }
+        PagesSource::Database(db) => database::load(db, policy, options).await,
+    }
 }
 
 /// Parses both reports (already read into memory) and derives the desired state.

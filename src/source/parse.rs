@@ -17,9 +17,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use csv::{ByteRecord, ReaderBuilder};
 use rustc_hash::FxHashMap;
 
+use super::build::{self, ParsedUsers, UserRows};
 use super::{ReportKind, Reports, RowIssue, RowProblem, SourceError, SourceStats};
 use crate::config::Policy;
-use crate::model::{DesiredOrg, DesiredState, DesiredUser, EmailKey, OrgKey, Role, Roles};
+use crate::model::{DesiredOrg, DesiredUser, EmailKey, OrgKey, Role, Roles};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -49,18 +50,7 @@ pub(super) fn parse_reports(
         &mut issues,
         &mut stats,
     )?;
-    issues.sort();
-    stats.partner_users = users.users.len();
-    Ok(Reports {
-        desired: DesiredState {
-            orgs,
-            users: users.users,
-            protected_emails: users.protected_emails,
-            protected_external_ids: users.protected_external_ids,
-        },
-        issues,
-        stats,
-    })
+    Ok(build::assemble(orgs, users, issues, stats))
 }
 
 fn error(label: &str, line: Option<u64>, column: Option<&str>, problem: String) -> SourceError {
@@ -259,32 +249,9 @@ fn parse_organizations(
         }
         rows += 1;
         let line = line_of(text, &record);
-        let name = field(&record, name_col, label, line)?.trim();
-        let agency = field(&record, agency_col, label, line)?.trim();
-        let Some(key) = OrgKey::new(name) else {
-            issues.push(RowIssue {
-                report: ReportKind::Organizations,
-                line,
-                problem: RowProblem::EmptyOrganizationName,
-            });
-            continue;
-        };
-        if let Some(&first_line) = first_lines.get(&key) {
-            issues.push(RowIssue {
-                report: ReportKind::Organizations,
-                line,
-                problem: RowProblem::DuplicateOrganization { first_line },
-            });
-            continue;
-        }
-        first_lines.insert(key.clone(), line);
-        orgs.insert(
-            key,
-            DesiredOrg {
-                name: name.to_string(),
-                details: agency.to_string(),
-            },
-        );
+        let name = field(&record, name_col, label, line)?;
+        let agency = field(&record, agency_col, label, line)?;
+        build::add_organization(&mut orgs, &mut first_lines, issues, line, name, agency);
     }
     if rows == 0 {
         return Err(error(
@@ -298,15 +265,9 @@ fn parse_organizations(
     Ok(orgs)
 }
 
-struct ParsedUsers {
-    users: BTreeMap<EmailKey, DesiredUser>,
-    protected_emails: BTreeSet<EmailKey>,
-    protected_external_ids: BTreeSet<String>,
-}
-
 /// A valid users.csv row, before duplicates are resolved. Its roles live in a shared
 /// arena (`Memberships`) so that a row costs no allocation beyond its email.
-struct Candidate {
+pub(super) struct Candidate {
     /// The email's first 16 bytes, big-endian: orders like the email (ties broken by the
     /// email), so that most comparisons of the sort never leave the vector.
     prefix: u128,
@@ -316,16 +277,33 @@ struct Candidate {
     roles: std::ops::Range<usize>,
 }
 
+impl Candidate {
+    pub(super) fn new(
+        email: EmailKey,
+        pages_id: u64,
+        line: u64,
+        roles: std::ops::Range<usize>,
+    ) -> Self {
+        Candidate {
+            prefix: sort_prefix(&email),
+            email,
+            pages_id,
+            line,
+            roles,
+        }
+    }
+}
+
 /// (index of the organization in key order, role) for every candidate, row after row;
 /// each row's slice is sorted by organization.
-type Memberships = Vec<(u32, Role)>;
+pub(super) type Memberships = Vec<(u32, Role)>;
 
 /// Finds an organization of organizations.csv by the name a users row gives.
-struct OrgIndex<'a> {
+pub(super) struct OrgIndex<'a> {
     /// Keys in order: position = the index used in `Memberships`.
     /// Owned (shared) clones, side by side: handing a key to a user's roles then reads
     /// this vector, not a tree node per membership.
-    keys: Vec<OrgKey>,
+    pub(super) keys: Vec<OrgKey>,
     /// The name exactly as organizations.csv writes it (trimmed): the usual case, no
     /// lower-casing needed. Fx, not SipHash: the names come from the operator's own
     /// report and a million and a half lookups are on the hot path.
@@ -336,7 +314,7 @@ struct OrgIndex<'a> {
 }
 
 impl<'a> OrgIndex<'a> {
-    fn new(orgs: &'a BTreeMap<OrgKey, DesiredOrg>) -> Self {
+    pub(super) fn new(orgs: &'a BTreeMap<OrgKey, DesiredOrg>) -> Self {
         let mut index = OrgIndex {
             keys: Vec::with_capacity(orgs.len()),
             exact: FxHashMap::with_capacity_and_hasher(orgs.len(), Default::default()),
@@ -353,7 +331,7 @@ impl<'a> OrgIndex<'a> {
         index
     }
 
-    fn find(&mut self, name: &str) -> Option<u32> {
+    pub(super) fn find(&mut self, name: &str) -> Option<u32> {
         if let Some(&i) = self.exact.get(name) {
             return Some(i);
         }
@@ -396,12 +374,8 @@ fn parse_users(
     let details_col = header.require(USER_DETAILS, label)?;
 
     let mut org_index = OrgIndex::new(orgs);
-    let mut protected_emails = BTreeSet::new();
-    let mut protected_external_ids = BTreeSet::new();
     // Pages rows are ~150 bytes; a rough capacity avoids most regrowth of the big vectors.
-    let estimate = text.len() / 160 + 16;
-    let mut candidates: Vec<Candidate> = Vec::with_capacity(estimate);
-    let mut memberships: Memberships = Vec::with_capacity(estimate + estimate / 2);
+    let mut user_rows = UserRows::with_capacity(text.len() / 160 + 16);
     // Byte ranges of the organization names in the current row's Organizations cell
     // (ranges, not `&str`, so the buffer outlives the reused record).
     let mut names: Vec<(usize, usize)> = Vec::new();
@@ -428,50 +402,29 @@ fn parse_users(
             .trim()
             .parse::<u64>()
             .ok();
+        if matches!(email, Err(crate::model::InvalidEmail::Empty)) {
+            user_rows.without_identity(id, policy, stats);
+            continue;
+        }
         let details = field(&record, details_col, label, line)?;
 
         let problem = match &email {
-            Err(crate::model::InvalidEmail::Empty) => Some(RowProblem::MissingEmail),
             Err(reason) => Some(RowProblem::InvalidEmail { reason: *reason }),
             Ok(_) if id.is_none() => Some(RowProblem::InvalidId),
             Ok(_) => walk_details(organizations, &names, details, &mut pairs).err(),
         };
-        let start = memberships.len();
+        let start = user_rows.memberships.len();
         let problem = problem.or_else(|| {
             let found = add_memberships(
                 organizations,
                 &names,
                 &pairs,
                 &mut org_index,
-                &mut memberships,
+                &mut user_rows,
             );
             found.err()
         });
-        match (problem, email, id) {
-            (None, Ok(email), Some(pages_id)) => candidates.push(Candidate {
-                prefix: sort_prefix(&email),
-                email,
-                pages_id,
-                line,
-                roles: start..memberships.len(),
-            }),
-            (problem, email, id) => {
-                memberships.truncate(start);
-                // A bad row must not cost data: whoever it names keeps their memberships.
-                if let Ok(email) = email {
-                    protected_emails.insert(email);
-                }
-                if let Some(id) = id {
-                    protected_external_ids.insert(external_id(policy, id));
-                }
-                issues.push(RowIssue {
-                    report: ReportKind::Users,
-                    line,
-                    // `problem` is Some here: the arm above took every valid row.
-                    problem: problem.unwrap_or(RowProblem::DetailsMismatch),
-                });
-            }
-        }
+        user_rows.accept(line, problem, email, id, start, policy, issues);
     }
     if rows == 0 {
         return Err(error(
@@ -482,21 +435,7 @@ fn parse_users(
         ));
     }
     stats.user_rows = rows;
-
-    let users = resolve_duplicates(
-        candidates,
-        &memberships,
-        &org_index.keys,
-        policy,
-        issues,
-        &mut protected_external_ids,
-        stats,
-    );
-    Ok(ParsedUsers {
-        users,
-        protected_emails,
-        protected_external_ids,
-    })
+    Ok(user_rows.finish(&org_index.keys, policy, issues, stats))
 }
 
 /// Appends one row's memberships, sorted by organization and without repeats.
@@ -506,31 +445,17 @@ fn add_memberships(
     names: &[(usize, usize)],
     pairs: &[(usize, Role)],
     org_index: &mut OrgIndex<'_>,
-    memberships: &mut Memberships,
+    user_rows: &mut UserRows,
 ) -> Result<(), RowProblem> {
-    let start = memberships.len();
+    let start = user_rows.memberships.len();
     for &(index, role) in pairs {
         let (from, to) = names[index];
         let org = org_index
             .find(&organizations[from..to])
             .ok_or(RowProblem::UnknownOrganization)?;
-        memberships.push((org, role));
+        user_rows.memberships.push((org, role));
     }
-    let row = &mut memberships[start..];
-    row.sort_unstable();
-    // The same organization twice with two roles cannot be resolved.
-    if row.windows(2).any(|w| w[0].0 == w[1].0 && w[0].1 != w[1].1) {
-        return Err(RowProblem::DetailsMismatch);
-    }
-    let mut kept = start;
-    for read in start..memberships.len() {
-        if read == start || memberships[read] != memberships[kept - 1] {
-            memberships[kept] = memberships[read];
-            kept += 1;
-        }
-    }
-    memberships.truncate(kept);
-    Ok(())
+    user_rows.close_memberships(start)
 }
 
 fn sort_prefix(email: &EmailKey) -> u128 {
@@ -541,7 +466,7 @@ fn sort_prefix(email: &EmailKey) -> u128 {
     u128::from_be_bytes(bytes)
 }
 
-fn external_id(policy: &Policy, id: u64) -> String {
+pub(super) fn external_id(policy: &Policy, id: u64) -> String {
     use std::fmt::Write as _;
     let mut s = String::with_capacity(policy.external_id_prefix.len() + 20);
     s.push_str(&policy.external_id_prefix);
@@ -606,7 +531,7 @@ fn walk_details(
     Ok(())
 }
 
-fn parse_role(raw: &str) -> Option<Role> {
+pub(super) fn parse_role(raw: &str) -> Option<Role> {
     let raw = raw.trim();
     if raw.eq_ignore_ascii_case("manager") {
         Some(Role::Manager)
@@ -620,7 +545,7 @@ fn parse_role(raw: &str) -> Option<Role> {
 /// Rows with the same email: the first row wins; a later row's organizations are merged
 /// into it when no organization has two different roles, otherwise the later row is
 /// skipped. Either way a later row's Pages id stays protected.
-fn resolve_duplicates(
+pub(super) fn resolve_duplicates(
     mut candidates: Vec<Candidate>,
     memberships: &[(u32, Role)],
     keys: &[OrgKey],

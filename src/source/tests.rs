@@ -142,6 +142,7 @@ fn the_stats_count_rows_partner_users_memberships_and_managers() {
             partner_users: 3,
             memberships: 6,
             managers: 2,
+            ..SourceStats::default()
         }
     );
 }
@@ -355,12 +356,25 @@ fn an_invalid_email_skips_the_row() {
 }
 
 #[test]
-fn a_missing_email_for_a_user_with_organizations_skips_the_row() {
-    let reports = users("5,\"  \",agency-a-web,agency-a-web: user,,\n");
-    assert_eq!(
-        problems(&reports),
-        vec![(ReportKind::Users, 2, RowProblem::MissingEmail)]
+fn a_user_with_organizations_but_no_sign_in_email_is_counted_not_a_row_problem() {
+    // An empty Email cell is a user without a live sign-in identity: nothing to fix in
+    // Pages, nobody to match in Zendesk (DESIGN.md "Pages reports").
+    let reports = users(
+        "5,\"  \",agency-a-web,agency-a-web: user,,\n6,\"\",agency-a-web,agency-a-web: manager,,\n",
     );
+    assert!(reports.issues.is_empty(), "{:?}", reports.issues);
+    assert!(reports.desired.users.is_empty());
+    assert_eq!(reports.stats.users_without_identity, 2);
+    assert_eq!(reports.stats.users_without_organization, 0);
+    // A Zendesk user already stamped with either Pages id keeps its memberships.
+    assert!(reports
+        .desired
+        .protected_external_ids
+        .contains("pages-user-5"));
+    assert!(reports
+        .desired
+        .protected_external_ids
+        .contains("pages-user-6"));
 }
 
 #[test]

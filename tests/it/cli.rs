@@ -161,3 +161,98 @@ fn export_reports_a_file_level_problem_as_bad_input() {
                 .is_none()
     );
 }
+
+#[test]
+fn a_database_url_with_a_report_is_a_usage_error_that_never_shows_the_url() {
+    let url = "postgres://pages:Hunter2-pw@db.example.gov:5432/pages";
+    for (args, env) in [
+        (
+            vec!["plan", "--pages-database", url, "--users", "u.csv"],
+            vec![],
+        ),
+        (
+            vec!["sync"],
+            vec![
+                ("PAGES_DATABASE_URL", url),
+                ("PAGES_ORGANIZATIONS_REPORT", "o.csv"),
+            ],
+        ),
+        (
+            vec![
+                "export",
+                "--out",
+                "x",
+                "--organizations",
+                "o.csv",
+                "--pages-database",
+                url,
+            ],
+            vec![],
+        ),
+    ] {
+        let out = bin().args(&args).envs(env).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        assert!(text(&out).contains("cannot be used with"), "{}", text(&out));
+        assert!(!text(&out).contains("Hunter2-pw"), "{}", text(&out));
+    }
+}
+
+#[test]
+fn a_database_off_this_machine_without_tls_is_refused_before_any_connection() {
+    let out = bin()
+        .args(["plan"])
+        .env(
+            "PAGES_DATABASE_URL",
+            "postgres://pages:Hunter2-pw@db.example.gov/pages?sslmode=disable",
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("TLS is required"), "{}", text(&out));
+    assert!(!text(&out).contains("Hunter2-pw"), "{}", text(&out));
+}
+
+#[test]
+fn an_unreachable_database_exits_3_and_the_help_hides_the_url() {
+    // A port on this machine where nothing listens: refused at once.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgres://pages:Hunter2-pw@127.0.0.1:{port}/pages");
+    let out = bin()
+        .args(["plan"])
+        .env("PAGES_DATABASE_URL", &url)
+        .env("ZENDESK_URL", "http://127.0.0.1:9")
+        .env("ZENDESK_EMAIL", "admin@example.gov")
+        .env("ZENDESK_API_TOKEN", "token")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(!text(&out).contains("Hunter2-pw"), "{}", text(&out));
+
+    let help = bin()
+        .args(["sync", "--help"])
+        .env("PAGES_DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(text(&help).contains("PAGES_DATABASE_URL"));
+    assert!(!text(&help).contains("Hunter2-pw"), "{}", text(&help));
+}
+
+#[test]
+fn leaving_out_sandbox_organizations_needs_the_database_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yml");
+    std::fs::write(&config, "pages:\n  include_sandbox_organizations: false\n").unwrap();
+    let out = bin()
+        .args(["export", "--out"])
+        .arg(dir.path().join("out"))
+        .args(["--organizations", "o.csv", "--users", "u.csv", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--pages-database"), "{}", text(&out));
+}

@@ -20,12 +20,17 @@
 //!   configuration of issue 10; asserts its lines, exit status and that nothing was written.
 //! - `account_settings`: `sync` and `run` against an account with a setting off (held-back
 //!   writes, named in the output), then on (the next run finishes the work).
+//! - `database`: the Pages database source against a real PostgreSQL server (started by
+//!   `scripts/test-postgres.sh`; skipped with a message without one, a failure in CI):
+//!   equivalence with the reports, schema check, doctor checks, and the real binary's
+//!   `sync`, `run`, `plan`, `verify` and `export` from the database.
 //! - `sync_requests`: request efficiency of a first sync of 5,000 users in 500 orgs
 //!   against the minimum the API allows (figures in BENCHMARKS.md).
 
 mod account_settings;
 mod api_description;
 mod cli;
+mod database;
 mod demo;
 mod doctor;
 mod end_to_end;

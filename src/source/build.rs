@@ -1,0 +1,197 @@
+//! The builder both Pages sources share (the parsed reports and the database's typed
+//! rows): an organization row kept or refused, a users row kept or refused (protecting
+//! whoever it names), users without a sign-in identity counted, duplicates resolved, and
+//! the desired state assembled. One set of rules, so both sources yield the same desired
+//! state for the same data.
+//!
+//! Must never: do I/O, log, or put a value (email, name, organization) into an issue.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use super::parse::{external_id, resolve_duplicates, Candidate, Memberships};
+use super::{ReportKind, Reports, RowIssue, RowProblem, SourceStats};
+use crate::config::Policy;
+use crate::model::{DesiredOrg, DesiredState, DesiredUser, EmailKey, OrgKey};
+
+/// The last step of both sources (reports and database): the desired state and its counts.
+pub(super) fn assemble(
+    orgs: BTreeMap<OrgKey, DesiredOrg>,
+    users: ParsedUsers,
+    mut issues: Vec<RowIssue>,
+    mut stats: SourceStats,
+) -> Reports {
+    issues.sort();
+    stats.partner_users = users.users.len();
+    Reports {
+        desired: DesiredState {
+            orgs,
+            users: users.users,
+            protected_emails: users.protected_emails,
+            protected_external_ids: users.protected_external_ids,
+        },
+        issues,
+        stats,
+    }
+}
+
+/// One organization row of either source: kept, or a row issue (empty name; the same name
+/// ignoring case as an earlier row).
+pub(super) fn add_organization(
+    orgs: &mut BTreeMap<OrgKey, DesiredOrg>,
+    first_lines: &mut HashMap<OrgKey, u64>,
+    issues: &mut Vec<RowIssue>,
+    line: u64,
+    name: &str,
+    agency: &str,
+) {
+    let (name, agency) = (name.trim(), agency.trim());
+    let Some(key) = OrgKey::new(name) else {
+        issues.push(RowIssue {
+            report: ReportKind::Organizations,
+            line,
+            problem: RowProblem::EmptyOrganizationName,
+        });
+        return;
+    };
+    if let Some(&first_line) = first_lines.get(&key) {
+        issues.push(RowIssue {
+            report: ReportKind::Organizations,
+            line,
+            problem: RowProblem::DuplicateOrganization { first_line },
+        });
+        return;
+    }
+    first_lines.insert(key.clone(), line);
+    orgs.insert(
+        key,
+        DesiredOrg {
+            name: name.to_string(),
+            details: agency.to_string(),
+        },
+    );
+}
+
+pub(super) struct ParsedUsers {
+    users: BTreeMap<EmailKey, DesiredUser>,
+    protected_emails: BTreeSet<EmailKey>,
+    protected_external_ids: BTreeSet<String>,
+}
+
+/// The users rows of either source, after each row's own checks: the valid rows
+/// (candidates, their roles in one arena) and who a skipped row protects. Both sources
+/// build the desired state through this, so they agree on every rule.
+pub(super) struct UserRows {
+    pub(super) candidates: Vec<Candidate>,
+    pub(super) memberships: Memberships,
+    pub(super) protected_emails: BTreeSet<EmailKey>,
+    pub(super) protected_external_ids: BTreeSet<String>,
+}
+
+impl UserRows {
+    pub(super) fn with_capacity(rows: usize) -> Self {
+        UserRows {
+            candidates: Vec::with_capacity(rows),
+            memberships: Vec::with_capacity(rows + rows / 2),
+            protected_emails: BTreeSet::new(),
+            protected_external_ids: BTreeSet::new(),
+        }
+    }
+
+    /// A user with organizations but no sign-in email (DESIGN.md "Pages reports"): not a
+    /// row problem, only counted. Such a user cannot be matched by email, and a Zendesk
+    /// user already stamped with its Pages id keeps its memberships.
+    pub(super) fn without_identity(
+        &mut self,
+        id: Option<u64>,
+        policy: &Policy,
+        stats: &mut SourceStats,
+    ) {
+        stats.users_without_identity += 1;
+        if let Some(id) = id {
+            self.protected_external_ids.insert(external_id(policy, id));
+        }
+    }
+
+    /// Ends a row whose memberships were pushed from `start` on: sorts them by organization
+    /// and drops repeats; the same organization with two roles is a row problem.
+    pub(super) fn close_memberships(&mut self, start: usize) -> Result<(), RowProblem> {
+        let memberships = &mut self.memberships;
+        let row = &mut memberships[start..];
+        row.sort_unstable();
+        // The same organization twice with two roles cannot be resolved.
+        if row.windows(2).any(|w| w[0].0 == w[1].0 && w[0].1 != w[1].1) {
+            return Err(RowProblem::DetailsMismatch);
+        }
+        let mut kept = start;
+        for read in start..memberships.len() {
+            if read == start || memberships[read] != memberships[kept - 1] {
+                memberships[kept] = memberships[read];
+                kept += 1;
+            }
+        }
+        memberships.truncate(kept);
+        Ok(())
+    }
+
+    /// Keeps a valid row (its memberships from `start` on), or records its problem and
+    /// protects whoever it names.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn accept(
+        &mut self,
+        line: u64,
+        problem: Option<RowProblem>,
+        email: Result<EmailKey, crate::model::InvalidEmail>,
+        id: Option<u64>,
+        start: usize,
+        policy: &Policy,
+        issues: &mut Vec<RowIssue>,
+    ) {
+        match (problem, email, id) {
+            (None, Ok(email), Some(pages_id)) => {
+                let roles = start..self.memberships.len();
+                self.candidates
+                    .push(Candidate::new(email, pages_id, line, roles));
+            }
+            (problem, email, id) => {
+                self.memberships.truncate(start);
+                // A bad row must not cost data: whoever it names keeps their memberships.
+                if let Ok(email) = email {
+                    self.protected_emails.insert(email);
+                }
+                if let Some(id) = id {
+                    self.protected_external_ids.insert(external_id(policy, id));
+                }
+                issues.push(RowIssue {
+                    report: ReportKind::Users,
+                    line,
+                    // `problem` is Some here: the arm above took every valid row.
+                    problem: problem.unwrap_or(RowProblem::DetailsMismatch),
+                });
+            }
+        }
+    }
+
+    /// Resolves rows with the same email and builds the users of the desired state.
+    pub(super) fn finish(
+        mut self,
+        keys: &[OrgKey],
+        policy: &Policy,
+        issues: &mut Vec<RowIssue>,
+        stats: &mut SourceStats,
+    ) -> ParsedUsers {
+        let users = resolve_duplicates(
+            self.candidates,
+            &self.memberships,
+            keys,
+            policy,
+            issues,
+            &mut self.protected_external_ids,
+            stats,
+        );
+        ParsedUsers {
+            users,
+            protected_emails: self.protected_emails,
+            protected_external_ids: self.protected_external_ids,
+        }
+    }
+}
