@@ -152,7 +152,7 @@ impl Checks {
         let mut out = String::new();
         for c in &self.checks {
             out.push_str(&format!(
-                "{:<4}  {:<13} {}: {}\n",
+                "{:<4}  {:<14} {}: {}\n",
                 c.status.word(),
                 c.area,
                 c.name,
@@ -175,8 +175,12 @@ impl Checks {
             _ => "a run would fail; fix the FAIL lines first",
         };
         format!(
-            "doctor: {} passed, {} warnings, {} failed, {} skipped: {verdict}",
-            t.pass, t.warn, t.fail, t.skip
+            "doctor: {} passed, {} {}, {} failed, {} skipped: {verdict}",
+            t.pass,
+            t.warn,
+            if t.warn == 1 { "warning" } else { "warnings" },
+            t.fail,
+            t.skip
         )
     }
 
@@ -224,8 +228,8 @@ mod tests {
         ));
         assert_eq!(
             c.render_text(),
-            "pass  Zendesk       credentials: accepted\n\
-             FAIL  Zendesk       user.tagging: off; 3 managers need the tag\n      \
+            "pass  Zendesk        credentials: accepted\n\
+             FAIL  Zendesk        user.tagging: off; 3 managers need the tag\n      \
              fix: turn it on\n\
              doctor: 1 passed, 0 warnings, 1 failed, 0 skipped: a run would fail; fix the FAIL lines first\n"
         );
