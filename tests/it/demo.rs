@@ -171,7 +171,7 @@ fn demo_runs_the_monthly_job_twice_and_the_second_run_changes_nothing() {
     // The preflight ran first, read-only, and found nothing that would fail a run.
     let doctor = section(&stdout, "Doctor: the preflight before a first real run");
     assert!(
-        doctor.contains("pass  Zendesk       user.tagging: on"),
+        doctor.contains("pass  Zendesk        user.tagging: on"),
         "{doctor}"
     );
     assert!(doctor.contains(" 0 failed, 0 skipped"), "{doctor}");

@@ -252,7 +252,7 @@ async fn a_non_admin_token_fails_the_admin_check() {
     let ran = doc.run(&[], None).await;
     ran.assert_code(2);
     assert!(line(&ran, "Zendesk", "admin")
-        .starts_with("FAIL  Zendesk       admin: the token's user is agent"));
+        .starts_with("FAIL  Zendesk        admin: the token's user is agent"));
     assert!(fix_of(&ran, "Zendesk", "admin").contains("Admin Center > People > Team"));
 }
 
