@@ -105,11 +105,12 @@ impl Outcome {
 
 /// Loads both Pages reports. A file-level problem stops here, before anything is written.
 pub async fn load_reports(inputs: &Inputs) -> Result<Reports> {
-    let reports = source::load(
+    let reports = source::load_limited(
         &inputs.organizations,
         &inputs.users,
         inputs.reports_authorization.as_ref(),
         &inputs.settings.policy,
+        inputs.settings.reports.max_bytes,
     )
     .await?;
     info!(

@@ -194,11 +194,30 @@ pub async fn load(
     authorization: Option<&SecretString>,
     policy: &Policy,
 ) -> anyhow::Result<Reports> {
+    load_limited(
+        organizations,
+        users,
+        authorization,
+        policy,
+        DEFAULT_MAX_BYTES,
+    )
+    .await
+}
+
+/// As [`load`], refusing a report larger than `max_bytes` (the `reports.max_bytes`
+/// setting).
+pub async fn load_limited(
+    organizations: &str,
+    users: &str,
+    authorization: Option<&SecretString>,
+    policy: &Policy,
+    max_bytes: u64,
+) -> anyhow::Result<Reports> {
     let orgs_location = Location::parse(organizations).context("the organizations report")?;
     let users_location = Location::parse(users).context("the users report")?;
     let (orgs_bytes, users_bytes) = tokio::try_join!(
-        read(&orgs_location, authorization, DEFAULT_MAX_BYTES),
-        read(&users_location, authorization, DEFAULT_MAX_BYTES),
+        read(&orgs_location, authorization, max_bytes),
+        read(&users_location, authorization, max_bytes),
     )?;
     let orgs_label = label(&orgs_location);
     let users_label = label(&users_location);
