@@ -832,6 +832,7 @@ pub(super) mod fixtures {
                 pages_managers: 57,
                 zendesk_organizations: 45,
                 zendesk_memberships: 352,
+                zendesk_users: 300,
             },
             run_url: Some(
                 "https://github.com/cloud-gov/pages-zendesk-sync/actions/runs/123".into(),
@@ -990,7 +991,9 @@ pub(super) mod fixtures {
                 pages_managers: 57,
                 zendesk_organizations: 43,
                 zendesk_memberships: 349,
+                zendesk_users: 308,
             },
+            history: Vec::new(),
         }
     }
 

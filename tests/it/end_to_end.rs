@@ -539,6 +539,7 @@ async fn the_comment_shows_the_change_since_last_months_results() {
         pages_managers: 2,
         zendesk_organizations: 1,
         zendesk_memberships: 7,
+        zendesk_users: 5,
     };
     env.gh
         .seed_comment(october, &render_comment(&previous, None, "6001-1"));
@@ -617,6 +618,7 @@ async fn last_months_issue_opened_by_a_person_without_the_marker_is_found_by_tit
         pages_managers: 2,
         zendesk_organizations: 1,
         zendesk_memberships: 7,
+        zendesk_users: 5,
     };
     env.gh
         .seed_comment(october, &render_comment(&previous, None, "6001-1"));
