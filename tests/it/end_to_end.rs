@@ -554,7 +554,7 @@ async fn the_comment_shows_the_change_since_last_months_results() {
     assert_eq!(run.code, 0, "{}", run.describe());
     let comment = &env.comments()[0];
     let section = comment
-        .split("### Change since last month (2026-10)")
+        .split("<summary>Change since last month (2026-10)</summary>")
         .nth(1)
         .unwrap_or_else(|| panic!("no change section in\n{comment}"));
     assert_change_rows(section);
@@ -627,7 +627,7 @@ async fn last_months_issue_opened_by_a_person_without_the_marker_is_found_by_tit
     assert_eq!(run.code, 0, "{}", run.describe());
     let comment = &env.comments()[0];
     let section = comment
-        .split("### Change since last month (2026-10)")
+        .split("<summary>Change since last month (2026-10)</summary>")
         .nth(1)
         .unwrap_or_else(|| panic!("no change section in\n{comment}"));
     assert_change_rows(section);
