@@ -28,6 +28,10 @@ use super::{Location, SourceError};
 /// importer takes per file, so a large Pages installation is not refused. A wrong or
 /// runaway download is still stopped. Configurable as `reports.max_bytes`.
 pub const DEFAULT_MAX_BYTES: u64 = 1024 * 1024 * 1024;
+const _: () = assert!(
+    DEFAULT_MAX_BYTES >= 1_000_000_000,
+    "at least the importer's 1 GB"
+);
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 const TOTAL_TIMEOUT: Duration = Duration::from_secs(300);
@@ -362,10 +366,6 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(body.len() as u64, size);
-        assert!(
-            DEFAULT_MAX_BYTES >= 1_000_000_000,
-            "at least the importer's 1 GB"
-        );
     }
 
     #[tokio::test]

@@ -165,7 +165,10 @@ fn demo_runs_the_monthly_job_twice_and_the_second_run_changes_nothing() {
     assert!(first.contains("users.csv lines 322, 323"), "{first}");
     assert!(first.contains("`invalid_email`") && first.contains("`unknown_organization`"));
     assert_eq!(first.matches("✅ pass").count(), 5, "{first}");
-    assert!(first.contains("<summary>Change since last month ("), "{first}");
+    assert!(
+        first.contains("<summary>Change since last month ("),
+        "{first}"
+    );
     assert!(first.contains("| Zendesk organizations not in Pages (kept) | 1 |"));
 
     // The records a person touched were kept.
