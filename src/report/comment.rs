@@ -387,10 +387,19 @@ fn visible(summary: &RunSummary, previous: Option<&Carry>, level: Level) -> Stri
                 }
             ));
         }
+        let last_month = summary
+            .month
+            .as_deref()
+            .is_some_and(|m| history::is_month_before(&previous.month, m));
         details(
             &mut out,
             &format!(
-                "Change since last month ({})",
+                "Change since {} ({})",
+                if last_month {
+                    "last month"
+                } else {
+                    "the last results"
+                },
                 view::previous_month(previous)
             ),
             &deltas,

@@ -40,6 +40,11 @@ impl HistoryPoint {
     }
 }
 
+/// Whether `earlier` is the month right before `month` (both `YYYY-MM`).
+pub fn is_month_before(earlier: &str, month: &str) -> bool {
+    matches!((month_index(earlier), month_index(month)), (Some(a), Some(b)) if a + 1 == b)
+}
+
 /// `YYYY-MM` → months since year 0, or `None` for anything else.
 fn month_index(month: &str) -> Option<u32> {
     let (y, m) = month.split_once('-')?;

@@ -1134,3 +1134,54 @@ async fn two_runs_racing_on_a_fresh_month_end_on_one_issue() {
         assert!(notes.iter().any(|c| c.body.contains(&format!("#{kept}"))));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_month_without_a_run_keeps_the_history_and_the_chart_shows_the_gap() {
+    use pages_zendesk_sync::report::comment::parse_carry;
+    use pages_zendesk_sync::report::history::HistoryPoint;
+    let env = Env::new().await;
+    // September ran (and carried August); October had no run at all.
+    let september = env.gh.seed_issue(SeedIssue {
+        title: "Run September 2026 Pages/Zendesk user, role, and org sync".into(),
+        body: rendered_body("2026-09"),
+        labels: vec![LABEL.into()],
+        open: false,
+        created_at: Utc.with_ymd_and_hms(2026, 9, 1, 6, 0, 0).unwrap(),
+        pull_request: false,
+    });
+    let mut summary = october_summary();
+    summary.month = Some("2026-09".into());
+    summary.totals = Totals {
+        pages_organizations: 3,
+        pages_users: 5,
+        pages_memberships: 5,
+        pages_managers: 2,
+        zendesk_organizations: 3,
+        zendesk_memberships: 5,
+        zendesk_users: 5,
+    };
+    let mut august = summary.carry().unwrap();
+    august.month = "2026-08".into();
+    env.gh.seed_comment(
+        september,
+        &render_comment(&summary, Some(&august), "5001-1"),
+    );
+
+    let run = env.run("7001", &[]).await;
+    assert_eq!(run.code, 0, "{}", run.describe());
+    let comment = &env.comments()[0];
+    assert!(
+        comment.contains("<summary>Change since the last results (2026-09)</summary>"),
+        "{comment}"
+    );
+    assert!(comment.contains("No results for 2026-10."), "{comment}");
+    assert!(comment.contains("x-axis [\"2026-08\", \"2026-09\", \"2026-11\"]"));
+    let carry = parse_carry(comment).unwrap();
+    let months: Vec<&str> = carry.history.iter().map(HistoryPoint::month).collect();
+    assert_eq!(months, ["2026-08", "2026-09"]);
+    let summary = run.step_summary.unwrap();
+    assert!(
+        summary.contains("x-axis [\"2026-08\", \"2026-09\", \"2026-11\"]"),
+        "{summary}"
+    );
+}
