@@ -271,8 +271,15 @@ pub(super) fn deltas(current: &Totals, previous: &Totals) -> Vec<Delta> {
             current.zendesk_memberships,
         ),
     ];
+    // Carry blocks written before Zendesk partner users were counted hold 0 for them.
+    let users = (previous.zendesk_users > 0).then_some((
+        "Zendesk partner users",
+        previous.zendesk_users,
+        current.zendesk_users,
+    ));
     pairs
         .into_iter()
+        .chain(users)
         .map(|(label, previous, current)| Delta {
             label,
             previous,
