@@ -338,10 +338,13 @@ impl Series {
         let Some(open) = self.current.as_mut() else {
             anyhow::bail!("no open file for {}", self.stem);
         };
-        let name = &self.files.last().map(|f| f.1.clone()).unwrap_or_default();
-        open.out
-            .write_all(record)
-            .with_context(|| format!("writing {name}"))?;
+        let files = &self.files;
+        open.out.write_all(record).with_context(|| {
+            format!(
+                "writing {}",
+                files.last().map(|f| f.1.as_str()).unwrap_or_default()
+            )
+        })?;
         open.rows += 1;
         open.bytes += record.len() as u64;
         Ok(())
