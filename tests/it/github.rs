@@ -889,3 +889,73 @@ async fn a_persons_unlabelled_issue_on_a_later_page_is_adopted_not_duplicated() 
     );
     assert_eq!(calls(&log, "PATCH", &format!("{ISSUES}/{person}")).len(), 1);
 }
+
+#[tokio::test]
+async fn the_standin_lists_issues_like_github_with_pull_requests_since_and_links() {
+    let standin = GithubStandin::start(StandinOptions::default())
+        .await
+        .unwrap();
+    for i in 0..5u32 {
+        standin.seed_issue_by(
+            SeedIssue {
+                title: format!("item {i}"),
+                body: String::new(),
+                labels: if i == 3 { vec!["x".into()] } else { vec![] },
+                open: i != 1,
+                created_at: Utc.with_ymd_and_hms(2026, 11, 1 + i, 0, 0, 0).unwrap(),
+                pull_request: i == 2,
+            },
+            "someone",
+        );
+    }
+    let http = reqwest::Client::new();
+    let get = |query: &str| {
+        let req = http
+            .get(format!("{}{ISSUES}?{query}", standin.api_url()))
+            .bearer_auth(standin.token())
+            .send();
+        async move {
+            let resp = req.await.unwrap();
+            let status = resp.status().as_u16();
+            let link = resp
+                .headers()
+                .get("link")
+                .map(|v| v.to_str().unwrap().to_string());
+            let body: serde_json::Value = resp.json().await.unwrap();
+            (status, link, body)
+        }
+    };
+    let titles = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["title"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // Default: open only, newest created first, pull requests mixed in (with the key).
+    let (status, link, body) = get("").await;
+    assert_eq!(status, 200);
+    assert_eq!(link, None);
+    assert_eq!(titles(&body), ["item 4", "item 3", "item 2", "item 0"]);
+    assert!(body[2]["pull_request"].is_object());
+    assert!(body[0].get("pull_request").is_none());
+    // state=all, ascending, two per page, with absolute Link URLs keeping the filters.
+    let (_, link, body) = get("state=all&direction=asc&per_page=2&page=2").await;
+    assert_eq!(titles(&body), ["item 2", "item 3"]);
+    let link = link.unwrap();
+    assert!(link.contains(&format!(
+        "<{}{ISSUES}?direction=asc&per_page=2&state=all&page=3>; rel=\"next\"",
+        standin.api_url()
+    )));
+    assert!(link.contains("rel=\"prev\"") && link.contains("rel=\"first\""));
+    // `since` filters on the last update, not on creation.
+    standin.edit_issue_body(1, "touched");
+    let (_, _, body) = get("state=all&since=2026-11-20T00:00:00Z").await;
+    assert_eq!(titles(&body), ["item 0"]);
+    // Labels filter; per_page is capped at 100; a bad direction is a 422.
+    let (_, _, body) = get("state=all&labels=X").await;
+    assert_eq!(titles(&body), ["item 3"]);
+    let (_, link, body) = get("state=all&per_page=500").await;
+    assert_eq!((titles(&body).len(), link), (5, None));
+    assert_eq!(get("direction=sideways").await.0, 422);
+}
