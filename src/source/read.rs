@@ -126,16 +126,28 @@ async fn read_file(path: &std::path::Path, label: &str, max_bytes: u64) -> Resul
     if meta.len() > max_bytes {
         return Err(too_big(label, max_bytes).into());
     }
-    let file = tokio::fs::File::open(path).await.map_err(unreadable)?;
     // The length is a hint: a pipe says 0 and a file may grow while it is read. Never
     // read more than the limit plus one byte, which tells "too big" from "exactly full".
-    read_limited(file, meta.len(), max_bytes)
-        .await
-        .map_err(|e| match e {
-            Limited::TooBig => too_big(label, max_bytes),
-            Limited::Io(e) => unreadable(e),
-        })
-        .map_err(Into::into)
+    // One blocking read into a buffer of the right size (tokio's file reads hop to the
+    // blocking pool once per 2 MiB chunk).
+    let path = path.to_path_buf();
+    let size_hint = meta.len();
+    let read = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+        use std::io::Read;
+        let file = std::fs::File::open(&path)?;
+        let capacity = usize::try_from(size_hint.min(max_bytes)).unwrap_or(0);
+        let mut body = Vec::with_capacity(capacity.saturating_add(1));
+        file.take(max_bytes.saturating_add(1))
+            .read_to_end(&mut body)?;
+        Ok(body)
+    })
+    .await
+    .map_err(|e| unreadable(std::io::Error::other(e)))?;
+    let body = read.map_err(unreadable)?;
+    if body.len() as u64 > max_bytes {
+        return Err(too_big(label, max_bytes).into());
+    }
+    Ok(body)
 }
 
 enum Limited {
@@ -366,6 +378,15 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(body.len() as u64, size);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_file_that_says_it_is_empty_but_never_ends_is_cut_off_at_the_limit() {
+        let loc = Location::Path("/dev/zero".into());
+        let err = read(&loc, None, 10_000).await.unwrap_err();
+        let source = err.downcast_ref::<SourceError>().expect("a SourceError");
+        assert!(source.problem.contains("larger than the limit"), "{err:#}");
     }
 
     #[tokio::test]
