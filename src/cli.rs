@@ -180,6 +180,11 @@ pub struct ExportArgs {
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
 
+    /// Which Zendesk importer the files are for: `data-importer` (Zendesk's recommended
+    /// data importer) or `bulk-actions` (the legacy Bulk actions import pages).
+    #[arg(long, value_enum, default_value_t = crate::export::ImporterFormat::DataImporter)]
+    pub format: crate::export::ImporterFormat,
+
     /// Write the row problems, per row, to this JSON file.
     #[arg(long, value_name = "FILE")]
     pub report_json: Option<PathBuf>,

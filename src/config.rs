@@ -28,6 +28,15 @@ pub struct RawConfig {
     pub github: RawGithub,
     #[serde(default)]
     pub pages: RawPages,
+    #[serde(default)]
+    pub reports: RawReports,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReports {
+    /// The largest report read, in bytes.
+    pub max_bytes: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -199,6 +208,22 @@ impl Default for GithubSettings {
     }
 }
 
+/// How the Pages reports are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportSettings {
+    /// A report larger than this is refused before it is parsed (a wrong or runaway
+    /// download). The default, 1 GiB, is at least what Zendesk's data importer takes.
+    pub max_bytes: u64,
+}
+
+impl Default for ReportSettings {
+    fn default() -> Self {
+        ReportSettings {
+            max_bytes: crate::source::DEFAULT_MAX_BYTES,
+        }
+    }
+}
+
 /// The validated configuration file.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FileSettings {
@@ -207,6 +232,7 @@ pub struct FileSettings {
     pub zendesk: ZendeskTuning,
     pub github: GithubSettings,
     pub pages: PagesOptions,
+    pub reports: ReportSettings,
 }
 
 impl FileSettings {
@@ -309,6 +335,12 @@ impl FileSettings {
             }
             s.zendesk.job_poll_interval_ms = ms;
         }
+        if let Some(max) = raw.reports.max_bytes {
+            if max < 1024 {
+                bail!("reports.max_bytes must be at least 1024, got {max}");
+            }
+            s.reports.max_bytes = max;
+        }
         if let Some(t) = raw.github.template {
             s.github.template = t;
         }
@@ -341,6 +373,15 @@ mod tests {
     #[test]
     fn an_empty_file_gives_the_defaults() {
         assert_eq!(FileSettings::parse("").unwrap(), FileSettings::default());
+    }
+
+    #[test]
+    fn the_report_size_limit_is_a_setting_of_at_least_a_gigabyte_by_default() {
+        assert!(FileSettings::default().reports.max_bytes >= 1_000_000_000);
+        let s = FileSettings::parse("reports:\n  max_bytes: 2000000000\n").unwrap();
+        assert_eq!(s.reports.max_bytes, 2_000_000_000);
+        assert!(FileSettings::parse("reports:\n  max_bytes: 10\n").is_err());
+        assert!(FileSettings::parse("reports:\n  max_size: 10\n").is_err());
     }
 
     #[test]

@@ -1,435 +1,734 @@
-//! The offline fallback: CSV files for Zendesk's bulk importer (Admin Center, "Bulk
-//! actions" import of organizations and users), built from the parsed Pages reports. It
-//! replaces the spreadsheet steps of the manual process; `sync` is the way that keeps
-//! Zendesk fully in step.
+//! The offline fallback: CSV files for one of Zendesk's two user importers, built from
+//! the parsed Pages reports. It replaces the spreadsheet steps of the manual process;
+//! `sync` is the way that keeps Zendesk fully in step.
 //!
-//! Owns the file layout and the CSV text. Pure: no I/O (the `export` command writes the
-//! files), and never changes what the reports say.
+//! Owns the file layout, the CSV text, the importers' limits and the import instructions.
+//! Writes the files as a stream (buffered, one file open per series at a time, the
+//! organizations and the users series in parallel), so memory does not grow with the
+//! output. Never changes what the reports say: a row that cannot be written faithfully is
+//! reported, not mangled.
 //!
-//! Layout (import the files in the order returned, one at a time, waiting for each):
-//! - `organizations-001.csv`, … first: the importer needs the organizations before users
-//!   can be added to them. Columns `name, details` (details = Agency).
-//! - `users-001.csv`, … then. Columns `name, email, external_id, <roles field>,
-//!   organization, tags`. The roles field is `details`, `notes`, or
-//!   `custom_fields.<key>` for `user_field:<key>`; `tags` holds the manager tag for org
-//!   managers.
-//! - At most 1,999 data rows per file: the Bulk actions page takes 2,000 rows including
-//!   the header.
+//! Two formats (Zendesk help centre, "Bulk importing users and organizations",
+//! support.zendesk.com/hc/en-us/articles/4408893496218 and …/203661996; "Bulk importing
+//! organization data (legacy)", …/10729670046106):
+//! - [`ImporterFormat::DataImporter`] (the default, Zendesk's recommended data importer):
+//!   users columns `name, emails, external_id, <roles field>, organizations, tags`; a file
+//!   may hold up to 1 GB, Zendesk recommends at most 500,000 rows (header included), and
+//!   a row may not exceed 128 KB.
+//! - [`ImporterFormat::BulkActions`] (the legacy Admin Center "Bulk actions" pages the
+//!   original issue template uses): users columns `name, email, external_id, [<roles
+//!   field>,] organization, tags`; at most 2,000 rows per file, header included.
 //!
-//! Several organizations per user: the importer's `organization` column names one
-//! organization, and Zendesk warns against listing the same user twice in one file. So
-//! users are written in rounds: round 1 adds each user's first organization (in key
-//! order), round 2 the second for users with at least two, and so on; each round starts a
-//! new file, so no file names a user twice. On an account with multiple organizations
-//! enabled (Professional and up) each later import adds a membership; on an account
-//! without it, a user can only be in one organization anyway and the last import wins.
-//! Every row of a user carries the same name, roles text and tags, so the rounds agree.
+//! On update both importers *replace* a user's organizations with the cell's list (they do
+//! not add to it), and a user listed twice in one file can make the import fail. So each
+//! user is written exactly once, in one row, with every organization in one cell,
+//! separated by `|` as both importers document for users in several organizations. An
+//! organization whose name contains `|` cannot be written that way: that user's row is
+//! left out and reported. The legacy importer *appends* `details` instead of replacing
+//! it, so with the roles text configured for `details` the bulk-actions files leave that
+//! column out (a monthly import would pile the roles text up).
+//!
+//! Cells a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, a tab or a
+//! carriage return) are neutralised with a leading `'` where the text is free (names,
+//! agency, roles text). In a cell that identifies a record (an email, an organization
+//! name) the prefix would change the identity, so that row is reported instead.
 //!
 //! Deliberately not written:
 //! - `role`: Zendesk creates imported users as end-users by default, and a `role` column
 //!   would also demote an existing agent or admin who is in a Pages organization
 //!   (DESIGN.md "Never change the role … of a Zendesk agent or admin").
-//! - Removals: the importer only adds and updates; memberships that Pages no longer has
-//!   stay until `sync` removes them.
-//!
-//! Known limits of the importer (why `sync` is preferred): it overwrites an existing
-//! user's name and may replace the tag list instead of merging it.
+//! - Removals: the importers only add and update.
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Serialize;
 
 use crate::config::{Policy, RolesField};
+use crate::model::{DesiredState, DesiredUser};
 use crate::source::Reports;
 
-/// The Bulk actions import takes 2,000 rows per file, the header included.
-pub const MAX_DATA_ROWS_PER_FILE: usize = 1_999;
-
-/// One CSV file for the importer: a file name and its UTF-8 text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImporterFile {
-    pub name: String,
-    pub contents: String,
+/// The two Zendesk importers the export can write for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImporterFormat {
+    /// Zendesk's data importer (Admin Center > Objects and rules > Tools > Data importer).
+    #[default]
+    DataImporter,
+    /// The legacy Bulk actions import pages (Admin Center > People > Bulk actions).
+    BulkActions,
 }
 
-/// The importer files in import order: organizations first, then users.
-pub fn importer_files(reports: &Reports, policy: &Policy) -> Vec<ImporterFile> {
-    importer_files_with_limit(reports, policy, MAX_DATA_ROWS_PER_FILE)
+/// What one importer accepts per file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Limits {
+    /// Data rows per file (the header not counted).
+    pub max_data_rows: usize,
+    /// Bytes per file, header included.
+    pub max_file_bytes: u64,
+    /// Bytes per row, line end included.
+    pub max_row_bytes: usize,
 }
 
-/// As [`importer_files`], with at most `max_rows` data rows per file (at least 1).
-pub fn importer_files_with_limit(
-    reports: &Reports,
-    policy: &Policy,
-    max_rows: usize,
-) -> Vec<ImporterFile> {
-    let max_rows = max_rows.max(1);
-    let desired = &reports.desired;
-    let mut files = Vec::new();
+/// The legacy Bulk actions pages take 2,000 rows per file, the header included.
+pub const BULK_ACTIONS_MAX_DATA_ROWS: usize = 1_999;
+/// The data importer: "we recommend a maximum of 500,000 rows", the header included.
+pub const DATA_IMPORTER_MAX_DATA_ROWS: usize = 499_999;
+/// The data importer: "can't exceed 1 GB in size" (read as 10^9 bytes, the stricter).
+pub const DATA_IMPORTER_MAX_FILE_BYTES: u64 = 1_000_000_000;
+/// The data importer: "each row can't exceed 128 KB" (read as 128,000 bytes, the stricter).
+pub const DATA_IMPORTER_MAX_ROW_BYTES: usize = 128_000;
 
-    let org_rows: Vec<[&str; 2]> = desired
-        .orgs
-        .values()
-        .map(|o| [o.name.as_str(), o.details.as_str()])
-        .collect();
-    push_chunks(
-        &mut files,
-        "organizations",
-        &["name", "details"],
-        &org_rows,
-        max_rows,
-    );
+/// The separator both importers use between a user's organizations in one cell.
+pub const ORGANIZATION_SEPARATOR: char = '|';
 
-    let roles_column = match &policy.roles_field {
-        RolesField::Details => "details".to_string(),
-        RolesField::Notes => "notes".to_string(),
-        RolesField::UserField(key) => format!("custom_fields.{key}"),
-    };
-    let header = [
-        "name",
-        "email",
-        "external_id",
-        roles_column.as_str(),
-        "organization",
-        "tags",
-    ];
-    // Per user: the fields shared by all of its rows, then its organizations in key order.
-    let users: Vec<([String; 5], Vec<&str>)> = desired
-        .users
-        .values()
-        .map(|u| {
-            let tags = if u.is_manager() {
-                policy.manager_tag.clone()
-            } else {
-                String::new()
-            };
-            let orgs = u
-                .roles
-                .keys()
-                .map(|k| desired.orgs.get(k).map_or(k.as_str(), |o| o.name.as_str()))
-                .collect();
-            let shared = [
-                u.name(),
-                u.email.as_str().to_string(),
-                u.external_id.clone(),
-                desired.roles_text(u),
-                tags,
-            ];
-            (shared, orgs)
-        })
-        .collect();
-    let rounds = users.iter().map(|(_, orgs)| orgs.len()).max().unwrap_or(0);
-    let mut counter = 0;
-    for round in 0..rounds {
-        let rows: Vec<[&str; 6]> = users
-            .iter()
-            .filter_map(|([name, email, external_id, roles, tags], orgs)| {
-                let org = orgs.get(round)?;
-                Some([
-                    name.as_str(),
-                    email.as_str(),
-                    external_id.as_str(),
-                    roles.as_str(),
-                    org,
-                    tags.as_str(),
-                ])
-            })
-            .collect();
-        counter = push_chunks_numbered(&mut files, "users", &header, &rows, max_rows, counter);
-    }
-    files
-}
-
-fn push_chunks<const N: usize>(
-    files: &mut Vec<ImporterFile>,
-    stem: &str,
-    header: &[&str; N],
-    rows: &[[&str; N]],
-    max_rows: usize,
-) {
-    push_chunks_numbered(files, stem, header, rows, max_rows, 0);
-}
-
-/// Appends `rows` as files `<stem>-NNN.csv` of at most `max_rows` rows, numbering on from
-/// `counter`; returns the last number used.
-fn push_chunks_numbered<const N: usize>(
-    files: &mut Vec<ImporterFile>,
-    stem: &str,
-    header: &[&str; N],
-    rows: &[[&str; N]],
-    max_rows: usize,
-    mut counter: usize,
-) -> usize {
-    for chunk in rows.chunks(max_rows) {
-        counter += 1;
-        let mut contents = String::new();
-        push_record(&mut contents, header);
-        for row in chunk {
-            push_record(&mut contents, row);
+impl ImporterFormat {
+    pub fn limits(self) -> Limits {
+        match self {
+            ImporterFormat::DataImporter => Limits {
+                max_data_rows: DATA_IMPORTER_MAX_DATA_ROWS,
+                max_file_bytes: DATA_IMPORTER_MAX_FILE_BYTES,
+                max_row_bytes: DATA_IMPORTER_MAX_ROW_BYTES,
+            },
+            // No byte limit is documented for the legacy pages; 1,999 short rows are small.
+            ImporterFormat::BulkActions => Limits {
+                max_data_rows: BULK_ACTIONS_MAX_DATA_ROWS,
+                max_file_bytes: u64::MAX,
+                max_row_bytes: usize::MAX,
+            },
         }
-        files.push(ImporterFile {
-            name: format!("{stem}-{counter:03}.csv"),
-            contents,
-        });
     }
-    counter
+
+    /// The name on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImporterFormat::DataImporter => "data-importer",
+            ImporterFormat::BulkActions => "bulk-actions",
+        }
+    }
+
+    /// Whether the users files carry the roles text: not when it would go to `details`
+    /// through the legacy importer, which appends to `details` instead of replacing it.
+    pub fn writes_roles(self, policy: &Policy) -> bool {
+        !(self == ImporterFormat::BulkActions && policy.roles_field == RolesField::Details)
+    }
+
+    /// The users files' header, in the importer's column names and order.
+    pub fn user_columns(self, policy: &Policy) -> Vec<String> {
+        let (email, organizations) = match self {
+            ImporterFormat::DataImporter => ("emails", "organizations"),
+            ImporterFormat::BulkActions => ("email", "organization"),
+        };
+        let mut columns = vec!["name".to_string(), email.into(), "external_id".into()];
+        if self.writes_roles(policy) {
+            columns.push(match &policy.roles_field {
+                RolesField::Details => "details".to_string(),
+                RolesField::Notes => "notes".to_string(),
+                RolesField::UserField(key) => format!("custom_fields.{key}"),
+            });
+        }
+        columns.push(organizations.into());
+        columns.push("tags".into());
+        columns
+    }
+}
+
+/// The organizations files' header (both importers).
+pub const ORGANIZATION_COLUMNS: [&str; 2] = ["name", "details"];
+
+/// Why a record was left out of the files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportProblemKind {
+    /// One of the user's organizations has `|` in its name: the one-cell list would split
+    /// it into two organizations that do not exist.
+    OrganizationNameHasSeparator,
+    /// The row is longer than the importer accepts.
+    RowTooLong,
+    /// An email or an organization name starts like a spreadsheet formula; neutralising
+    /// it would change which record it names.
+    FormulaInKeyCell,
+}
+
+impl std::fmt::Display for ExportProblemKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ExportProblemKind::OrganizationNameHasSeparator => {
+                "an organization's name contains `|`, which the importer reads as a separator"
+            }
+            ExportProblemKind::RowTooLong => "the row is longer than the importer accepts",
+            ExportProblemKind::FormulaInKeyCell => {
+                "an email or organization name starts like a spreadsheet formula"
+            }
+        })
+    }
+}
+
+/// A record left out of the files: the Pages user id and users.csv line, or the
+/// organization's position in the organizations file order (1-based). No email, no name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct ExportProblem {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pages_user_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub users_line: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization_index: Option<usize>,
+    pub problem: ExportProblemKind,
+}
+
+/// What was written, in import order. Counts and file names only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Written {
+    pub format: ImporterFormat,
+    pub organization_files: Vec<String>,
+    pub user_files: Vec<String>,
+    pub organizations: usize,
+    pub users: usize,
+    /// Organization cells across the users rows (one per membership written).
+    pub memberships: usize,
+    pub problems: Vec<ExportProblem>,
+}
+
+impl Written {
+    /// Every file in import order: organizations first (the importer needs them before
+    /// users can be added to them), then users.
+    pub fn files(&self) -> Vec<String> {
+        self.organization_files
+            .iter()
+            .chain(&self.user_files)
+            .cloned()
+            .collect()
+    }
+}
+
+/// Whether a spreadsheet would treat the cell as a formula (OWASP "CSV injection").
+fn looks_like_formula(cell: &str) -> bool {
+    cell.starts_with(['=', '+', '-', '@', '\t', '\r'])
+}
+
+/// Free text: prefixed with `'` when a spreadsheet would run it.
+fn neutralise(cell: &str) -> Cow<'_, str> {
+    if looks_like_formula(cell) {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        Cow::Borrowed(cell)
+    }
 }
 
 /// One CSV record, RFC 4180 style: fields quoted when they hold a comma, a quote, a line
 /// break or surrounding spaces; quotes doubled; CRLF after the record.
-fn push_record(out: &mut String, fields: &[&str]) {
+pub fn encode_record<S: AsRef<str>>(out: &mut Vec<u8>, fields: &[S]) {
     for (i, field) in fields.iter().enumerate() {
+        let field = field.as_ref();
         if i > 0 {
-            out.push(',');
+            out.push(b',');
         }
         let quote = field.contains([',', '"', '\n', '\r'])
             || field.starts_with(char::is_whitespace)
             || field.ends_with(char::is_whitespace);
         if quote {
-            out.push('"');
-            out.push_str(&field.replace('"', "\"\""));
-            out.push('"');
+            out.push(b'"');
+            for part in field.split('"').enumerate() {
+                if part.0 > 0 {
+                    out.extend_from_slice(b"\"\"");
+                }
+                out.extend_from_slice(part.1.as_bytes());
+            }
+            out.push(b'"');
         } else {
-            out.push_str(field);
+            out.extend_from_slice(field.as_bytes());
         }
     }
-    out.push_str("\r\n");
+    out.extend_from_slice(b"\r\n");
 }
 
-/// A short text for the output directory: which files to import, in which order.
-/// Counts and file names only.
-pub fn import_instructions(files: &[ImporterFile]) -> String {
-    let mut text = String::from(
-        "Zendesk bulk import files written by pages-zendesk-sync export.\n\
-         Import them one at a time, in this order, waiting for each import to finish\n\
-         (Admin Center > People > Bulk actions > Import organizations / Import users;\n\
-         for users choose \"Create and update\"):\n\n",
+/// Organization names by the address of their key's shared text: the parser hands every
+/// user a clone of the organization's own key, so one pointer lookup replaces a string
+/// comparison walk through the map (a million users, over a million memberships).
+struct OrgNames<'a> {
+    desired: &'a DesiredState,
+    by_address: rustc_hash::FxHashMap<usize, &'a str>,
+}
+
+impl<'a> OrgNames<'a> {
+    fn new(desired: &'a DesiredState) -> Self {
+        let by_address = desired
+            .orgs
+            .iter()
+            .map(|(k, o)| (k.text_address(), o.name.as_str()))
+            .collect();
+        OrgNames {
+            desired,
+            by_address,
+        }
+    }
+
+    fn name(&self, key: &'a crate::model::OrgKey) -> &'a str {
+        match self.by_address.get(&key.text_address()) {
+            Some(name) => name,
+            None => self
+                .desired
+                .orgs
+                .get(key)
+                .map_or(key.as_str(), |o| o.name.as_str()),
+        }
+    }
+}
+
+/// Reusable buffers for one users row.
+#[derive(Default)]
+struct Scratch {
+    organizations: String,
+    roles: String,
+}
+
+/// Encodes the users row of one Pages user into `out`, or says why it cannot be written.
+fn encode_user<'a>(
+    out: &mut Vec<u8>,
+    names: &OrgNames<'a>,
+    user: &'a DesiredUser,
+    format: ImporterFormat,
+    policy: &Policy,
+    scratch: &mut Scratch,
+) -> Result<(), ExportProblemKind> {
+    let Scratch {
+        organizations,
+        roles,
+    } = scratch;
+    organizations.clear();
+    roles.clear();
+    for (i, (key, role)) in user.roles.iter().enumerate() {
+        let name = names.name(key);
+        if name.contains(ORGANIZATION_SEPARATOR) {
+            return Err(ExportProblemKind::OrganizationNameHasSeparator);
+        }
+        if looks_like_formula(name) {
+            return Err(ExportProblemKind::FormulaInKeyCell);
+        }
+        if i > 0 {
+            organizations.push(ORGANIZATION_SEPARATOR);
+            roles.push_str(", ");
+        }
+        organizations.push_str(name);
+        // The canonical roles text (`DesiredState::roles_text`), built in the same pass.
+        roles.push_str(name);
+        roles.push_str(": ");
+        roles.push_str(role.as_str());
+    }
+    let email = user.email.as_str();
+    if looks_like_formula(email) {
+        return Err(ExportProblemKind::FormulaInKeyCell);
+    }
+    let name = user.name();
+    let tags = if user.is_manager() {
+        policy.manager_tag.as_str()
+    } else {
+        ""
+    };
+    let name = neutralise(&name);
+    if format.writes_roles(policy) {
+        let roles = neutralise(roles);
+        encode_record(
+            out,
+            &[
+                &*name,
+                email,
+                &user.external_id,
+                &roles,
+                organizations.as_str(),
+                tags,
+            ],
+        );
+    } else {
+        encode_record(
+            out,
+            &[
+                &*name,
+                email,
+                &user.external_id,
+                organizations.as_str(),
+                tags,
+            ],
+        );
+    }
+    Ok(())
+}
+
+/// A numbered series of files (`<stem>-001.csv`, …) written to temporary names, each
+/// with the header, rolled over at the row and byte limits.
+struct Series {
+    dir: PathBuf,
+    stem: &'static str,
+    header: Vec<u8>,
+    limits: Limits,
+    /// (temporary path, final name) of every file started.
+    files: Vec<(PathBuf, String)>,
+    current: Option<Open>,
+}
+
+struct Open {
+    out: BufWriter<File>,
+    rows: usize,
+    bytes: u64,
+}
+
+impl Series {
+    fn new(dir: &Path, stem: &'static str, header: &[impl AsRef<str>], limits: Limits) -> Self {
+        let mut line = Vec::new();
+        encode_record(&mut line, header);
+        Series {
+            dir: dir.to_path_buf(),
+            stem,
+            header: line,
+            limits,
+            files: Vec::new(),
+            current: None,
+        }
+    }
+
+    fn push(&mut self, record: &[u8]) -> Result<()> {
+        let full = self.current.as_ref().is_none_or(|c| {
+            c.rows >= self.limits.max_data_rows
+                || c.bytes + record.len() as u64 > self.limits.max_file_bytes
+        });
+        if full {
+            self.start()?;
+        }
+        let Some(open) = self.current.as_mut() else {
+            anyhow::bail!("no open file for {}", self.stem);
+        };
+        let files = &self.files;
+        open.out.write_all(record).with_context(|| {
+            format!(
+                "writing {}",
+                files.last().map(|f| f.1.as_str()).unwrap_or_default()
+            )
+        })?;
+        open.rows += 1;
+        open.bytes += record.len() as u64;
+        Ok(())
+    }
+
+    fn start(&mut self) -> Result<()> {
+        self.close()?;
+        let name = format!("{}-{:03}.csv", self.stem, self.files.len() + 1);
+        let temp = self.dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        let file = File::create(&temp).with_context(|| format!("creating {name}"))?;
+        let mut out = BufWriter::with_capacity(1 << 20, file);
+        out.write_all(&self.header)
+            .with_context(|| format!("writing {name}"))?;
+        self.files.push((temp, name));
+        self.current = Some(Open {
+            out,
+            rows: 0,
+            bytes: self.header.len() as u64,
+        });
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<()> {
+        if let Some(open) = self.current.take() {
+            let file = open
+                .out
+                .into_inner()
+                .map_err(|e| e.into_error())
+                .context("writing an export file")?;
+            // No fsync: the files are renamed into place only once all are complete, and
+            // an export is redone in seconds; syncing a gigabyte costs more than that.
+            drop(file);
+        }
+        Ok(())
+    }
+
+    /// Closes the last file; returns (temporary path, final name) in order.
+    fn finish(mut self) -> Result<Vec<(PathBuf, String)>> {
+        self.close()?;
+        Ok(std::mem::take(&mut self.files))
+    }
+}
+
+fn remove_temps(files: &[(PathBuf, String)]) {
+    for (temp, _) in files {
+        let _ = std::fs::remove_file(temp);
+    }
+}
+
+/// Writes the importer files into `dir` (which must exist) and returns what was written.
+/// Every file is written to a temporary name first and renamed into place only when all
+/// are complete, so an interrupted export never leaves a part file that looks whole.
+pub fn write_files(
+    reports: &Reports,
+    policy: &Policy,
+    format: ImporterFormat,
+    limits: Limits,
+    dir: &Path,
+) -> Result<Written> {
+    let limits = Limits {
+        max_data_rows: limits.max_data_rows.max(1),
+        ..limits
+    };
+    let desired = &reports.desired;
+    let (orgs, users) = std::thread::scope(|scope| {
+        let orgs = scope.spawn(|| write_organizations(desired, limits, dir));
+        let users = write_users(desired, policy, format, limits, dir);
+        let orgs = orgs
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("writing the organizations files failed")));
+        (orgs, users)
+    });
+    let (orgs, users) = match (orgs, users) {
+        (Ok(o), Ok(u)) => (o, u),
+        (o, u) => {
+            if let Ok(o) = &o {
+                remove_temps(&o.files);
+            }
+            if let Ok(u) = &u {
+                remove_temps(&u.files);
+            }
+            return Err(match (o, u) {
+                (Err(e), _) | (_, Err(e)) => e,
+                (Ok(_), Ok(_)) => anyhow::anyhow!("writing the export files failed"),
+            });
+        }
+    };
+    let all: Vec<(PathBuf, String)> = orgs.files.iter().chain(&users.files).cloned().collect();
+    for (temp, name) in &all {
+        if let Err(e) = std::fs::rename(temp, dir.join(name)) {
+            remove_temps(&all);
+            return Err(e).with_context(|| format!("writing {name}"));
+        }
+    }
+    let mut problems = orgs.problems;
+    problems.extend(users.problems);
+    Ok(Written {
+        format,
+        organization_files: orgs.files.into_iter().map(|f| f.1).collect(),
+        user_files: users.files.into_iter().map(|f| f.1).collect(),
+        organizations: orgs.records,
+        users: users.records,
+        memberships: users.memberships,
+        problems,
+    })
+}
+
+/// What one series wrote.
+struct SeriesOut {
+    files: Vec<(PathBuf, String)>,
+    records: usize,
+    memberships: usize,
+    problems: Vec<ExportProblem>,
+}
+
+fn write_organizations(desired: &DesiredState, limits: Limits, dir: &Path) -> Result<SeriesOut> {
+    let mut series = Series::new(dir, "organizations", &ORGANIZATION_COLUMNS, limits);
+    let mut problems = Vec::new();
+    let mut written = 0;
+    let mut record = Vec::with_capacity(256);
+    let result = (|| -> Result<()> {
+        for (index, org) in desired.orgs.values().enumerate() {
+            if looks_like_formula(&org.name) {
+                problems.push(ExportProblem {
+                    pages_user_id: None,
+                    users_line: None,
+                    organization_index: Some(index + 1),
+                    problem: ExportProblemKind::FormulaInKeyCell,
+                });
+                continue;
+            }
+            record.clear();
+            encode_record(&mut record, &[org.name.as_str(), &neutralise(&org.details)]);
+            if record.len() > limits.max_row_bytes {
+                problems.push(ExportProblem {
+                    pages_user_id: None,
+                    users_line: None,
+                    organization_index: Some(index + 1),
+                    problem: ExportProblemKind::RowTooLong,
+                });
+                continue;
+            }
+            series.push(&record)?;
+            written += 1;
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => Ok(SeriesOut {
+            files: series.finish()?,
+            records: written,
+            memberships: 0,
+            problems,
+        }),
+        Err(e) => {
+            let files = series.finish().unwrap_or_default();
+            remove_temps(&files);
+            Err(e)
+        }
+    }
+}
+
+fn write_users(
+    desired: &DesiredState,
+    policy: &Policy,
+    format: ImporterFormat,
+    limits: Limits,
+    dir: &Path,
+) -> Result<SeriesOut> {
+    let mut series = Series::new(dir, "users", &format.user_columns(policy), limits);
+    let mut problems = Vec::new();
+    let (mut users, mut memberships) = (0, 0);
+    let mut record = Vec::with_capacity(512);
+    let mut scratch = Scratch::default();
+    let names = OrgNames::new(desired);
+    let result = (|| -> Result<()> {
+        for user in desired.users.values() {
+            record.clear();
+            let problem = match encode_user(&mut record, &names, user, format, policy, &mut scratch)
+            {
+                Ok(()) if record.len() <= limits.max_row_bytes => {
+                    series.push(&record)?;
+                    users += 1;
+                    memberships += user.roles.len();
+                    continue;
+                }
+                Ok(()) => ExportProblemKind::RowTooLong,
+                Err(kind) => kind,
+            };
+            problems.push(ExportProblem {
+                pages_user_id: Some(user.pages_id),
+                users_line: Some(user.line),
+                organization_index: None,
+                problem,
+            });
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => Ok(SeriesOut {
+            files: series.finish()?,
+            records: users,
+            memberships,
+            problems,
+        }),
+        Err(e) => {
+            let files = series.finish().unwrap_or_default();
+            remove_temps(&files);
+            Err(e)
+        }
+    }
+}
+
+/// The instructions file next to the CSVs: which files to import, in which order, and
+/// what each importer does to records that already exist. Counts and file names only.
+pub fn import_instructions(written: &Written, policy: &Policy) -> String {
+    let mut t = String::new();
+    let files = written.files();
+    match written.format {
+        ImporterFormat::DataImporter => t.push_str(
+            "Zendesk import files written by `pages-zendesk-sync export --format data-importer`,\n\
+             for Zendesk's data importer (Admin Center > Objects and rules > Tools > Data importer).\n",
+        ),
+        ImporterFormat::BulkActions => t.push_str(
+            "Zendesk import files written by `pages-zendesk-sync export --format bulk-actions`,\n\
+             for the legacy Bulk actions pages (Admin Center > People > Bulk actions >\n\
+             Import organizations / Import users).\n",
+        ),
+    }
+    t.push_str(
+        "\nBEFORE YOU IMPORT, check one setting: Admin Center > People > Configuration > End users >\n\
+         \"Allow users to belong to multiple organizations\" must be ON. If it is off, Zendesk keeps\n\
+         only one organization per user and every partner user in several Pages organizations\n\
+         ends up in one of them.\n",
+    );
+    t.push_str(
+        "\nImport the files one at a time, in this order, and wait for each import to finish\n\
+         (the organizations must exist before users can be added to them). For the users files\n\
+         choose to create new users and update existing ones.\n\n",
     );
     for (i, file) in files.iter().enumerate() {
-        text.push_str(&format!("{:>4}. {}\n", i + 1, file.name));
+        t.push_str(&format!("{:>4}. {}\n", i + 1, file));
     }
-    text.push_str(
-        "\nUsers in several organizations appear once per users file round: each later\n\
-         file adds one more organization. Memberships Pages no longer lists are not removed\n\
-         by an import; run `pages-zendesk-sync sync` for that.\n",
-    );
-    text
+    t.push_str("\nWhat the import does to records that already exist in Zendesk:\n");
+    let roles_field = match &policy.roles_field {
+        RolesField::Details => "details".to_string(),
+        RolesField::Notes => "notes".to_string(),
+        RolesField::UserField(key) => format!("the user field {key}"),
+    };
+    let roles = if written.format.writes_roles(policy) {
+        format!("- The Pages roles text replaces what {roles_field} holds.")
+    } else {
+        "- The legacy importer ADDS to a user's details instead of replacing them, so a monthly \
+         import would pile the roles text up. These files therefore leave the roles text out; \
+         use the data importer format or `pages-zendesk-sync sync` to write roles."
+            .to_string()
+    };
+    for item in [
+        "- Organizations: matched by name. Their details are replaced by the Pages agency.",
+        "- Users: matched by email. Each user is in exactly one row of one file, with all of \
+         the user's Pages organizations in one cell, separated by |.",
+        "- A user's organizations are REPLACED, not added to: after the import the user \
+         belongs to exactly the organizations in the cell. This also removes the user from \
+         organizations that Pages does not manage (ones added by hand in Zendesk). Check \
+         those users first.",
+        "- Empty cells overwrite what Zendesk holds: the name, the external id and the tags \
+         are replaced by the file's values. The tags cell holds only the manager tag, so \
+         other tags on these users are removed.",
+        &roles,
+        "- New users get a welcome email if Admin Center > People > Configuration > End users \
+         > \"Also send a welcome email when a new user is created by an agent or admin\" is \
+         on. Pages users are already verified: turn it off for the import if they should not \
+         be emailed.",
+        "- Nothing is ever removed by an import: organizations and users missing from Pages \
+         stay. Run `pages-zendesk-sync sync` to bring memberships fully in step.",
+    ] {
+        t.push_str(&wrap(item, 88));
+    }
+    if !written.problems.is_empty() {
+        t.push_str(&format!(
+            "\n{} record(s) were left out because they cannot be written for the importer without\n\
+             changing them (details per record in the --report-json file):\n",
+            written.problems.len()
+        ));
+        for kind in [
+            ExportProblemKind::OrganizationNameHasSeparator,
+            ExportProblemKind::FormulaInKeyCell,
+            ExportProblemKind::RowTooLong,
+        ] {
+            let n = written
+                .problems
+                .iter()
+                .filter(|p| p.problem == kind)
+                .count();
+            if n > 0 {
+                t.push_str(&format!("- {n}: {kind}\n"));
+            }
+        }
+    }
+    t
+}
+
+/// Wraps a paragraph at `width` characters, continuing lines with two spaces.
+fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            out.push_str(&line);
+            out.push('\n');
+            line = "  ".to_string();
+        }
+        if !line.trim().is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    out.push_str(&line);
+    out.push('\n');
+    out
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::source;
-
-    const USERS_HEADER: &str = "ID,Email,Organizations,Details,Created,Last Signed In\n";
-
-    fn reports(orgs: &str, users: &str) -> Reports {
-        // The parser refuses a users report without rows: add one without organizations.
-        let users = if users.is_empty() { "9,,,,,\n" } else { users };
-        source::parse(
-            format!("Organization,Agency\n{orgs}").as_bytes(),
-            "organizations.csv",
-            format!("{USERS_HEADER}{users}").as_bytes(),
-            "users.csv",
-            &Policy::default(),
-        )
-        .expect("test reports parse")
-    }
-
-    fn fixture() -> Reports {
-        reports(
-            "Org A,Agency A\n\"Org B, West\",Agency B\nOrg C,\n",
-            "1,jane.doe@example.gov,\"Org A|Org B, West\",\"Org A: manager, Org B, West: user\",,\n\
-             2,sam@example.gov,Org C,Org C: user,,\n\
-             3,no.orgs@example.gov,,,,\n",
-        )
-    }
-
-    /// Reads a file back with a CSV parser: (header, rows).
-    fn read_back(file: &ImporterFile) -> (Vec<String>, Vec<Vec<String>>) {
-        let mut reader = csv::Reader::from_reader(file.contents.as_bytes());
-        let header = reader.headers().unwrap().iter().map(String::from).collect();
-        let rows = reader
-            .records()
-            .map(|r| r.unwrap().iter().map(String::from).collect())
-            .collect();
-        (header, rows)
-    }
-
-    fn names(files: &[ImporterFile]) -> Vec<&str> {
-        files.iter().map(|f| f.name.as_str()).collect()
-    }
-
-    #[test]
-    fn organizations_come_before_users_in_numbered_files() {
-        let files = importer_files(&fixture(), &Policy::default());
-        assert_eq!(
-            names(&files),
-            ["organizations-001.csv", "users-001.csv", "users-002.csv"]
-        );
-    }
-
-    #[test]
-    fn the_organizations_file_has_name_and_details_columns() {
-        let files = importer_files(&fixture(), &Policy::default());
-        let (header, rows) = read_back(&files[0]);
-        assert_eq!(header, ["name", "details"]);
-        assert_eq!(
-            rows,
-            [
-                ["Org A", "Agency A"],
-                ["Org B, West", "Agency B"],
-                ["Org C", ""]
-            ]
-        );
-    }
-
-    #[test]
-    fn the_users_file_has_name_email_external_id_roles_organization_and_tags_columns() {
-        let files = importer_files(&fixture(), &Policy::default());
-        assert!(files[1]
-            .contents
-            .starts_with("name,email,external_id,details,organization,tags\r\n"));
-        let (_, rows) = read_back(&files[1]);
-        assert_eq!(
-            rows[0],
-            [
-                "Jane Doe",
-                "jane.doe@example.gov",
-                "pages-user-1",
-                "Org A: manager, Org B, West: user",
-                "Org A",
-                "pages_org_manager"
-            ]
-        );
-        assert_eq!(
-            rows[1],
-            [
-                "Sam",
-                "sam@example.gov",
-                "pages-user-2",
-                "Org C: user",
-                "Org C",
-                ""
-            ]
-        );
-    }
-
-    #[test]
-    fn the_roles_column_follows_the_configured_field() {
-        for (field, column) in [
-            (RolesField::Notes, "notes"),
-            (
-                RolesField::UserField("pages_roles".into()),
-                "custom_fields.pages_roles",
-            ),
-        ] {
-            let policy = Policy {
-                roles_field: field,
-                manager_tag: "mgr".into(),
-                ..Policy::default()
-            };
-            let files = importer_files(&fixture(), &policy);
-            let (header, rows) = read_back(&files[1]);
-            assert_eq!(header[3], column);
-            assert_eq!(rows[0][5], "mgr");
-        }
-    }
-
-    #[test]
-    fn a_user_in_several_organizations_gets_one_row_per_round_and_never_two_in_one_file() {
-        let files = importer_files(&fixture(), &Policy::default());
-        let (_, round1) = read_back(&files[1]);
-        let (_, round2) = read_back(&files[2]);
-        let jane = |rows: &[Vec<String>]| -> Vec<String> {
-            rows.iter()
-                .filter(|r| r[1] == "jane.doe@example.gov")
-                .map(|r| r[4].clone())
-                .collect()
-        };
-        assert_eq!(jane(&round1), ["Org A"]);
-        assert_eq!(jane(&round2), ["Org B, West"]);
-        assert_eq!(round2.len(), 1, "only Jane has a second organization");
-        // Each round repeats the same roles text and tags.
-        assert_eq!(round1[0][3], round2[0][3]);
-        assert_eq!(round1[0][5], round2[0][5]);
-    }
-
-    #[test]
-    fn files_are_split_at_the_row_limit_with_a_header_in_each() {
-        let orgs: String = (0..5).map(|i| format!("Org {i},Agency\n")).collect();
-        let files = importer_files_with_limit(&reports(&orgs, ""), &Policy::default(), 2);
-        assert_eq!(
-            names(&files),
-            [
-                "organizations-001.csv",
-                "organizations-002.csv",
-                "organizations-003.csv"
-            ]
-        );
-        let sizes: Vec<usize> = files.iter().map(|f| read_back(f).1.len()).collect();
-        assert_eq!(sizes, [2, 2, 1]);
-        assert!(files
-            .iter()
-            .all(|f| f.contents.starts_with("name,details\r\n")));
-    }
-
-    #[test]
-    fn user_rounds_continue_the_file_numbering_when_split() {
-        let users = "1,a@example.gov,Org A|Org B,\"Org A: user, Org B: user\",,\n\
-                     2,b@example.gov,Org A|Org B,\"Org A: user, Org B: user\",,\n\
-                     3,c@example.gov,Org A,Org A: user,,\n";
-        let r = reports("Org A,\nOrg B,\n", users);
-        let files = importer_files_with_limit(&r, &Policy::default(), 2);
-        assert_eq!(
-            names(&files),
-            [
-                "organizations-001.csv",
-                "users-001.csv",
-                "users-002.csv",
-                "users-003.csv"
-            ]
-        );
-        let sizes: Vec<usize> = files.iter().map(|f| read_back(f).1.len()).collect();
-        assert_eq!(sizes, [2, 2, 1, 2]);
-    }
-
-    #[test]
-    fn the_default_limit_is_1999_data_rows_per_file() {
-        let orgs: String = (0..2000).map(|i| format!("Org {i},\n")).collect();
-        let files = importer_files(&reports(&orgs, ""), &Policy::default());
-        let sizes: Vec<usize> = files.iter().map(|f| read_back(f).1.len()).collect();
-        assert_eq!(sizes, [1999, 1]);
-    }
-
-    #[test]
-    fn commas_quotes_line_breaks_and_padding_survive_quoting() {
-        let tricky = "Say \"hi\", then\nleave";
-        let r = reports("\"Org A\",\"Say \"\"hi\"\", then\nleave\"\n", "");
-        let files = importer_files(&r, &Policy::default());
-        assert!(files[0]
-            .contents
-            .contains("Org A,\"Say \"\"hi\"\", then\nleave\"\r\n"));
-        let (_, rows) = read_back(&files[0]);
-        assert_eq!(rows[0][1], tricky);
-        let mut out = String::new();
-        push_record(&mut out, &[" padded", "plain", ""]);
-        assert_eq!(out, "\" padded\",plain,\r\n");
-    }
-
-    #[test]
-    fn reports_without_partner_users_give_only_organization_files() {
-        let r = reports("Org A,\n", "1,a@example.gov,,,,\n");
-        assert_eq!(
-            names(&importer_files(&r, &Policy::default())),
-            ["organizations-001.csv"]
-        );
-    }
-
-    #[test]
-    fn the_instructions_list_the_files_in_import_order() {
-        let files = importer_files(&fixture(), &Policy::default());
-        let text = import_instructions(&files);
-        let a = text.find("organizations-001.csv").unwrap();
-        let b = text.find("users-001.csv").unwrap();
-        let c = text.find("users-002.csv").unwrap();
-        assert!(a < b && b < c, "{text}");
-        assert!(!text.contains('@'));
-    }
-}
+mod tests;

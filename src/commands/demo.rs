@@ -645,6 +645,7 @@ impl LastMonth {
             pages_managers: self.users.values().filter(|r| Self::is_manager(r)).count(),
             zendesk_organizations: orgs.len(),
             zendesk_memberships: pairs.len() - agent_pairs,
+            zendesk_users: self.users.len() - usize::from(agent_pairs > 0),
         }
     }
 
@@ -808,6 +809,7 @@ fn seed_github(github: &GithubStandin, month: Month, seed: &LastMonth) -> Result
         month: previous.to_string(),
         status: JobStatus::Succeeded,
         totals: seed.totals(),
+        history: Vec::new(),
     };
     let json = serde_json::to_string(&carry).context("serialising last month's totals")?;
     let comment = format!(

@@ -141,7 +141,14 @@ async fn check_reports(
             return None;
         }
     }
-    match source::load_from(pages, &settings.policy, &settings.pages).await {
+    match source::load_from(
+        pages,
+        &settings.policy,
+        &settings.pages,
+        settings.reports.max_bytes,
+    )
+    .await
+    {
         Err(e) => {
             checks.push(Check::fail(
                 REPORTS,

@@ -18,24 +18,28 @@ use serde::Serialize;
 
 use crate::cli::ExportArgs;
 use crate::config::FileSettings;
-use crate::export::{import_instructions, importer_files, ImporterFile};
+use crate::export::{import_instructions, write_files, ExportProblem, ImporterFormat};
 use crate::source::{self, RowIssue, SourceStats};
 
-/// The name of the text file listing the import order.
+/// The name of the text file with the import order and what each import does.
 pub const INSTRUCTIONS_FILE: &str = "IMPORT-ORDER.txt";
 
 /// What the export wrote: counts and file names only, safe to print.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ExportSummary {
     pub out_dir: PathBuf,
+    pub format: ImporterFormat,
     pub organization_files: usize,
     pub user_files: usize,
     /// Importer files in import order.
     pub files: Vec<String>,
     pub organizations: usize,
+    /// Partner users written (one row each).
     pub partner_users: usize,
-    /// Rows across the users files: one per (user, organization).
-    pub user_rows: usize,
+    /// Organization memberships written (the `|`-separated cells, summed).
+    pub memberships: usize,
+    /// Users or organizations left out because the importer cannot take them unchanged.
+    pub left_out: usize,
     /// Rows of the reports that were skipped or merged (details in `--report-json`).
     pub row_issues: usize,
     pub stats: SourceStats,
@@ -43,95 +47,103 @@ pub struct ExportSummary {
 
 impl std::fmt::Display for ExportSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
+        writeln!(
             f,
-            "wrote {} organizations file(s) and {} users file(s) to {} \
-             ({} organizations, {} partner users, {} user rows, {} row issue(s)); \
-             import them in the order listed in {}",
+            "wrote {} organizations file(s) and {} users file(s) for the {} to {} \
+             ({} organizations, {} partner users, {} memberships, {} left out, {} row issue(s)); \
+             import them in the order listed in {}, after reading what it says",
             self.organization_files,
             self.user_files,
+            match self.format {
+                ImporterFormat::DataImporter => "data importer",
+                ImporterFormat::BulkActions => "Bulk actions import",
+            },
             self.out_dir.display(),
             self.organizations,
             self.partner_users,
-            self.user_rows,
+            self.memberships,
+            self.left_out,
             self.row_issues,
             INSTRUCTIONS_FILE,
         )
     }
 }
 
-/// The `--report-json` document of `export`: per-row problems by line number.
+/// The `--report-json` document of `export`: per-row problems by line number, and the
+/// records left out of the files (Pages user id and line, never an email).
 #[derive(Debug, Serialize)]
 struct ExportReport<'a> {
     stats: &'a SourceStats,
     issues: &'a [RowIssue],
+    left_out: &'a [ExportProblem],
     files: &'a [String],
 }
 
 pub async fn export(args: &ExportArgs) -> Result<ExportSummary> {
     let settings = FileSettings::load(args.input.config.as_deref())?;
     let pages = crate::commands::flow::pages_source(&args.input)?;
-    let reports = source::load_from(&pages, &settings.policy, &settings.pages).await?;
-    let files = importer_files(&reports, &settings.policy);
-    let names: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
-
-    let summary = ExportSummary {
-        out_dir: args.out.clone(),
-        organization_files: names
-            .iter()
-            .filter(|n| n.starts_with("organizations-"))
-            .count(),
-        user_files: names.iter().filter(|n| n.starts_with("users-")).count(),
-        files: names.clone(),
-        organizations: reports.desired.orgs.len(),
-        partner_users: reports.desired.users.len(),
-        user_rows: reports.stats.memberships,
-        row_issues: reports.issues.len(),
-        stats: reports.stats,
-    };
-    let report_json = match &args.report_json {
-        Some(path) => {
+    let reports = source::load_from(
+        &pages,
+        &settings.policy,
+        &settings.pages,
+        settings.reports.max_bytes,
+    )
+    .await?;
+    let format = args.format;
+    let out = args.out.clone();
+    let report_json = args.report_json.clone();
+    let policy = settings.policy.clone();
+    // Writing a million rows is CPU and disk work: off the async workers.
+    let (written, reports) = tokio::task::spawn_blocking(move || -> Result<_> {
+        std::fs::create_dir_all(&out)
+            .with_context(|| format!("creating the output directory {}", out.display()))?;
+        let written = write_files(&reports, &policy, format, format.limits(), &out)?;
+        let files = written.files();
+        write_atomically(
+            &out.join(INSTRUCTIONS_FILE),
+            import_instructions(&written, &policy).as_bytes(),
+        )?;
+        remove_stale(&out, &files)?;
+        if let Some(path) = report_json {
             let doc = ExportReport {
                 stats: &reports.stats,
                 issues: &reports.issues,
-                files: &names,
+                left_out: &written.problems,
+                files: &files,
             };
             let text = serde_json::to_string_pretty(&doc).context("encoding the export report")?;
-            Some((path.clone(), text))
-        }
-        None => None,
-    };
-
-    let out = args.out.clone();
-    tokio::task::spawn_blocking(move || -> Result<()> {
-        write_files(&out, &files)?;
-        if let Some((path, text)) = report_json {
             write_report(&path, &text)?;
         }
-        Ok(())
+        Ok((written, reports))
     })
     .await
     .context("writing the export files")??;
+
+    let summary = ExportSummary {
+        out_dir: args.out.clone(),
+        format,
+        organization_files: written.organization_files.len(),
+        user_files: written.user_files.len(),
+        files: written.files(),
+        organizations: written.organizations,
+        partner_users: written.users,
+        memberships: written.memberships,
+        left_out: written.problems.len(),
+        row_issues: reports.issues.len(),
+        stats: reports.stats,
+    };
     tracing::info!(
+        format = format.as_str(),
         organization_files = summary.organization_files,
         user_files = summary.user_files,
+        left_out = summary.left_out,
         row_issues = summary.row_issues,
         "export written"
     );
+    // A million users take a noticeable moment to free one by one; the process ends
+    // right after the command and returns the memory at once.
+    std::mem::forget(reports);
     Ok(summary)
-}
-
-fn write_files(out: &Path, files: &[ImporterFile]) -> Result<()> {
-    std::fs::create_dir_all(out)
-        .with_context(|| format!("creating the output directory {}", out.display()))?;
-    for file in files {
-        write_atomically(&out.join(&file.name), file.contents.as_bytes())?;
-    }
-    write_atomically(
-        &out.join(INSTRUCTIONS_FILE),
-        import_instructions(files).as_bytes(),
-    )?;
-    remove_stale(out, files)
 }
 
 fn write_report(path: &Path, text: &str) -> Result<()> {
@@ -173,12 +185,12 @@ fn is_importer_file(name: &str) -> bool {
     numbered("organizations-") || numbered("users-")
 }
 
-fn remove_stale(out: &Path, files: &[ImporterFile]) -> Result<()> {
+fn remove_stale(out: &Path, files: &[String]) -> Result<()> {
     let entries = std::fs::read_dir(out).with_context(|| format!("listing {}", out.display()))?;
     for entry in entries {
         let entry = entry.with_context(|| format!("listing {}", out.display()))?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if is_importer_file(&name) && !files.iter().any(|f| f.name == name) {
+        if is_importer_file(&name) && !files.contains(&name) {
             std::fs::remove_file(entry.path())
                 .with_context(|| format!("removing the stale export file {name}"))?;
         }
@@ -208,6 +220,7 @@ mod tests {
                 config: None,
             },
             out: out.to_path_buf(),
+            format: ImporterFormat::DataImporter,
             report_json,
         }
     }
@@ -217,17 +230,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("a/b");
         let summary = export(&args(&out, None)).await.unwrap();
-        assert_eq!(
-            summary.files,
-            [
-                "organizations-001.csv",
-                "users-001.csv",
-                "users-002.csv",
-                "users-003.csv"
-            ]
-        );
-        assert_eq!((summary.organization_files, summary.user_files), (1, 3));
-        assert_eq!(summary.user_rows, 6);
+        assert_eq!(summary.files, ["organizations-001.csv", "users-001.csv"]);
+        assert_eq!((summary.organization_files, summary.user_files), (1, 1));
+        assert_eq!(summary.memberships, 6);
+        assert_eq!(summary.memberships, summary.stats.memberships);
         let mut on_disk: Vec<String> = std::fs::read_dir(&out)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -235,13 +241,7 @@ mod tests {
         on_disk.sort();
         assert_eq!(
             on_disk,
-            [
-                INSTRUCTIONS_FILE,
-                "organizations-001.csv",
-                "users-001.csv",
-                "users-002.csv",
-                "users-003.csv"
-            ]
+            [INSTRUCTIONS_FILE, "organizations-001.csv", "users-001.csv"]
         );
         let orgs = std::fs::read_to_string(out.join("organizations-001.csv")).unwrap();
         assert!(orgs.starts_with("name,details\r\n"));

@@ -139,6 +139,7 @@ pub async fn load_reports(inputs: &Inputs) -> Result<Reports> {
         &inputs.source,
         &inputs.settings.policy,
         &inputs.settings.pages,
+        inputs.settings.reports.max_bytes,
     )
     .await?;
     info!(
@@ -298,6 +299,20 @@ pub fn summarise(p: SummaryParts<'_>) -> RunSummary {
         JobStatus::PartlyFailed
     };
     let managed = managed_org_ids(&p.reports.desired, p.actual_after);
+    let is_end_user = |user_id: &_| {
+        p.actual_after
+            .users
+            .get(user_id)
+            .is_some_and(|u| u.role == crate::model::ZendeskRole::EndUser)
+    };
+    let zendesk_users = p
+        .actual_after
+        .memberships
+        .values()
+        .filter(|m| managed.contains(&m.org_id) && is_end_user(&m.user_id))
+        .map(|m| m.user_id)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
     let totals = Totals {
         pages_organizations: p.reports.desired.orgs.len(),
         pages_users: p.reports.desired.users.len(),
@@ -316,6 +331,7 @@ pub fn summarise(p: SummaryParts<'_>) -> RunSummary {
                         .is_some_and(|u| u.role == crate::model::ZendeskRole::EndUser)
             })
             .count(),
+        zendesk_users,
     };
     RunSummary {
         command: p.command,

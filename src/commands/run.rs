@@ -136,6 +136,9 @@ pub async fn run(args: &RunArgs) -> Result<Exit> {
 }
 
 /// The monthly job against the GitHub and Zendesk named in `config`.
+/// How many months back a run looks for the last results carrying totals and history.
+const HISTORY_LOOKBACK_MONTHS: usize = 3;
+
 pub async fn execute_run(config: &RunConfig) -> Result<RunResult> {
     let label = config.inputs.settings.github.label.clone();
     let template =
@@ -153,17 +156,28 @@ pub async fn execute_run(config: &RunConfig) -> Result<RunResult> {
         .map_err(github_config_error)
         .context("finding or opening this month's issue")?;
     info!(issue = issue.number, created, "month issue");
-    let previous_title = template.render(config.month.previous()).title;
-    let previous: Option<Carry> = match gh
-        .previous_carry_titled(config.month, &label, Some(&previous_title))
-        .await
-    {
-        Ok(body) => body.as_deref().and_then(comment::parse_carry),
-        Err(err) => {
-            warn!("could not read last month's results: {err:#}");
-            None
+    // Last month's results carry the totals and the history. When a month had no run
+    // (or its results cannot be read), look a little further back so the chart's
+    // history is not lost with it.
+    let mut previous: Option<Carry> = None;
+    let mut after = config.month;
+    for _ in 0..HISTORY_LOOKBACK_MONTHS {
+        let title = template.render(after.previous()).title;
+        match gh.previous_carry_titled(after, &label, Some(&title)).await {
+            Ok(body) => previous = body.as_deref().and_then(comment::parse_carry),
+            Err(err) => {
+                warn!(
+                    "could not read the results of {}: {err:#}",
+                    after.previous()
+                );
+                break;
+            }
         }
-    };
+        if previous.is_some() {
+            break;
+        }
+        after = after.previous();
+    }
 
     let mode = if config.dry_run {
         Mode::DryRun

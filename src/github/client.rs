@@ -82,6 +82,8 @@ pub struct IssueRef {
     pub open: bool,
     pub body: String,
     pub title: String,
+    /// Label names, as GitHub spells them.
+    pub labels: Vec<String>,
 }
 
 /// A comment the job posted.
@@ -159,6 +161,13 @@ struct IssueJson {
     created_at: DateTime<Utc>,
     #[serde(default)]
     pull_request: Option<Value>,
+    #[serde(default)]
+    labels: Vec<LabelJson>,
+}
+
+#[derive(Deserialize)]
+struct LabelJson {
+    name: String,
 }
 
 impl IssueJson {
@@ -169,6 +178,7 @@ impl IssueJson {
             open: self.state == "open",
             body: self.body.unwrap_or_default(),
             title: self.title,
+            labels: self.labels.into_iter().map(|l| l.name).collect(),
         }
     }
 }
@@ -234,24 +244,25 @@ impl GithubClient {
         format!("/repos/{}/{}", self.owner, self.repo)
     }
 
-    /// This month's issue, if one exists (open or closed): the issue carrying the hidden
-    /// month marker, else the one with exactly the rendered title. Reads the issues list
-    /// (no search index lag). Several matches → the oldest, with a warning.
+    /// This month's issue, if one exists (open or closed, labelled or not, whoever opened
+    /// it): the issue carrying the hidden month marker, else the one with exactly the
+    /// rendered title. Reads the issues list (no search index lag). Several matches → the
+    /// oldest, with a warning.
     pub async fn find_month_issue(
         &self,
         month: Month,
         label: &str,
         title: &str,
     ) -> Result<Option<IssueRef>> {
-        self.find(month, label, Some(title)).await
+        let _ = label; // kept in the signature: adoption adds it, finding does not need it
+        self.find(month, Some(title)).await
     }
 
-    async fn find(
-        &self,
-        month: Month,
-        label: &str,
-        title: Option<&str>,
-    ) -> Result<Option<IssueRef>> {
+    /// The tool's label is not a filter: a person may have opened the month's issue by hand from
+    /// the original template (`labels: ''`), and that issue is this month's issue all the
+    /// same (DESIGN.md, run step 1). So the whole issues list is read, newest first, and
+    /// paging stops at the first page reaching back before the previous month.
+    async fn find(&self, month: Month, title: Option<&str>) -> Result<Option<IssueRef>> {
         let marker = month.marker();
         // Issues are listed newest first; pages after one reaching back before the
         // previous month began cannot hold this month's issue (it is opened during or
@@ -263,7 +274,6 @@ impl GithubClient {
         loop {
             let query = url::form_urlencoded::Serializer::new(String::new())
                 .append_pair("state", "all")
-                .append_pair("labels", label)
                 .append_pair("sort", "created")
                 .append_pair("direction", "desc")
                 .append_pair("per_page", &PER_PAGE.to_string())
@@ -274,12 +284,7 @@ impl GithubClient {
                 .call(Method::GET, &route, None, Mode::Idempotent)
                 .await
                 .map_err(CallError::into_anyhow)
-                .with_context(|| {
-                    format!(
-                        "listing issues of {} labelled {label:?}, page {page}",
-                        self.repository()
-                    )
-                })?;
+                .with_context(|| format!("listing issues of {}, page {page}", self.repository()))?;
             let issues: Vec<IssueJson> = serde_json::from_str(&reply.body)
                 .with_context(|| format!("reading the issues list, page {page}"))?;
             let count = issues.len();
@@ -360,8 +365,9 @@ impl GithubClient {
         month: Month,
         label: &str,
     ) -> Result<(IssueRef, bool)> {
-        if let Some(issue) = self.find(month, label, Some(&rendered.title)).await? {
+        if let Some(issue) = self.find(month, Some(&rendered.title)).await? {
             debug!(number = issue.number, "found this month's issue");
+            let issue = self.adopt(issue, month, label).await?;
             return Ok((issue, false));
         }
         check_body("issue", &rendered.body)?;
@@ -386,18 +392,19 @@ impl GithubClient {
                     let issue: IssueJson =
                         serde_json::from_str(&reply.body).context("reading the created issue")?;
                     info!(number = issue.number, month = %month, "opened this month's issue");
-                    return Ok((issue.into_ref(), true));
+                    let ours = issue.into_ref();
+                    return self.settle_race(ours, month, &rendered.title, label).await;
                 }
                 Err(CallError::Ambiguous(detail)) => {
                     warn!(attempt, %detail, "creating the issue may have failed; checking before trying again");
                     tokio::time::sleep(self.backoff(attempt)).await;
                     if let Some(issue) = self
-                        .find(month, label, Some(&rendered.title))
+                        .find(month, Some(&rendered.title))
                         .await
                         .context("checking whether the issue was created after all")?
                     {
                         info!(number = issue.number, "the issue had been created");
-                        return Ok((issue, true));
+                        return self.settle_race(issue, month, &rendered.title, label).await;
                     }
                 }
                 Err(CallError::Final(GithubError::Rejected {
@@ -421,6 +428,102 @@ impl GithubClient {
             self.repository(),
             self.options.max_attempts
         )
+    }
+
+    /// Makes a month's issue found by marker or title the tool's own: adds the label if
+    /// it is missing and the hidden month marker if the body lacks it (appended after the
+    /// person's text, which stays as it is, so a later retitle does not lose the issue).
+    /// The boxes are ticked later by [`Self::tick_checklist`], which changes only the
+    /// acceptance-criteria boxes it recognises, whoever wrote the body.
+    async fn adopt(&self, issue: IssueRef, month: Month, label: &str) -> Result<IssueRef> {
+        let number = issue.number;
+        let labelled = issue.labels.iter().any(|l| l.eq_ignore_ascii_case(label));
+        if !labelled {
+            // Adding a label the issue already has is a no-op on GitHub, so the call is
+            // safe to repeat after a lost answer.
+            let route = format!("{}/issues/{number}/labels", self.repo_path());
+            self.call(
+                Method::POST,
+                &route,
+                Some(&json!({ "labels": [label] })),
+                Mode::Idempotent,
+            )
+            .await
+            .map_err(CallError::into_anyhow)
+            .with_context(|| format!("adding the label {label:?} to issue #{number}"))?;
+            info!(number, "adopted this month's issue: added the label");
+        }
+        let marker = month.marker();
+        if !issue.body.contains(&marker) {
+            self.edit_body(number, |body| {
+                (!body.contains(&marker))
+                    .then(|| format!("{}\n\n{marker}\n", body.trim_end_matches(['\r', '\n'])))
+            })
+            .await
+            .with_context(|| format!("adding the month marker to issue #{number}"))?;
+            info!(
+                number,
+                "adopted this month's issue: added the hidden month marker"
+            );
+        }
+        if labelled && issue.body.contains(&marker) {
+            return Ok(issue);
+        }
+        self.get_issue(number).await
+    }
+
+    /// After this run opened an issue: if another run opened one for the same month at
+    /// the same moment (or a person did), the oldest is the month's issue; ours is closed
+    /// as a duplicate pointing at it, so exactly one issue of the month stays in use.
+    async fn settle_race(
+        &self,
+        ours: IssueRef,
+        month: Month,
+        title: &str,
+        label: &str,
+    ) -> Result<(IssueRef, bool)> {
+        let Some(chosen) = self
+            .find(month, Some(title))
+            .await
+            .context("checking that no other run opened this month's issue")?
+        else {
+            return Ok((ours, true));
+        };
+        if chosen.number == ours.number {
+            return Ok((ours, true));
+        }
+        warn!(
+            ours = ours.number,
+            kept = chosen.number,
+            "another issue of this month is older; closing the one this run opened as a duplicate"
+        );
+        let route = format!("{}/issues/{}/comments", self.repo_path(), ours.number);
+        let note = format!(
+            "Duplicate of #{}: another run opened this month's issue at the same time.",
+            chosen.number
+        );
+        if let Err(e) = self
+            .call(
+                Method::POST,
+                &route,
+                Some(&json!({ "body": note })),
+                Mode::Once,
+            )
+            .await
+        {
+            warn!(
+                number = ours.number,
+                "could not comment on the duplicate: {e:?}"
+            );
+        }
+        self.patch_issue(
+            ours.number,
+            json!({ "state": "closed", "state_reason": "duplicate" }),
+            "closing the duplicate",
+        )
+        .await?;
+        let chosen = self.adopt(chosen, month, label).await?;
+        Ok((chosen, false))
     }
 
     pub async fn get_issue(&self, number: u64) -> Result<IssueRef> {
@@ -668,12 +771,12 @@ impl GithubClient {
     pub async fn previous_carry_titled(
         &self,
         month: Month,
-        label: &str,
+        _label: &str,
         previous_title: Option<&str>,
     ) -> Result<Option<String>> {
         let previous = month.previous();
         let Some(issue) = self
-            .find(previous, label, previous_title)
+            .find(previous, previous_title)
             .await
             .with_context(|| format!("finding the issue of {previous}"))?
         else {

@@ -6,6 +6,7 @@
 //! GitHub's comment size limit (65,536 characters): detail is dropped first, the status,
 //! the criteria and the hidden blocks always stay.
 
+use crate::report::history::{self, HistoryPoint};
 use crate::report::view;
 use crate::report::{Carry, JobStatus, RunSummary};
 
@@ -35,7 +36,7 @@ const TRIMMED_FAILURE_ROWS: usize = 50;
 /// or `2025-03`); it is written as `<!-- pages-zendesk-sync:run=MARKER -->` — see
 /// [`run_marker_line`] to look for it.
 pub fn render_comment(summary: &RunSummary, previous: Option<&Carry>, run_marker: &str) -> String {
-    let hidden = hidden_blocks(summary, run_marker);
+    let hidden = hidden_blocks(summary, previous, run_marker);
     let hidden_len = hidden.chars().count();
     for level in [Level::Full, Level::Trimmed, Level::Minimal] {
         let visible = visible(summary, previous, level);
@@ -104,12 +105,14 @@ fn clean_marker(run_marker: &str) -> String {
     marker
 }
 
-fn hidden_blocks(summary: &RunSummary, run_marker: &str) -> String {
+fn hidden_blocks(summary: &RunSummary, previous: Option<&Carry>, run_marker: &str) -> String {
     let mut out = String::from("\n");
     out.push_str(&run_marker_line(run_marker));
     out.push('\n');
-    if let Some(carry) = summary.carry() {
-        // Serialising four plain fields cannot fail; if it ever did, the comment is still
+    if let Some(mut carry) = summary.carry() {
+        // The months before this one; this month's own totals are the carry's totals.
+        carry.history = history::roll(previous, &carry.month, None);
+        // Serialising plain fields cannot fail; if it ever did, the comment is still
         // worth posting without the carry block (next month just shows no deltas).
         if let Ok(json) = serde_json::to_string(&carry) {
             out.push_str(&format!(
@@ -119,6 +122,15 @@ fn hidden_blocks(summary: &RunSummary, run_marker: &str) -> String {
         }
     }
     out
+}
+
+/// The twelve months to draw: last month's carried history, last month, and this run
+/// (unless it stopped before reading anything).
+pub fn chart_history(summary: &RunSummary, previous: Option<&Carry>) -> Vec<HistoryPoint> {
+    match summary.month.as_deref() {
+        Some(month) => history::roll(previous, month, Some(&summary.totals)),
+        None => Vec::new(),
+    }
 }
 
 /// Makes JSON safe inside an HTML comment without changing its meaning: inside strings,
@@ -162,76 +174,244 @@ fn comment_safe_json(json: &str) -> String {
     out
 }
 
-fn visible(summary: &RunSummary, previous: Option<&Carry>, level: Level) -> String {
-    let would = view::would(summary);
-    let mut out = view::md_heading(summary);
-    out.push('\n');
-    if let Some(url) = summary.run_url.as_deref().and_then(view::link_target) {
-        out.push_str(&format!("[Workflow run]({url})\n\n"));
-    }
-    out.push_str(&view::status_sentence(summary));
+/// Whether the run changed nothing, satisfied every criterion and needs nobody: then the
+/// comment is a short one.
+fn quiet(summary: &RunSummary) -> bool {
+    summary.status == JobStatus::Succeeded
+        && !summary.criteria.is_empty()
+        && summary.all_criteria_passed()
+        && view::change_rows(summary).is_empty()
+        && view::attention(summary).is_empty()
+}
 
-    out.push_str("\n### What needs attention\n\n");
-    out.push_str(&view::md_attention(summary));
-    if view::attention(summary).is_empty() && summary.all_criteria_passed() && !would {
-        out.push_str(
-            "The job ticks the verified boxes and closes this issue once every box is ticked.\n",
+/// The top of the comment: "is Zendesk in step, and what do I need to do?" in at most
+/// ten non-empty lines: heading, status, one line per criterion, the changes in one line
+/// of counts, what needs attention in one line.
+fn top(summary: &RunSummary) -> String {
+    let mut out = view::md_heading(summary);
+    let (lead, rest) = view::status_parts(summary);
+    let quiet = quiet(summary);
+    if quiet {
+        out.push_str(&format!(
+            "**{lead}** Nothing needed changing and nothing needs attention; all {} \
+             acceptance criteria are satisfied.",
+            summary.criteria.len()
+        ));
+    } else {
+        out.push_str(&format!("**{lead}** {rest}"));
+    }
+    if let Some(url) = summary.run_url.as_deref().and_then(view::link_target) {
+        out.push_str(&format!(" [Workflow run]({url})"));
+    }
+    out.push('\n');
+    if quiet {
+        return out;
+    }
+    out.push('\n');
+    if summary.criteria.is_empty() {
+        out.push_str("- Acceptance criteria were not checked in this run.\n");
+    }
+    for c in &summary.criteria {
+        let mark = if c.passed { "✅" } else { "❌" };
+        let arrow = if view::is_child(c.criterion) {
+            "↳ "
+        } else {
+            ""
+        };
+        let mismatches = if c.passed {
+            String::new()
+        } else {
+            format!(" ({})", view::mismatch_text(&c.mismatches))
+        };
+        out.push_str(&format!(
+            "- {mark} {arrow}{}{mismatches}\n",
+            c.criterion.checklist_text()
+        ));
+    }
+    out.push('\n');
+    out.push_str(&changes_line(summary));
+    out.push('\n');
+    out.push_str(&attention_line(summary));
+    out
+}
+
+/// The changes in one line of counts.
+fn changes_line(summary: &RunSummary) -> String {
+    let would = view::would(summary);
+    let rows = view::change_rows(summary);
+    let label = if would || summary.guard_tripped {
+        "**Changes that would be made:**"
+    } else {
+        "**Changes:**"
+    };
+    if rows.is_empty() {
+        return format!(
+            "{label} {}\n",
+            if summary.status == JobStatus::Failed {
+                "none made."
+            } else {
+                "none needed."
+            }
         );
     }
-
-    out.push_str("\n### Acceptance criteria\n\n");
-    if would && !summary.criteria.is_empty() {
-        out.push_str("_Checked against Zendesk as it is now; nothing was written._\n\n");
+    let counts: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            let n = if would || summary.guard_tripped {
+                r.planned
+            } else {
+                r.applied
+            };
+            format!("{} {n}", r.kind.label())
+        })
+        .collect();
+    let total = view::change_total(&rows);
+    let mut line = format!("{label} {}", counts.join(", "));
+    if !would && !summary.guard_tripped && (total.failed > 0 || total.skipped > 0) {
+        line.push_str(&format!(
+            "; failed {}, skipped {}",
+            total.failed, total.skipped
+        ));
     }
-    out.push_str(&view::md_criteria_table(summary));
+    line.push_str(".\n");
+    line
+}
+
+/// What needs attention in one line (the generic list from the summary, one sentence per
+/// item); the actions are in the "What to do" section below.
+fn attention_line(summary: &RunSummary) -> String {
+    let items = view::attention(summary);
+    if items.is_empty() {
+        return "**Needs attention:** nothing.\n".into();
+    }
+    let problems: Vec<String> = items.iter().map(|i| i.problem.clone()).collect();
+    format!(
+        "**Needs attention ({}):** {} See _What to do_ below.\n",
+        items.len(),
+        problems.join(" ")
+    )
+}
+
+/// A collapsed section; GitHub needs the blank lines to render markdown inside.
+fn details(out: &mut String, summary_text: &str, body: &str) {
+    out.push_str(&format!(
+        "\n<details><summary>{summary_text}</summary>\n\n{}\n</details>\n",
+        body.trim_end()
+    ));
+}
+
+fn visible(summary: &RunSummary, previous: Option<&Carry>, level: Level) -> String {
+    let would = view::would(summary);
+    let mut out = top(summary);
+    let charts = summary
+        .month
+        .as_deref()
+        .map(|m| history::render_charts(&chart_history(summary, previous), m))
+        .unwrap_or_default();
+
+    if quiet(summary) {
+        if !charts.is_empty() {
+            details(&mut out, "Last 12 months", &charts);
+        }
+        return out;
+    }
+
+    let items = view::attention(summary);
+    if !items.is_empty() {
+        details(&mut out, "What to do", &view::md_attention(summary));
+    }
+    if !charts.is_empty() {
+        details(&mut out, "Last 12 months", &charts);
+    }
+
+    let mut criteria = String::new();
+    if would && !summary.criteria.is_empty() {
+        criteria.push_str("_Checked against Zendesk as it is now; nothing was written._\n\n");
+    }
+    criteria.push_str(&view::md_criteria_table(summary));
+    details(&mut out, "Acceptance criteria: figures", &criteria);
 
     if view::shows_changes(summary) {
-        out.push_str(if would {
-            "\n### Changes that would be made\n\n"
-        } else {
-            "\n### Changes\n\n"
-        });
-        out.push_str(&view::md_changes_table(summary));
+        let mut changes = view::md_changes_table(summary);
         if !would && view::change_rows(summary).iter().any(|r| r.skipped > 0) {
-            out.push_str(
+            changes.push_str(
                 "\n_Skipped: not attempted because a change they depend on failed \
                  (e.g. memberships of a user whose creation failed)._\n",
             );
         }
+        details(
+            &mut out,
+            if would {
+                "Changes that would be made"
+            } else {
+                "Changes"
+            },
+            &changes,
+        );
     }
 
     if !summary.failures.is_empty() {
-        out.push_str("\n### Failures by reason\n\n");
-        match level {
-            Level::Full => out.push_str(&view::md_failures_table(summary, usize::MAX)),
-            Level::Trimmed => out.push_str(&view::md_failures_table(summary, TRIMMED_FAILURE_ROWS)),
-            Level::Minimal => out.push_str(&format!(
+        let failures = match level {
+            Level::Full => view::md_failures_table(summary, usize::MAX),
+            Level::Trimmed => view::md_failures_table(summary, TRIMMED_FAILURE_ROWS),
+            Level::Minimal => format!(
                 "{} failed; the reasons are in the JSON report and the job log.\n",
                 view::plural(summary.failed_records(), "record", "records")
-            )),
-        }
+            ),
+        };
+        details(&mut out, "Failures by reason", &failures);
     }
 
-    out.push_str("\n### Pages reports\n\n");
-    out.push_str(&source_section(summary, level));
-
+    let mut source = source_section(summary, level);
     if level == Level::Full && !summary.notes.is_empty() {
-        out.push_str("\n### Notes\n\n");
+        source.push_str("\n**Notes**\n\n");
         let rows: Vec<Vec<String>> = summary
             .notes
             .iter()
             .map(|(k, n)| vec![k.label().to_string(), n.to_string()])
             .collect();
-        out.push_str(&view::md_table(&["Note", "Count"], &[false, true], &rows));
+        source.push_str(&view::md_table(&["Note", "Count"], &[false, true], &rows));
+    }
+    details(&mut out, "Pages reports", &source);
+
+    if let Some(previous) = previous {
+        let mut deltas = view::md_deltas(summary, previous);
+        if previous.status != JobStatus::Succeeded {
+            deltas.push_str(&format!(
+                "\n_That run {}._\n",
+                match previous.status {
+                    JobStatus::PartlyFailed => "partly failed",
+                    JobStatus::Failed => "failed",
+                    JobStatus::DryRun => "was a dry run",
+                    JobStatus::Succeeded => "succeeded",
+                }
+            ));
+        }
+        let last_month = summary
+            .month
+            .as_deref()
+            .is_some_and(|m| history::is_month_before(&previous.month, m));
+        details(
+            &mut out,
+            &format!(
+                "Change since {} ({})",
+                if last_month {
+                    "last month"
+                } else {
+                    "the last results"
+                },
+                view::previous_month(previous)
+            ),
+            &deltas,
+        );
     }
 
-    out.push_str("\n### Safety guard\n\n");
-    out.push_str(if summary.guard_tripped {
+    let mut guard = String::from(if summary.guard_tripped {
         "**Tripped: the plan was refused and nothing was written.**\n\n"
     } else {
         "Within limits.\n\n"
     });
-    out.push_str(&view::md_table(
+    guard.push_str(&view::md_table(
         &["Figure", "Value"],
         &[false, false],
         &[
@@ -242,11 +422,11 @@ fn visible(summary: &RunSummary, previous: Option<&Carry>, level: Level) -> Stri
             vec!["Users report size".into(), view::guard_users_text(summary)],
         ],
     ));
+    details(&mut out, "Safety guard", &guard);
 
-    out.push_str("\n### Zendesk\n\n");
-    out.push_str(&format!("- API: {}\n", view::requests_text(summary)));
-    out.push_str(&format!(
-        "- {}: {}, {}\n",
+    let mut zendesk = format!("- API: {}\n", view::requests_text(summary));
+    zendesk.push_str(&format!(
+        "- {}: {}, {}, {}\n",
         if would || summary.guard_tripped {
             "As read (nothing written)"
         } else if summary.status == JobStatus::Failed {
@@ -259,6 +439,7 @@ fn visible(summary: &RunSummary, previous: Option<&Carry>, level: Level) -> Stri
             "organization",
             "organizations"
         ),
+        view::plural(summary.totals.zendesk_users, "end user", "end users"),
         view::plural(
             summary.totals.zendesk_memberships,
             "end-user membership",
@@ -266,30 +447,12 @@ fn visible(summary: &RunSummary, previous: Option<&Carry>, level: Level) -> Stri
         )
     ));
     if summary.bulk_user_import_disabled {
-        out.push_str(
+        zendesk.push_str(
             "- **Bulk user import is disabled** in this Zendesk account: users were written \
              one at a time.\n",
         );
     }
-
-    if let Some(previous) = previous {
-        out.push_str(&format!(
-            "\n### Change since last month ({})\n\n",
-            view::previous_month(previous)
-        ));
-        out.push_str(&view::md_deltas(summary, previous));
-        if previous.status != JobStatus::Succeeded {
-            out.push_str(&format!(
-                "\n_That run {}._\n",
-                match previous.status {
-                    JobStatus::PartlyFailed => "partly failed",
-                    JobStatus::Failed => "failed",
-                    JobStatus::DryRun => "was a dry run",
-                    JobStatus::Succeeded => "succeeded",
-                }
-            ));
-        }
-    }
+    details(&mut out, "Zendesk", &zendesk);
 
     if level > Level::Full {
         out.push_str(
@@ -434,7 +597,7 @@ mod tests {
     fn deltas_have_signs_and_the_previous_month() {
         let previous = fixtures::previous();
         let comment = render_comment(&fixtures::with_previous(), Some(&previous), MARKER);
-        assert!(comment.contains("### Change since last month (2025-02)"));
+        assert!(comment.contains("<summary>Change since last month (2025-02)</summary>"));
         // 40 → 42 organizations, 310 → 305 partner users, 57 → 57 managers.
         assert!(comment.contains("| Pages organizations | 40 | 42 | +2 |"));
         assert!(comment.contains("| Pages partner users | 310 | 305 | −5 |"));
@@ -496,6 +659,7 @@ mod tests {
                 pages_managers: 4,
                 zendesk_organizations: 5,
                 zendesk_memberships: 6,
+                zendesk_users: 0,
             }
         );
     }
@@ -563,11 +727,13 @@ mod tests {
         assert!(comment.contains("❌ fail"));
         assert!(comment.contains("left out to fit GitHub's comment size limit"));
         assert!(comment.contains(&run_marker_line(MARKER)));
-        assert_eq!(parse_carry(&comment), summary.carry());
+        let carry = parse_carry(&comment).expect("carry");
+        assert_eq!(Some(carry.totals), summary.carry().map(|c| c.totals));
+        assert_eq!(carry.history.len(), 1, "last month is carried on");
         // The full line lists went first (the attention item keeps its bounded excerpt);
         // the failure table was cut with a count of the rest.
         assert!(!comment.contains("Where: users.csv"));
-        assert!(!comment.contains("### Notes"));
+        assert!(!comment.contains("**Notes**"));
         assert!(comment.contains("more reasons ("));
     }
 
@@ -583,7 +749,7 @@ mod tests {
     fn a_normal_summary_keeps_full_detail() {
         let comment = render(&fixtures::partly_failed());
         assert!(comment.contains("Where: users.csv lines 14, 88, 120, 203."));
-        assert!(comment.contains("### Notes"));
+        assert!(comment.contains("**Notes**"));
         assert!(!comment.contains("left out to fit"));
     }
 
@@ -594,5 +760,104 @@ mod tests {
             let comment = render_comment(&summary, Some(&previous), MARKER);
             assert!(!comment.contains('@'), "{comment}");
         }
+    }
+
+    /// The part before the first collapsed section.
+    fn top_part(comment: &str) -> &str {
+        let end = comment
+            .find("\n<details>")
+            .or_else(|| comment.find("\n<!-- pages-zendesk-sync:run="))
+            .unwrap();
+        &comment[..end]
+    }
+
+    #[test]
+    fn the_top_answers_in_at_most_ten_lines_and_everything_else_is_collapsed() {
+        let previous = fixtures::previous();
+        for summary in fixtures::all().into_iter().chain([nothing_to_do()]) {
+            for prev in [None, Some(&previous)] {
+                let comment = render_comment(&summary, prev, MARKER);
+                let top = top_part(&comment);
+                let lines = top.lines().filter(|l| !l.trim().is_empty()).count();
+                assert!(lines <= 10, "{lines} lines:\n{top}");
+                assert!(!top.contains("| ---"), "no table on top:\n{top}");
+                // Every heading-level section is collapsed: no `###` outside <details>.
+                assert!(!comment.contains("\n### "), "{comment}");
+                assert_eq!(
+                    comment.matches("<details>").count(),
+                    comment.matches("</details>").count()
+                );
+            }
+        }
+    }
+
+    fn nothing_to_do() -> RunSummary {
+        run()
+            .all_criteria_pass()
+            .guard(0, 350)
+            .guard_users(305, 305)
+            .requests(12, 0, 0, 0)
+            .build()
+    }
+
+    #[test]
+    fn a_month_with_nothing_to_do_gets_a_short_comment() {
+        let previous = fixtures::previous();
+        let comment = render_comment(&nothing_to_do(), Some(&previous), MARKER);
+        let visible = &comment[..comment.find("\n<!-- pages-zendesk-sync:run=").unwrap()];
+        assert_eq!(visible.matches("<details>").count(), 1, "only the chart");
+        assert!(visible.contains("Nothing needed changing and nothing needs attention;"));
+        assert!(visible.lines().filter(|l| !l.trim().is_empty()).count() < 50);
+        insta::assert_snapshot!(comment);
+    }
+
+    #[test]
+    fn a_failing_month() {
+        let previous = fixtures::previous();
+        insta::assert_snapshot!(render_comment(
+            &fixtures::guard_tripped(),
+            Some(&previous),
+            MARKER
+        ));
+    }
+
+    /// Last month's carry with ten months behind it, three of them missing.
+    fn year_with_gaps() -> Carry {
+        let mut previous = fixtures::previous();
+        previous.history = [
+            "2024-03", "2024-04", "2024-05", "2024-07", "2024-08", "2024-09", "2024-12", "2025-01",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let mut t = previous.totals;
+            t.pages_users = 250 + 7 * i;
+            t.zendesk_users = 240 + 8 * i;
+            t.pages_organizations = 30 + i;
+            t.zendesk_organizations = 31 + i;
+            t.pages_memberships = 300 + 5 * i;
+            t.zendesk_memberships = 290 + 6 * i;
+            HistoryPoint::new(m, &t)
+        })
+        .collect();
+        previous
+    }
+
+    #[test]
+    fn twelve_months_of_history_with_gaps() {
+        let previous = year_with_gaps();
+        let comment = render_comment(&fixtures::with_previous(), Some(&previous), MARKER);
+        assert!(comment.contains("No results for 2024-06, 2024-10, 2024-11."));
+        assert!(!comment.contains("\"2024-03\""), "older than twelve months");
+        let carry = parse_carry(&comment).unwrap();
+        let months: Vec<&str> = carry.history.iter().map(HistoryPoint::month).collect();
+        assert_eq!(
+            months,
+            [
+                "2024-04", "2024-05", "2024-07", "2024-08", "2024-09", "2024-12", "2025-01",
+                "2025-02"
+            ]
+        );
+        insta::assert_snapshot!(comment);
     }
 }

@@ -9,6 +9,7 @@ pub mod actions;
 pub mod attention;
 pub mod checklist;
 pub mod comment;
+pub mod history;
 pub mod summary;
 pub mod text;
 mod view;
@@ -73,6 +74,10 @@ pub struct Totals {
     /// Zendesk organizations and end-user memberships in them, after the sync.
     pub zendesk_organizations: usize,
     pub zendesk_memberships: usize,
+    /// Zendesk end users with a membership in a Pages organization (0 in carry blocks
+    /// written before this field existed).
+    #[serde(default)]
+    pub zendesk_users: usize,
 }
 
 /// The machine-readable block hidden in each results comment.
@@ -83,6 +88,9 @@ pub struct Carry {
     pub month: String,
     pub status: JobStatus,
     pub totals: Totals,
+    /// The months before, oldest first (at most the last twelve), for the chart.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<history::HistoryPoint>,
 }
 
 /// The public report of a run. Counts, reasons and verdicts only.
@@ -142,6 +150,7 @@ impl RunSummary {
             month: month.clone(),
             status: self.status,
             totals: self.totals,
+            history: Vec::new(),
         })
     }
 }

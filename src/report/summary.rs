@@ -60,6 +60,15 @@ pub fn render_job_summary(
         ));
     }
 
+    if let Some(month) = summary.month.as_deref() {
+        let points = crate::report::comment::chart_history(summary, previous);
+        let charts = crate::report::history::render_charts(&points, month);
+        if !charts.is_empty() {
+            out.push_str("\n### Last 12 months\n\n");
+            out.push_str(&charts);
+        }
+    }
+
     out.push_str(&format!(
         "\nZendesk API: {}.\n",
         view::requests_text(summary)

@@ -309,8 +309,15 @@ pub(super) fn deltas(current: &Totals, previous: &Totals) -> Vec<Delta> {
             current.zendesk_memberships,
         ),
     ];
+    // Carry blocks written before Zendesk partner users were counted hold 0 for them.
+    let users = (previous.zendesk_users > 0).then_some((
+        "Zendesk partner users",
+        previous.zendesk_users,
+        current.zendesk_users,
+    ));
     pairs
         .into_iter()
+        .chain(users)
         .map(|(label, previous, current)| Delta {
             label,
             previous,
@@ -878,6 +885,7 @@ pub(super) mod fixtures {
                 pages_managers: 57,
                 zendesk_organizations: 45,
                 zendesk_memberships: 352,
+                zendesk_users: 300,
             },
             run_url: Some(
                 "https://github.com/cloud-gov/pages-zendesk-sync/actions/runs/123".into(),
@@ -1041,7 +1049,9 @@ pub(super) mod fixtures {
                 pages_managers: 57,
                 zendesk_organizations: 43,
                 zendesk_memberships: 349,
+                zendesk_users: 308,
             },
+            history: Vec::new(),
         }
     }
 

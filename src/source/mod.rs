@@ -195,12 +195,14 @@ pub enum PagesSource {
     Database(Box<database::DatabaseSource>),
 }
 
-/// Reads the Pages data from either source. Options that leave organizations out need
+/// Reads the Pages data from either source; a report larger than `max_bytes` (the
+/// `reports.max_bytes` setting) is refused. Options that leave organizations out need
 /// the database (the reports carry no sandbox or active flag): a usage error otherwise.
 pub async fn load_from(
     source: &PagesSource,
     policy: &Policy,
     options: &PagesOptions,
+    max_bytes: u64,
 ) -> anyhow::Result<Reports> {
     match source {
         PagesSource::Reports {
@@ -218,7 +220,14 @@ pub async fn load_from(
                 )
                 .into());
             }
-            load(organizations, users, authorization.as_ref(), policy).await
+            load_limited(
+                organizations,
+                users,
+                authorization.as_ref(),
+                policy,
+                max_bytes,
+            )
+            .await
         }
         PagesSource::Database(db) => database::load(db, policy, options).await,
     }
@@ -246,11 +255,30 @@ pub async fn load(
     authorization: Option<&SecretString>,
     policy: &Policy,
 ) -> anyhow::Result<Reports> {
+    load_limited(
+        organizations,
+        users,
+        authorization,
+        policy,
+        DEFAULT_MAX_BYTES,
+    )
+    .await
+}
+
+/// As [`load`], refusing a report larger than `max_bytes` (the `reports.max_bytes`
+/// setting).
+pub async fn load_limited(
+    organizations: &str,
+    users: &str,
+    authorization: Option<&SecretString>,
+    policy: &Policy,
+    max_bytes: u64,
+) -> anyhow::Result<Reports> {
     let orgs_location = Location::parse(organizations).context("the organizations report")?;
     let users_location = Location::parse(users).context("the users report")?;
     let (orgs_bytes, users_bytes) = tokio::try_join!(
-        read(&orgs_location, authorization, DEFAULT_MAX_BYTES),
-        read(&users_location, authorization, DEFAULT_MAX_BYTES),
+        read(&orgs_location, authorization, max_bytes),
+        read(&users_location, authorization, max_bytes),
     )?;
     let orgs_label = label(&orgs_location);
     let users_label = label(&users_location);

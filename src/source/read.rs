@@ -1,8 +1,14 @@
 //! Reading a report's bytes from a file path or a URL.
 //!
-//! Owns: telling paths from URLs, refusing plain `http://` off loopback, the size cap
-//! (enforced while streaming, so an endless body never fills memory), timeouts, and
-//! naming a location in errors without its credentials or query string.
+//! Owns: telling paths from URLs, refusing plain `http://` off loopback, the size limit
+//! (a setting, `reports.max_bytes`; enforced while streaming, so an endless body or a
+//! growing file never fills memory), timeouts, and naming a location in errors without
+//! its credentials or query string.
+//!
+//! Memory: the report ends up in one buffer of exactly its size (the parser works on
+//! bytes). Files are read in one pass into a buffer sized from their length; a download
+//! of unknown length is streamed to an unnamed temporary file first and then read the
+//! same way, so no growing buffer ever holds two copies.
 //!
 //! Must never: log or return the Authorization header or a URL's userinfo or query
 //! (pre-signed bucket URLs carry their credentials in the query).
@@ -18,9 +24,14 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::{Location, SourceError};
 
-/// The largest report accepted: the real users report is a few MB; 64 MiB leaves room
-/// for growth and still refuses a runaway or wrong download.
-pub const DEFAULT_MAX_BYTES: u64 = 64 * 1024 * 1024;
+/// The largest report accepted by default: 1 GiB, at least the 1 GB Zendesk's data
+/// importer takes per file, so a large Pages installation is not refused. A wrong or
+/// runaway download is still stopped. Configurable as `reports.max_bytes`.
+pub const DEFAULT_MAX_BYTES: u64 = 1024 * 1024 * 1024;
+const _: () = assert!(
+    DEFAULT_MAX_BYTES >= 1_000_000_000,
+    "at least the importer's 1 GB"
+);
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 const TOTAL_TIMEOUT: Duration = Duration::from_secs(300);
@@ -115,7 +126,55 @@ async fn read_file(path: &std::path::Path, label: &str, max_bytes: u64) -> Resul
     if meta.len() > max_bytes {
         return Err(too_big(label, max_bytes).into());
     }
-    Ok(tokio::fs::read(path).await.map_err(unreadable)?)
+    // The length is a hint: a pipe says 0 and a file may grow while it is read. Never
+    // read more than the limit plus one byte, which tells "too big" from "exactly full".
+    // One blocking read into a buffer of the right size (tokio's file reads hop to the
+    // blocking pool once per 2 MiB chunk).
+    let path = path.to_path_buf();
+    let size_hint = meta.len();
+    let read = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+        use std::io::Read;
+        let file = std::fs::File::open(&path)?;
+        let capacity = usize::try_from(size_hint.min(max_bytes)).unwrap_or(0);
+        let mut body = Vec::with_capacity(capacity.saturating_add(1));
+        file.take(max_bytes.saturating_add(1))
+            .read_to_end(&mut body)?;
+        Ok(body)
+    })
+    .await
+    .map_err(|e| unreadable(std::io::Error::other(e)))?;
+    let body = read.map_err(unreadable)?;
+    if body.len() as u64 > max_bytes {
+        return Err(too_big(label, max_bytes).into());
+    }
+    Ok(body)
+}
+
+enum Limited {
+    TooBig,
+    Io(std::io::Error),
+}
+
+/// Reads `reader` to the end into a buffer sized `size_hint` (capped at the limit),
+/// stopping with [`Limited::TooBig`] as soon as more than `max_bytes` arrive.
+async fn read_limited<R: tokio::io::AsyncRead + Unpin>(
+    reader: R,
+    size_hint: u64,
+    max_bytes: u64,
+) -> std::result::Result<Vec<u8>, Limited> {
+    use tokio::io::AsyncReadExt;
+    let capacity = usize::try_from(size_hint.min(max_bytes)).unwrap_or(0);
+    // One byte more than the hint, so that reaching the end needs no reallocation.
+    let mut body = Vec::with_capacity(capacity.saturating_add(1));
+    reader
+        .take(max_bytes.saturating_add(1))
+        .read_to_end(&mut body)
+        .await
+        .map_err(Limited::Io)?;
+    if body.len() as u64 > max_bytes {
+        return Err(Limited::TooBig);
+    }
+    Ok(body)
 }
 
 fn client(url: &url::Url) -> Result<reqwest::Client> {
@@ -177,20 +236,55 @@ async fn read_url(
     if response.content_length().is_some_and(|n| n > max_bytes) {
         return Err(too_big(&label, max_bytes).into());
     }
-    let capacity = response.content_length().unwrap_or(0).min(max_bytes);
-    let mut body = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| e.without_url())
-        .with_context(|| format!("downloading the report {label}"))?
-    {
-        if body.len() as u64 + chunk.len() as u64 > max_bytes {
-            return Err(too_big(&label, max_bytes).into());
+    let download = |e: reqwest::Error| {
+        anyhow::Error::new(e.without_url()).context(format!("downloading the report {label}"))
+    };
+    if let Some(length) = response.content_length() {
+        // Known length: one buffer of that size, filled as the chunks arrive.
+        let mut body = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
+        while let Some(chunk) = response.chunk().await.map_err(download)? {
+            if body.len() as u64 + chunk.len() as u64 > max_bytes {
+                return Err(too_big(&label, max_bytes).into());
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
+        return Ok(body);
     }
-    Ok(body)
+    // Unknown length: spool to an unnamed temporary file (removed by the system when
+    // closed), then read it back into one buffer of the right size.
+    let spool = tempfile::tempfile().context("creating a temporary file for the download")?;
+    let mut spool = tokio::fs::File::from_std(spool);
+    let mut total: u64 = 0;
+    {
+        use tokio::io::AsyncWriteExt;
+        while let Some(chunk) = response.chunk().await.map_err(download)? {
+            total += chunk.len() as u64;
+            if total > max_bytes {
+                return Err(too_big(&label, max_bytes).into());
+            }
+            spool
+                .write_all(&chunk)
+                .await
+                .context("writing the download to a temporary file")?;
+        }
+        spool
+            .flush()
+            .await
+            .context("writing the download to a temporary file")?;
+    }
+    {
+        use tokio::io::AsyncSeekExt;
+        spool
+            .seek(std::io::SeekFrom::Start(0))
+            .await
+            .context("reading the downloaded report back")?;
+    }
+    read_limited(spool, total, max_bytes)
+        .await
+        .map_err(|e| match e {
+            Limited::TooBig => too_big(&label, max_bytes).into(),
+            Limited::Io(e) => anyhow::Error::new(e).context("reading the downloaded report back"),
+        })
 }
 
 #[cfg(test)]
@@ -271,5 +365,37 @@ mod tests {
         let err = read(&loc, None, 100).await.unwrap_err();
         assert!(err.downcast_ref::<SourceError>().is_some(), "{err:#}");
         assert_eq!(read(&loc, None, 101).await.unwrap().len(), 101);
+    }
+
+    #[tokio::test]
+    async fn a_report_larger_than_64_mib_is_accepted_by_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.csv");
+        // A sparse file: no disk and no time spent writing it.
+        let size = 64 * 1024 * 1024 + 4096;
+        std::fs::File::create(&path).unwrap().set_len(size).unwrap();
+        let body = read(&Location::Path(path), None, DEFAULT_MAX_BYTES)
+            .await
+            .unwrap();
+        assert_eq!(body.len() as u64, size);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_file_that_says_it_is_empty_but_never_ends_is_cut_off_at_the_limit() {
+        let loc = Location::Path("/dev/zero".into());
+        let err = read(&loc, None, 10_000).await.unwrap_err();
+        let source = err.downcast_ref::<SourceError>().expect("a SourceError");
+        assert!(source.problem.contains("larger than the limit"), "{err:#}");
+    }
+
+    #[tokio::test]
+    async fn a_stream_without_a_length_is_cut_off_at_the_limit() {
+        // A reader that never ends (like a pipe or a growing file whose length said 0).
+        let endless = tokio::io::repeat(b'a');
+        let got = read_limited(endless, 0, 10_000).await;
+        assert!(matches!(got, Err(Limited::TooBig)));
+        let exact = read_limited(&[b'a'; 10_000][..], 0, 10_000).await;
+        assert!(matches!(exact, Ok(b) if b.len() == 10_000));
     }
 }

@@ -78,6 +78,7 @@ pub enum Endpoint {
     GetRepository,
     /// `GET /repos/{owner}/{repo}/labels/{name}`.
     GetLabel,
+    AddLabels,
 }
 
 /// A failure to inject on the next calls of an endpoint.
@@ -322,6 +323,11 @@ impl GithubStandin {
 
     /// Adds an issue as if created earlier (by the bot); returns its number.
     pub fn seed_issue(&self, seed: SeedIssue) -> u64 {
+        self.seed_issue_by(seed, BOT_LOGIN)
+    }
+
+    /// Adds an issue as if a person (`author`, a login) opened it earlier.
+    pub fn seed_issue_by(&self, seed: SeedIssue, author: &str) -> u64 {
         let mut w = self.world();
         for l in &seed.labels {
             w.label(l);
@@ -337,7 +343,7 @@ impl GithubStandin {
             state_reason: (!seed.open).then(|| "completed".to_string()),
             labels: seed.labels,
             assignees: Vec::new(),
-            author: BOT_LOGIN.into(),
+            author: author.into(),
             created_at: seed.created_at,
             updated_at: seed.created_at,
             closed_at: (!seed.open).then_some(seed.created_at),
@@ -725,6 +731,9 @@ fn answer(
             (&Method::POST, ["issues", n, "comments"]) => {
                 n.parse().ok().map(|n| (Endpoint::CreateComment, Some(n)))
             }
+            (&Method::POST, ["issues", n, "labels"]) => {
+                n.parse().ok().map(|n| (Endpoint::AddLabels, Some(n)))
+            }
             _ => None,
         },
         _ => None,
@@ -836,6 +845,7 @@ fn answer(
                 None => Answer::not_found(),
             }
         }
+        (Endpoint::AddLabels, Some(n)) => add_labels(w, n, body),
         _ => Answer::not_found(),
     };
     match fault {
@@ -1019,6 +1029,37 @@ fn update_issue(w: &mut World, number: u64, body: &str) -> Answer {
     issue.indexed_at_search = searches;
     let issue = issue.clone();
     Answer::ok(200, w.issue_json(&issue))
+}
+
+/// `POST /issues/{n}/labels`: adds labels (created `ededed` if new), keeps the others;
+/// answers the issue's labels. The body is `{"labels": [names]}` or a bare array of names.
+fn add_labels(w: &mut World, number: u64, body: &str) -> Answer {
+    let names = match serde_json::from_str::<Value>(body) {
+        Ok(Value::Object(m)) => m.get("labels").and_then(label_names),
+        Ok(v @ Value::Array(_)) => label_names(&v),
+        _ => return Answer::error(400, "Problems parsing JSON"),
+    };
+    let Some(names) = names.filter(|n| !n.is_empty()) else {
+        return Answer::validation("Label", "labels", "invalid", None);
+    };
+    let Some(pos) = w.issues.iter().position(|i| i.number == number) else {
+        return Answer::not_found();
+    };
+    let names: Vec<String> = names.iter().map(|l| w.label(l)).collect();
+    let searches = w.searches;
+    let issue = &mut w.issues[pos];
+    for name in names {
+        if !issue.labels.iter().any(|l| l.eq_ignore_ascii_case(&name)) {
+            issue.labels.push(name);
+        }
+    }
+    issue.updated_at = Utc::now();
+    issue.indexed_at_search = searches;
+    let labels = issue.labels.clone();
+    Answer::ok(
+        200,
+        Value::Array(labels.iter().map(|l| w.label_json(l)).collect()),
+    )
 }
 
 /// `per_page` (default 30, at most 100) and `page` (from 1).

@@ -56,11 +56,11 @@ fn section<'a>(stdout: &'a str, title: &str) -> &'a str {
 /// The comment's "Changes" table: label → (planned, applied, failed, skipped).
 fn changes_table(comment: &str) -> BTreeMap<String, [usize; 4]> {
     let mut rows = BTreeMap::new();
-    let Some(start) = comment.find("### Changes") else {
+    let Some(start) = comment.find("<summary>Changes</summary>") else {
         return rows;
     };
     for line in comment[start..].lines().skip(1) {
-        if line.starts_with("###") {
+        if line.starts_with("</details>") {
             break;
         }
         let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
@@ -165,7 +165,10 @@ fn demo_runs_the_monthly_job_twice_and_the_second_run_changes_nothing() {
     assert!(first.contains("users.csv lines 322, 323"), "{first}");
     assert!(first.contains("`invalid_email`") && first.contains("`unknown_organization`"));
     assert_eq!(first.matches("✅ pass").count(), 5, "{first}");
-    assert!(first.contains("### Change since last month ("), "{first}");
+    assert!(
+        first.contains("<summary>Change since last month ("),
+        "{first}"
+    );
     assert!(first.contains("| Zendesk organizations not in Pages (kept) | 1 |"));
 
     // The preflight ran first, read-only, and found nothing that would fail a run.
@@ -230,7 +233,7 @@ fn demo_takes_a_month_and_a_data_directory() {
     assert!(issue.contains("\nstate: closed (completed)\n"), "{issue}");
     let first = section(&stdout, "Results comment of run 1");
     assert!(
-        first.contains("### Change since last month (2024-12)"),
+        first.contains("<summary>Change since last month (2024-12)</summary>"),
         "{first}"
     );
     let table = changes_table(first);
@@ -242,7 +245,8 @@ fn demo_takes_a_month_and_a_data_directory() {
         assert_eq!(*planned, drift[label], "{label}");
         assert_eq!((*applied, *failed), (*planned, 0), "{label}");
     }
-    assert!(section(&stdout, "Results comment of run 2").contains("No changes needed"));
+    assert!(section(&stdout, "Results comment of run 2")
+        .contains("Nothing needed changing and nothing needs attention"));
 }
 
 #[test]

@@ -196,12 +196,12 @@ impl Env {
         }
     }
 
-    /// The issues of the month (by title), oldest first.
+    /// The issues of the month (by title, pull requests left out), oldest first.
     fn month_issues(&self) -> Vec<IssueRecord> {
         self.gh
             .issues()
             .into_iter()
-            .filter(|i| i.title == TITLE)
+            .filter(|i| i.title == TITLE && !i.pull_request)
             .collect()
     }
 
@@ -552,6 +552,7 @@ async fn the_comment_shows_the_change_since_last_months_results() {
         pages_managers: 2,
         zendesk_organizations: 1,
         zendesk_memberships: 7,
+        zendesk_users: 5,
     };
     env.gh
         .seed_comment(october, &render_comment(&previous, None, "6001-1"));
@@ -566,7 +567,7 @@ async fn the_comment_shows_the_change_since_last_months_results() {
     assert_eq!(run.code, 0, "{}", run.describe());
     let comment = &env.comments()[0];
     let section = comment
-        .split("### Change since last month (2026-10)")
+        .split("<summary>Change since last month (2026-10)</summary>")
         .nth(1)
         .unwrap_or_else(|| panic!("no change section in\n{comment}"));
     assert_change_rows(section);
@@ -630,6 +631,7 @@ async fn last_months_issue_opened_by_a_person_without_the_marker_is_found_by_tit
         pages_managers: 2,
         zendesk_organizations: 1,
         zendesk_memberships: 7,
+        zendesk_users: 5,
     };
     env.gh
         .seed_comment(october, &render_comment(&previous, None, "6001-1"));
@@ -638,7 +640,7 @@ async fn last_months_issue_opened_by_a_person_without_the_marker_is_found_by_tit
     assert_eq!(run.code, 0, "{}", run.describe());
     let comment = &env.comments()[0];
     let section = comment
-        .split("### Change since last month (2026-10)")
+        .split("<summary>Change since last month (2026-10)</summary>")
         .nth(1)
         .unwrap_or_else(|| panic!("no change section in\n{comment}"));
     assert_change_rows(section);
@@ -944,4 +946,256 @@ async fn a_failing_criterion_whose_box_a_person_deleted_still_keeps_the_issue_op
         "the other boxes pass: {body}"
     );
     assert_eq!(issue.state, "open", "the failing criterion keeps it open");
+}
+
+/// The body of the month's issue as the team opened it by hand for years: the original
+/// template (`reference/pages-issue-template.md` of the design notes, front matter
+/// `labels: ''`), with the month filled in by a person and a note of their own. No
+/// hidden month marker, no label.
+const PERSON_BODY: &str = "Monthly review to make sure cloud.gov Pages users, orgs, and roles are accurately reflected in Zendesk.
+
+# Pages/Zendesk user, role, and org sync
+
+Opened by hand for November, as every month. -- a person
+
+## Export organization, user, and role information from Pages Admin
+
+- In Pages Admin, navigate to the Reports section
+- View the Organizations report, and download a CSV export
+- View the Users report, and download a CSV export
+
+## Acceptance criteria
+
+- [ ] Orgs in Zendesk match current Pages orgs
+- [ ] Org users in Zendesk match current Pages partners users, including
+  - [ ] Org assignments
+  - [ ] Roles (org manager or not)
+  - [ ] Names and emails 
+";
+
+/// What a person's issue must keep: every line of their text, in order, with only the
+/// recognised boxes' marks changed.
+fn assert_person_text_kept(body: &str) {
+    let expected = PERSON_BODY.replace("- [ ]", "- [x]");
+    assert!(
+        body.starts_with(expected.trim_end()),
+        "the person's text is kept, boxes ticked:\n{body}"
+    );
+    assert!(
+        body.contains(&Month::parse(MONTH).unwrap().marker()),
+        "{body}"
+    );
+}
+
+/// Seeds the repository with what surrounds the month's issue: last month's issue of the
+/// tool, an unrelated issue, and a pull request that happens to carry the month's title
+/// (GitHub lists pull requests among issues). Returns them, to compare after the run.
+fn seed_neighbours(env: &Env) -> Vec<IssueRecord> {
+    let october = env.gh.seed_issue(SeedIssue {
+        title: "Run October 2026 Pages/Zendesk user, role, and org sync".into(),
+        body: rendered_body("2026-10"),
+        labels: vec![LABEL.into()],
+        open: false,
+        created_at: Utc.with_ymd_and_hms(2026, 10, 1, 6, 0, 0).unwrap(),
+        pull_request: false,
+    });
+    let other = env.gh.seed_issue_by(
+        SeedIssue {
+            title: "Docs: explain the Zendesk sandbox".into(),
+            body: "Unrelated.\n\n- [ ] Orgs in Zendesk match current Pages orgs\n".into(),
+            labels: vec![],
+            open: true,
+            created_at: Utc.with_ymd_and_hms(2026, 11, 3, 9, 0, 0).unwrap(),
+            pull_request: false,
+        },
+        "a-person",
+    );
+    let pr = env.gh.seed_issue_by(
+        SeedIssue {
+            title: TITLE.into(),
+            body: "A pull request with the month's title is not the month's issue.".into(),
+            labels: vec![],
+            open: true,
+            created_at: Utc.with_ymd_and_hms(2026, 11, 4, 9, 0, 0).unwrap(),
+            pull_request: true,
+        },
+        "a-person",
+    );
+    [october, other, pr]
+        .into_iter()
+        .map(|n| env.gh.issue(n).unwrap())
+        .collect()
+}
+
+fn assert_neighbours_untouched(env: &Env, before: &[IssueRecord]) {
+    for issue in before {
+        assert_eq!(
+            env.gh.issue(issue.number).as_ref(),
+            Some(issue),
+            "issue #{} is untouched",
+            issue.number
+        );
+        assert!(env.gh.comments(issue.number).is_empty());
+    }
+}
+
+async fn person_opened_issue_is_adopted(open: bool) {
+    let env = Env::new().await;
+    let neighbours = seed_neighbours(&env);
+    let person = env.gh.seed_issue_by(
+        SeedIssue {
+            title: TITLE.into(),
+            body: PERSON_BODY.into(),
+            labels: vec![],
+            open,
+            created_at: Utc.with_ymd_and_hms(2026, 11, 2, 15, 30, 0).unwrap(),
+            pull_request: false,
+        },
+        "pages-operator",
+    );
+    let run = env.run("7001", &[]).await;
+    assert_eq!(run.code, 0, "{}", run.describe());
+
+    let issue = env.the_issue();
+    assert_eq!(
+        issue.number, person,
+        "the person's issue is the month's issue"
+    );
+    assert_eq!(env.gh.issues().len(), 4, "no second issue");
+    assert_eq!(issue.labels, [LABEL], "adopted: the label is added");
+    assert_eq!(issue.author, "pages-operator");
+    assert_person_text_kept(issue.body.as_deref().unwrap());
+    assert_eq!(issue.state, "closed", "every box ticked: closed");
+    assert_eq!(env.gh.comments(person).len(), 1);
+    assert_eq!(run.output("issue-number"), Some(person.to_string()));
+    assert_neighbours_untouched(&env, &neighbours);
+
+    // A second run the same month finds it again (now by its marker) and adds a comment.
+    let again = env.run("7002", &[]).await;
+    assert_eq!(again.code, 0, "{}", again.describe());
+    assert_eq!(env.gh.issues().len(), 4, "still no second issue");
+    assert_eq!(env.the_issue().number, person);
+    assert_eq!(env.gh.comments(person).len(), 2);
+    assert_person_text_kept(env.the_issue().body.as_deref().unwrap());
+    assert_neighbours_untouched(&env, &neighbours);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unlabelled_open_issue_a_person_opened_for_the_month_is_adopted() {
+    person_opened_issue_is_adopted(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unlabelled_closed_issue_a_person_opened_for_the_month_is_adopted() {
+    person_opened_issue_is_adopted(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_create_answer_and_two_runs_back_to_back_leave_one_issue() {
+    let env = Env::new().await;
+    let neighbours = seed_neighbours(&env);
+    // GitHub creates the issue, then the answer is lost (502).
+    env.gh.fail_after_create(1, 502);
+    let first = env.run("7001", &[]).await;
+    assert_eq!(first.code, 0, "{}", first.describe());
+    let second = env.run("7002", &[]).await;
+    assert_eq!(second.code, 0, "{}", second.describe());
+
+    let issue = env.the_issue();
+    assert_eq!(issue.labels, [LABEL]);
+    let comments = env.gh.comments(issue.number);
+    assert_eq!(comments.len(), 2, "one comment per run, on the one issue");
+    assert_eq!(env.gh.issues().len(), 4);
+    assert_neighbours_untouched(&env, &neighbours);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_runs_racing_on_a_fresh_month_end_on_one_issue() {
+    let env = Env::new().await;
+    // Dry runs: both still find or open the month's issue and comment, and neither
+    // writes to Zendesk (the workflow's concurrency group keeps real runs apart).
+    let (a, b) = tokio::join!(
+        env.run("7001", &["--dry-run"]),
+        env.run("7002", &["--dry-run"])
+    );
+    assert_eq!(
+        (a.code, b.code),
+        (1, 1),
+        "{}\n{}",
+        a.describe(),
+        b.describe()
+    );
+    // Both may have opened an issue at the same moment; then the younger one is closed
+    // as a duplicate and both runs comment on the oldest.
+    let issues = env.month_issues();
+    let in_use: Vec<&IssueRecord> = issues
+        .iter()
+        .filter(|i| i.state_reason.as_deref() != Some("duplicate"))
+        .collect();
+    assert_eq!(in_use.len(), 1, "{issues:#?}");
+    let kept = in_use[0].number;
+    assert_eq!(issues[0].number, kept, "the oldest is kept");
+    let results = env
+        .gh
+        .comments(kept)
+        .iter()
+        .filter(|c| c.body.contains("/actions/runs/"))
+        .count();
+    assert_eq!(results, 2, "both runs commented on the kept issue");
+    for dup in issues.iter().filter(|i| i.number != kept) {
+        assert_eq!(dup.state, "closed");
+        let notes = env.gh.comments(dup.number);
+        assert!(notes.iter().any(|c| c.body.contains(&format!("#{kept}"))));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_month_without_a_run_keeps_the_history_and_the_chart_shows_the_gap() {
+    use pages_zendesk_sync::report::comment::parse_carry;
+    use pages_zendesk_sync::report::history::HistoryPoint;
+    let env = Env::new().await;
+    // September ran (and carried August); October had no run at all.
+    let september = env.gh.seed_issue(SeedIssue {
+        title: "Run September 2026 Pages/Zendesk user, role, and org sync".into(),
+        body: rendered_body("2026-09"),
+        labels: vec![LABEL.into()],
+        open: false,
+        created_at: Utc.with_ymd_and_hms(2026, 9, 1, 6, 0, 0).unwrap(),
+        pull_request: false,
+    });
+    let mut summary = october_summary();
+    summary.month = Some("2026-09".into());
+    summary.totals = Totals {
+        pages_organizations: 3,
+        pages_users: 5,
+        pages_memberships: 5,
+        pages_managers: 2,
+        zendesk_organizations: 3,
+        zendesk_memberships: 5,
+        zendesk_users: 5,
+    };
+    let mut august = summary.carry().unwrap();
+    august.month = "2026-08".into();
+    env.gh.seed_comment(
+        september,
+        &render_comment(&summary, Some(&august), "5001-1"),
+    );
+
+    let run = env.run("7001", &[]).await;
+    assert_eq!(run.code, 0, "{}", run.describe());
+    let comment = &env.comments()[0];
+    assert!(
+        comment.contains("<summary>Change since the last results (2026-09)</summary>"),
+        "{comment}"
+    );
+    assert!(comment.contains("No results for 2026-10."), "{comment}");
+    assert!(comment.contains("x-axis [\"2026-08\", \"2026-09\", \"2026-11\"]"));
+    let carry = parse_carry(comment).unwrap();
+    let months: Vec<&str> = carry.history.iter().map(HistoryPoint::month).collect();
+    assert_eq!(months, ["2026-08", "2026-09"]);
+    let summary = run.step_summary.unwrap();
+    assert!(
+        summary.contains("x-axis [\"2026-08\", \"2026-09\", \"2026-11\"]"),
+        "{summary}"
+    );
 }

@@ -97,9 +97,10 @@ async fn a_fresh_month_opens_exactly_one_issue_with_labels_and_the_rendered_titl
     let log = standin.requests();
     let list = &calls(&log, "GET", ISSUES)[0];
     let query = list.query.as_deref().unwrap();
+    // Not filtered by label: a person may have opened the month's issue without it.
+    assert!(!query.contains("labels="), "{query}");
     for part in [
         "state=all",
-        "labels=pages-zendesk-sync",
         "sort=created",
         "direction=desc",
         "per_page=100",
@@ -199,8 +200,8 @@ async fn a_502_before_create_is_retried_once_the_list_shows_nothing() {
     assert_eq!(statuses, [502, 201]);
     assert_eq!(
         calls(&log, "GET", ISSUES).len(),
-        2,
-        "listed before creating and again before the retry"
+        3,
+        "listed before creating, again before the retry, and once after to catch a racing run"
     );
 }
 
@@ -236,8 +237,8 @@ async fn a_create_that_times_out_after_happening_is_not_repeated() {
     assert_eq!(calls(&log, "POST", ISSUES).len(), 1);
     assert_eq!(
         calls(&log, "GET", ISSUES).len(),
-        2,
-        "the timed-out create was checked by listing again"
+        3,
+        "the timed-out create was checked by listing again (then once more for a racing run)"
     );
 }
 
@@ -816,4 +817,145 @@ async fn the_standin_answers_like_github() {
     assert_eq!(anonymous.status(), 401);
     let e: serde_json::Value = anonymous.json().await.unwrap();
     assert_eq!(e["message"], "Bad credentials");
+}
+
+#[tokio::test]
+async fn a_persons_unlabelled_issue_on_a_later_page_is_adopted_not_duplicated() {
+    let (standin, client) = start(StandinOptions::default()).await;
+    let m = month("2026-11");
+    let r = rendered(m);
+    let person_body = "Opened by hand.\n\n## Acceptance criteria\n\n- [ ] Orgs in Zendesk match current Pages orgs\n";
+    let person = standin.seed_issue_by(
+        SeedIssue {
+            title: r.title.clone(),
+            body: person_body.into(),
+            labels: vec!["triage".into()],
+            open: false,
+            created_at: Utc.with_ymd_and_hms(2026, 11, 1, 8, 0, 0).unwrap(),
+            pull_request: false,
+        },
+        "pages-operator",
+    );
+    // 120 newer issues and pull requests, one of them with the same title: the
+    // person's issue is on the second page, and a pull request is never the month's issue.
+    for i in 0..120 {
+        standin.seed_issue_by(
+            SeedIssue {
+                title: if i == 7 {
+                    r.title.clone()
+                } else {
+                    format!("noise {i}")
+                },
+                body: String::new(),
+                labels: vec![],
+                open: true,
+                created_at: Utc
+                    .with_ymd_and_hms(2026, 11, 2, 0, i / 60, i % 60)
+                    .unwrap(),
+                pull_request: i % 3 == 0,
+            },
+            "someone",
+        );
+    }
+    let (issue, created) = client.find_or_open_month_issue(&r, m, LABEL).await.unwrap();
+    assert!(!created);
+    assert_eq!(issue.number, person);
+    assert_eq!(standin.issues().len(), 121, "no issue opened");
+    let record = standin.issue(person).unwrap();
+    assert_eq!(
+        record.labels,
+        ["triage", LABEL],
+        "the label is added, others kept"
+    );
+    assert_eq!(record.state, "closed", "adopting does not reopen");
+    assert_eq!(
+        record.body.as_deref().unwrap(),
+        format!("{}\n\n{}\n", person_body.trim_end(), m.marker()),
+        "the person's text is kept; the hidden month marker is appended"
+    );
+    let log = standin.requests();
+    assert_eq!(calls(&log, "GET", ISSUES).len(), 2, "two pages listed");
+    let add = calls(&log, "POST", &format!("{ISSUES}/{person}/labels"));
+    assert_eq!(add.len(), 1);
+    assert_eq!(add[0].body, r#"{"labels":["pages-zendesk-sync"]}"#);
+
+    // Found again by its marker: nothing more to adopt.
+    let (again, _) = client.find_or_open_month_issue(&r, m, LABEL).await.unwrap();
+    assert_eq!(again.number, person);
+    let log = standin.requests();
+    assert_eq!(
+        calls(&log, "POST", &format!("{ISSUES}/{person}/labels")).len(),
+        1
+    );
+    assert_eq!(calls(&log, "PATCH", &format!("{ISSUES}/{person}")).len(), 1);
+}
+
+#[tokio::test]
+async fn the_standin_lists_issues_like_github_with_pull_requests_since_and_links() {
+    let standin = GithubStandin::start(StandinOptions::default())
+        .await
+        .unwrap();
+    for i in 0..5u32 {
+        standin.seed_issue_by(
+            SeedIssue {
+                title: format!("item {i}"),
+                body: String::new(),
+                labels: if i == 3 { vec!["x".into()] } else { vec![] },
+                open: i != 1,
+                created_at: Utc.with_ymd_and_hms(2026, 11, 1 + i, 0, 0, 0).unwrap(),
+                pull_request: i == 2,
+            },
+            "someone",
+        );
+    }
+    let http = reqwest::Client::new();
+    let get = |query: &str| {
+        let req = http
+            .get(format!("{}{ISSUES}?{query}", standin.api_url()))
+            .bearer_auth(standin.token())
+            .send();
+        async move {
+            let resp = req.await.unwrap();
+            let status = resp.status().as_u16();
+            let link = resp
+                .headers()
+                .get("link")
+                .map(|v| v.to_str().unwrap().to_string());
+            let body: serde_json::Value = resp.json().await.unwrap();
+            (status, link, body)
+        }
+    };
+    let titles = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["title"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // Default: open only, newest created first, pull requests mixed in (with the key).
+    let (status, link, body) = get("").await;
+    assert_eq!(status, 200);
+    assert_eq!(link, None);
+    assert_eq!(titles(&body), ["item 4", "item 3", "item 2", "item 0"]);
+    assert!(body[2]["pull_request"].is_object());
+    assert!(body[0].get("pull_request").is_none());
+    // state=all, ascending, two per page, with absolute Link URLs keeping the filters.
+    let (_, link, body) = get("state=all&direction=asc&per_page=2&page=2").await;
+    assert_eq!(titles(&body), ["item 2", "item 3"]);
+    let link = link.unwrap();
+    assert!(link.contains(&format!(
+        "<{}{ISSUES}?direction=asc&per_page=2&state=all&page=3>; rel=\"next\"",
+        standin.api_url()
+    )));
+    assert!(link.contains("rel=\"prev\"") && link.contains("rel=\"first\""));
+    // `since` filters on the last update, not on creation.
+    standin.edit_issue_body(1, "touched");
+    let (_, _, body) = get("state=all&since=2026-11-20T00:00:00Z").await;
+    assert_eq!(titles(&body), ["item 0"]);
+    // Labels filter; per_page is capped at 100; a bad direction is a 422.
+    let (_, _, body) = get("state=all&labels=X").await;
+    assert_eq!(titles(&body), ["item 3"]);
+    let (_, link, body) = get("state=all&per_page=500").await;
+    assert_eq!((titles(&body).len(), link), (5, None));
+    assert_eq!(get("direction=sideways").await.0, 422);
 }
