@@ -116,7 +116,7 @@ pub enum RolesField {
     UserField(String),
 }
 
-/// What the planner needs to know about the mapping (DESIGN.md "Mapping into Zendesk").
+/// What the planner needs to know about the mapping (docs/design.md "Mapping into Zendesk").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     pub external_id_prefix: String,
@@ -139,7 +139,7 @@ impl Default for Policy {
     }
 }
 
-/// Limits of the safety guard (DESIGN.md "Never lose data").
+/// Limits of the safety guard (docs/design.md "Never lose data").
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuardLimits {
     /// Refuse when removals exceed this percentage of the managed memberships.

@@ -36,7 +36,7 @@
 //! Deliberately not written:
 //! - `role`: Zendesk creates imported users as end-users by default, and a `role` column
 //!   would also demote an existing agent or admin who is in a Pages organization
-//!   (DESIGN.md "Never change the role … of a Zendesk agent or admin").
+//!   (docs/design.md "Never lose data": never change the role of an agent or admin).
 //! - Removals: the importers only add and update.
 
 use std::borrow::Cow;

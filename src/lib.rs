@@ -1,5 +1,5 @@
 //! pages-zendesk-sync: keeps a Zendesk account in step with cloud.gov Pages.
-//! See DESIGN in README.md for the data flow: source → plan → apply → verify → report.
+//! See docs/design.md for the data flow: source → plan → apply → verify → report.
 
 pub mod account;
 pub mod cli;

@@ -1,5 +1,5 @@
 //! Entry point: parse the command line, start logging, run the command, map the result to
-//! the exit codes of DESIGN.md in one place.
+//! the exit codes of docs/design.md ("Exit status") in one place.
 
 use std::process::ExitCode;
 

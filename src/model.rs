@@ -1,7 +1,7 @@
 //! The domain model shared by every part of the sync: keys normalised once, the desired
 //! state derived from the Pages reports, and the snapshot of what Zendesk holds.
 //!
-//! Nothing here does I/O. Keys compare by the rules of DESIGN.md ("Identity"): emails and
+//! Nothing here does I/O. Keys compare by the rules of docs/design.md ("Identity"): emails and
 //! organization names are trimmed and compared case-insensitively, so two keys built from
 //! differently written inputs are equal exactly when the sync must treat them as one record.
 

@@ -1,5 +1,5 @@
 //! The verifier: a pure function from (desired state, a fresh Zendesk snapshot, policy) to a
-//! verdict per acceptance criterion of DESIGN.md "Acceptance criteria → checks".
+//! verdict per acceptance criterion of docs/design.md "Acceptance criteria".
 //!
 //! Verdicts carry counts; examples (emails, organization names) are for the local report
 //! and the JSON detail file only, never for public output.

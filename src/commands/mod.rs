@@ -16,7 +16,7 @@ use crate::source::database::{DatabaseError, DatabaseFailure};
 use crate::source::SourceError;
 use crate::zendesk::ZendeskError;
 
-/// Exit status (DESIGN.md "Exit status").
+/// Exit status (docs/design.md "Exit status").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Exit {

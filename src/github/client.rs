@@ -260,7 +260,7 @@ impl GithubClient {
 
     /// The tool's label is not a filter: a person may have opened the month's issue by hand from
     /// the original template (`labels: ''`), and that issue is this month's issue all the
-    /// same (DESIGN.md, run step 1). So the whole issues list is read, newest first, and
+    /// same (docs/design.md "The month's issue"). So the whole issues list is read, newest first, and
     /// paging stops at the first page reaching back before the previous month.
     async fn find(&self, month: Month, title: Option<&str>) -> Result<Option<IssueRef>> {
         let marker = month.marker();

@@ -1,5 +1,5 @@
 //! The safety guard: runs on a plan before any write and refuses plans whose removals
-//! exceed the configured limits (DESIGN.md "Never lose data"). An empty or truncated
+//! exceed the configured limits (docs/design.md "Never lose data"). An empty or truncated
 //! users report must never empty Zendesk.
 
 use rustc_hash::FxHashSet as HashSet;

@@ -1,6 +1,6 @@
 //! Matching: which Zendesk organization is each Pages organization, and which Zendesk user
 //! is each Pages partner user. Shared by the planner and the verifier so that both judge
-//! Zendesk by exactly the same rules (DESIGN.md "Identity").
+//! Zendesk by exactly the same rules (docs/design.md "Identity").
 //!
 //! Built once per run from hash indexes; never loops over one side per record of the other.
 //! Must never decide what to change: it only says who is who.
@@ -109,7 +109,7 @@ impl<'a> Matching<'a> {
             });
         let (user_by_id, user_by_email, user_by_external_id) = zendesk_side;
 
-        // Phase 1, external_id first (DESIGN "Identity": an email change in Pages moves the
+        // Phase 1, external_id first (docs/design.md "Identity": an email change in Pages moves the
         // same Zendesk user to the new address instead of creating a duplicate).
         let mut claimed: HashMap<u64, u32> = HashMap::default();
         claimed.reserve(desired.users.len());

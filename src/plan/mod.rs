@@ -2,7 +2,8 @@
 //! of changes that brings Zendesk in step with Pages. It never performs I/O and never sees
 //! a URL, token or HTTP type; `apply` (in the zendesk adapter) carries the plan out.
 //!
-//! Every rule of DESIGN.md "Policies" is enforced here, each with a one-line why.
+//! Every rule of docs/design.md ("Identity", "Mapping into Zendesk", "Never lose data") is
+//! enforced here, each with a one-line why.
 //! Submodules: `matching` (who is who, shared with the verifier), `orgs`, `users`,
 //! `memberships` (the rules per record kind), `guard` (mass-removal limits) and
 //! `simulate` (a plan applied to a snapshot in memory, for tests and the demo).

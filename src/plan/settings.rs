@@ -1,6 +1,6 @@
 //! Holds back the changes the Zendesk account is known to refuse or drop, so they are
-//! reported instead of sent (DESIGN.md "Mapping into Zendesk": "Read the settings before
-//! planning, send no write known to be refused or dropped, and name the setting").
+//! reported instead of sent (docs/design.md "Account settings": a change a setting makes
+//! impossible is not sent, is counted as blocked, and the report names the setting).
 //!
 //! Pure. Runs after [`super::plan`] on its result; when the setting is turned on, the next
 //! run plans the same changes again and they go through (every run recomputes).

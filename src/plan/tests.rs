@@ -129,8 +129,8 @@ fn a_user_found_by_external_id_gets_the_new_pages_email_as_primary() {
     assert_debug_snapshot!(plan_of(d, a));
 }
 
-/// DESIGN "Never change the role, name, suspension or primary email of a Zendesk agent or
-/// admin": a staff login is left for a person to decide.
+/// docs/design.md "Never lose data": never change the role, name, suspension or primary
+/// email of a Zendesk agent or admin; a staff login is left for a person to decide.
 #[test]
 fn an_agents_or_admins_primary_email_is_never_changed_and_needs_a_person() {
     for staff in [

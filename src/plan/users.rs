@@ -100,7 +100,7 @@ pub(super) fn plan_users(
 }
 
 /// The user carries the Pages id but Pages has another email for it: make the Pages email
-/// primary (DESIGN "Identity": the same Zendesk user gets the new address).
+/// primary (docs/design.md "Identity": the same Zendesk user gets the new address).
 fn primary_email(
     d: &DesiredUser,
     user: &ZendeskUser,

@@ -112,7 +112,7 @@ fn effective_verdict(criterion: Criterion, verdicts: &[(Criterion, bool)]) -> Op
     if children.is_empty() {
         return own;
     }
-    // DESIGN.md: the parent box means "all three above"; never tick it on partial evidence.
+    // docs/design.md "Acceptance criteria": the parent box means "all three above"; never tick it on partial evidence.
     let child_verdicts: Vec<Option<bool>> = children.iter().map(|c| direct(*c)).collect();
     if own == Some(false) || child_verdicts.contains(&Some(false)) {
         return Some(false);

@@ -97,7 +97,7 @@ impl UserRows {
         }
     }
 
-    /// A user with organizations but no sign-in email (DESIGN.md "Pages reports"): not a
+    /// A user with organizations but no sign-in email (docs/design.md "Pages data"): not a
     /// row problem, only counted. Such a user cannot be matched by email, and a Zendesk
     /// user already stamped with its Pages id keeps its memberships.
     pub(super) fn without_identity(

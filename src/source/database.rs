@@ -702,7 +702,7 @@ pub fn build(rows: &DatabaseRows, policy: &Policy, options: &PagesOptions) -> Re
             .filter(|(name, _)| !name.trim().is_empty())
             .collect();
         if roles.is_empty() {
-            // Not a partner user (DESIGN.md "Pages reports"): counted, not an issue.
+            // Not a partner user (docs/design.md "Pages data"): counted, not an issue.
             stats.users_without_organization += 1;
             continue;
         }

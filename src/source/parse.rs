@@ -393,7 +393,7 @@ fn parse_users(
         let organizations = field(&record, orgs_col, label, line)?;
         name_spans(organizations, &mut names);
         if names.is_empty() {
-            // Not a partner user (DESIGN.md "Pages reports"): counted, not an issue.
+            // Not a partner user (docs/design.md "Pages data"): counted, not an issue.
             stats.users_without_organization += 1;
             continue;
         }

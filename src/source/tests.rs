@@ -358,7 +358,7 @@ fn an_invalid_email_skips_the_row() {
 #[test]
 fn a_user_with_organizations_but_no_sign_in_email_is_counted_not_a_row_problem() {
     // An empty Email cell is a user without a live sign-in identity: nothing to fix in
-    // Pages, nobody to match in Zendesk (DESIGN.md "Pages reports").
+    // Pages, nobody to match in Zendesk (docs/design.md "Pages data").
     let reports = users(
         "5,\"  \",agency-a-web,agency-a-web: user,,\n6,\"\",agency-a-web,agency-a-web: manager,,\n",
     );

@@ -1,5 +1,6 @@
 //! Adapter tests against small purpose-built servers on 127.0.0.1 that answer as the
-//! contract (notes/ZENDESK_CONTRACT.md) and the recorded fixtures say. Each test asserts
+//! API description (tests/fixtures/zendesk/openapi.yaml) and the recorded fixtures
+//! (tests/fixtures/zendesk/) say. Each test asserts
 //! what the server received, not only what the adapter returned.
 
 use std::collections::{BTreeMap, HashMap};

@@ -1,4 +1,5 @@
-//! Local stand-in of the Zendesk Support API (the surface of notes/ZENDESK_CONTRACT.md):
+//! Local stand-in of the Zendesk Support API (the surface the client uses, as
+//! tests/fixtures/zendesk/openapi.yaml describes it):
 //! a stateful HTTP server on 127.0.0.1 for the integration tests and the `demo` command.
 //!
 //! Owns: the account state ([`World`]), Basic auth, the account rate limit and the
