@@ -729,6 +729,7 @@ fn pagination_error(description: &str) -> Reply {
 /// Cursor pagination when `page[size]`/`page[after]`/`page[before]` is sent, offset
 /// pagination otherwise. Returns the page's ids and the paging fields of the body.
 fn paginate(w: &World, req: &Req, all: &[u64]) -> Result<(Vec<u64>, Map<String, Value>), Reply> {
+    debug_assert!(all.is_sorted(), "ids come in id order");
     let size = req.param("page[size]");
     let after = req.param("page[after]");
     let before = req.param("page[before]");
@@ -757,7 +758,9 @@ fn paginate(w: &World, req: &Req, all: &[u64]) -> Result<(Vec<u64>, Map<String, 
         let Some(b) = decode_cursor(b) else {
             return Err(pagination_error("page[before] is not valid"));
         };
-        let earlier: Vec<u64> = all.iter().copied().filter(|id| *id < b).collect();
+        // `all` is in id order (the world's maps are keyed by id): a binary search, not a
+        // scan of the account per page, keeps a 100k-user read from being the stand-in's.
+        let earlier = &all[..all.partition_point(|id| *id < b)];
         let start = earlier.len().saturating_sub(size);
         (earlier[start..].to_vec(), start > 0)
     } else {
@@ -768,11 +771,7 @@ fn paginate(w: &World, req: &Req, all: &[u64]) -> Result<(Vec<u64>, Map<String, 
             },
             None => None,
         };
-        let later: Vec<u64> = all
-            .iter()
-            .copied()
-            .filter(|id| from.is_none_or(|f| *id > f))
-            .collect();
+        let later = &all[all.partition_point(|id| from.is_some_and(|f| *id <= f))..];
         (
             later.iter().copied().take(size).collect(),
             later.len() > size,
