@@ -26,11 +26,16 @@ use std::time::Instant;
 
 use pages_zendesk_sync::config::{GuardLimits, Policy};
 use pages_zendesk_sync::model::{
-    name_from_email, ActualState, DesiredOrg, DesiredState, DesiredUser, EmailKey, OrgKey, Role,
-    Roles, ZendeskIdentity, ZendeskMembership, ZendeskOrg, ZendeskRole, ZendeskUser,
+    name_from_email, ActualState, DesiredState, EmailKey, OrgKey, ZendeskIdentity,
+    ZendeskMembership, ZendeskOrg, ZendeskRole, ZendeskUser,
 };
 use pages_zendesk_sync::plan::{guard, plan, simulate};
 use pages_zendesk_sync::{source, verify};
+
+// The generated Pages side, shared with `examples/write_reports.rs`.
+#[path = "common/world.rs"]
+mod world;
+use world::World;
 
 const CHILD_ENV: &str = "PZS_BENCH_CHILD_SIZE";
 
@@ -39,6 +44,10 @@ fn main() {
     let plan_only = args.iter().any(|a| a == "--plan-only")
         || std::env::var("PZS_BENCH_PLAN_ONLY").is_ok_and(|v| v != "0" && !v.is_empty());
 
+    if args.iter().any(|a| a == "--calibrate-only") {
+        eprintln!("calibration: {}", calibrate());
+        return;
+    }
     if let Ok(size) = std::env::var(CHILD_ENV) {
         let size: usize = size.parse().expect("child size is a number");
         run_one(size, plan_only);
@@ -308,129 +317,6 @@ fn calibrate() -> String {
 
 fn mib(bytes: u64) -> String {
     format!("{} MiB", bytes / (1024 * 1024))
-}
-
-/// The Pages side as plain rows, from which both the CSV reports and the desired state
-/// (plan-only mode) are made, so both modes plan the same world.
-struct World {
-    orgs: Vec<(String, String)>,
-    /// (Pages id, email, [(org index, manager)]); an empty list is a user without org.
-    users: Vec<PagesRow>,
-}
-
-/// Pages id, email, and (organization index, manager) per organization.
-type PagesRow = (u64, String, Vec<(usize, bool)>);
-
-impl World {
-    fn generate(users: usize) -> Self {
-        let n_orgs = (users / 10).max(1);
-        let orgs = (0..n_orgs)
-            .map(|i| {
-                (
-                    format!("Agency {i}, Office: Web & Cloud {}", i % 13),
-                    if i % 17 == 0 {
-                        String::new()
-                    } else {
-                        format!("Department {}", i % 97)
-                    },
-                )
-            })
-            .collect();
-        let users = (0..users as u64)
-            .map(|i| {
-                let first = (i as usize * 7919) % n_orgs;
-                let mut roles = vec![(first, i % 7 == 0)];
-                if i % 2 == 1 {
-                    let second = (first + 1 + (i as usize % 5)) % n_orgs;
-                    if second != first {
-                        roles.push((second, false));
-                    }
-                }
-                if i % 101 == 0 {
-                    roles.clear(); // not a partner user: skipped by the parser
-                }
-                (i + 1, format!("first{i}.last@agency{}.gov", i % 211), roles)
-            })
-            .collect();
-        World { orgs, users }
-    }
-
-    fn csv(&self) -> (Vec<u8>, Vec<u8>) {
-        let mut orgs = String::from("\"Organization\",\"Agency\",\"Self Authorized\"\n");
-        for (i, (name, agency)) in self.orgs.iter().enumerate() {
-            let _ = writeln!(orgs, "\"{name}\",\"{agency}\",{}", i % 2 == 0);
-        }
-        let mut users = String::from(
-            "\"ID\",\"Email\",\"Organizations\",\"Details\",\"Created\",\"Last Signed In\"\n",
-        );
-        for (id, email, roles) in &self.users {
-            let names: Vec<&str> = roles
-                .iter()
-                .map(|(o, _)| self.orgs[*o].0.as_str())
-                .collect();
-            let details: Vec<String> = roles
-                .iter()
-                .map(|(o, m)| {
-                    format!(
-                        "{}: {}",
-                        self.orgs[*o].0,
-                        if *m { "manager" } else { "user" }
-                    )
-                })
-                .collect();
-            let _ = writeln!(
-                users,
-                "{id},\"{email}\",\"{}\",\"{}\",\"2024-03-05T14:07:09.123Z\",\"2026-10-30T09:12:44.001Z\"",
-                names.join("|"),
-                details.join(", "),
-            );
-        }
-        (orgs.into_bytes(), users.into_bytes())
-    }
-
-    fn desired(&self, policy: &Policy) -> DesiredState {
-        let mut d = DesiredState::default();
-        let keys: Vec<OrgKey> = self
-            .orgs
-            .iter()
-            .map(|(n, _)| OrgKey::new(n).unwrap())
-            .collect();
-        for ((name, agency), key) in self.orgs.iter().zip(&keys) {
-            d.orgs.insert(
-                key.clone(),
-                DesiredOrg {
-                    name: name.clone(),
-                    details: agency.clone(),
-                },
-            );
-        }
-        for (line, (id, email, roles)) in self.users.iter().enumerate() {
-            if roles.is_empty() {
-                continue;
-            }
-            let email = EmailKey::parse(email).unwrap();
-            let roles: Roles = roles
-                .iter()
-                .map(|(o, m)| {
-                    (
-                        keys[*o].clone(),
-                        if *m { Role::Manager } else { Role::User },
-                    )
-                })
-                .collect();
-            d.users.insert(
-                email.clone(),
-                DesiredUser {
-                    pages_id: *id,
-                    external_id: format!("{}{id}", policy.external_id_prefix),
-                    email,
-                    roles,
-                    line: line as u64 + 2,
-                },
-            );
-        }
-        d
-    }
 }
 
 /// Zendesk after last month's run, plus a month of drift.

@@ -135,6 +135,7 @@ impl Outcome {
 /// Loads the Pages data (both reports, or the database). A file-level or database
 /// problem stops here, before anything is written.
 pub async fn load_reports(inputs: &Inputs) -> Result<Reports> {
+    let started = Instant::now();
     let reports = source::load_from(
         &inputs.source,
         &inputs.settings.policy,
@@ -146,6 +147,7 @@ pub async fn load_reports(inputs: &Inputs) -> Result<Reports> {
         organizations = reports.desired.orgs.len(),
         partner_users = reports.desired.users.len(),
         row_issues = reports.issues.len(),
+        ms = started.elapsed().as_millis() as u64,
         "read the Pages reports"
     );
     Ok(reports)
@@ -181,6 +183,7 @@ pub async fn execute(
         organizations = actual.orgs.len(),
         users = actual.users.len(),
         memberships = actual.memberships.len(),
+        ms = started.elapsed().as_millis() as u64,
         "read Zendesk"
     );
 
@@ -191,6 +194,7 @@ pub async fn execute(
     let mut guard_tripped = false;
     let mut after = None;
     if mode != Mode::Verify {
+        let planning = Instant::now();
         let mut plan = plan::plan(desired, &actual, policy);
         let account = settings.unwrap_or_else(AccountSettings::permissive);
         held_back = plan::settings::hold_back(&mut plan, &actual, &account);
@@ -211,7 +215,11 @@ pub async fn execute(
                 guard_tripped = true;
             }
         }
-        info!(changes = plan.changes.len(), "planned");
+        info!(
+            changes = plan.changes.len(),
+            ms = planning.elapsed().as_millis() as u64,
+            "planned"
+        );
         if mode == Mode::Apply && !plan.is_empty() {
             apply = zendesk.apply(&plan, desired, policy).await?;
             // Verify on a fresh read: what Zendesk holds now, not what we think we wrote.
@@ -381,7 +389,15 @@ async fn pipeline_command(args: &CommonArgs, mode: Mode, command: &'static str) 
     let outcome = execute(&inputs, reports, &zendesk, mode, command).await;
     // A tripped guard is an error like any other: `dispatch` prints it once, on stderr.
     let outcome = outcome?;
-    print!("{}", report::text::render_text(&outcome.summary));
+    let rendering = Instant::now();
+    let text = report::text::render_text(&outcome.summary);
+    print!("{text}");
+    // With the `ms` of "read the Pages reports", "read Zendesk" and "planned": where a
+    // run's time went, phase by phase.
+    info!(
+        ms = rendering.elapsed().as_millis() as u64,
+        "rendered the summary"
+    );
     if let Some(path) = &args.report_json {
         outcome.write_detail(path)?;
         eprintln!("per-record detail written to {}", path.display());

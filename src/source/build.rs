@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::parse::{external_id, resolve_duplicates, Candidate, Memberships};
+use super::parse::{candidate_order, external_id, resolve_duplicates, Candidate, Memberships};
 use super::{ReportKind, Reports, RowIssue, RowProblem, SourceStats};
 use crate::config::Policy;
 use crate::model::{DesiredOrg, DesiredState, DesiredUser, EmailKey, OrgKey};
@@ -72,9 +72,9 @@ pub(super) fn add_organization(
 }
 
 pub(super) struct ParsedUsers {
-    users: BTreeMap<EmailKey, DesiredUser>,
-    protected_emails: BTreeSet<EmailKey>,
-    protected_external_ids: BTreeSet<String>,
+    pub(super) users: BTreeMap<EmailKey, DesiredUser>,
+    pub(super) protected_emails: BTreeSet<EmailKey>,
+    pub(super) protected_external_ids: BTreeSet<String>,
 }
 
 /// The users rows of either source, after each row's own checks: the valid rows
@@ -179,6 +179,8 @@ impl UserRows {
         issues: &mut Vec<RowIssue>,
         stats: &mut SourceStats,
     ) -> ParsedUsers {
+        // Duplicates are resolved over runs of one email: by email, then line.
+        self.candidates.sort_unstable_by(candidate_order);
         let users = resolve_duplicates(
             self.candidates,
             &self.memberships,

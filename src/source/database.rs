@@ -689,7 +689,7 @@ pub fn build(rows: &DatabaseRows, policy: &Policy, options: &PagesOptions) -> Re
         );
     }
 
-    let mut org_index = OrgIndex::new(&orgs);
+    let org_index = OrgIndex::new(&orgs);
     let mut user_rows = UserRows::with_capacity(rows.users.len());
     for (i, user) in rows.users.iter().enumerate() {
         let line = line(i);

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use csv::{ByteRecord, ReaderBuilder};
 use rustc_hash::FxHashMap;
 
-use super::build::{self, ParsedUsers, UserRows};
+use super::build::{self, ParsedUsers};
 use super::{ReportKind, Reports, RowIssue, RowProblem, SourceError, SourceStats};
 use crate::config::Policy;
 use crate::model::{DesiredOrg, DesiredUser, EmailKey, OrgKey, Role, Roles};
@@ -39,6 +39,27 @@ pub(super) fn parse_reports(
     users_label: &str,
     policy: &Policy,
 ) -> Result<Reports, SourceError> {
+    parse_reports_split(
+        orgs_bytes,
+        orgs_label,
+        users_bytes,
+        users_label,
+        policy,
+        Split::Auto,
+    )
+    .map(|(reports, _)| reports)
+}
+
+/// [`parse_reports`] with the split of users.csv between threads chosen by the caller;
+/// also says whether two threads read users.csv.
+pub(super) fn parse_reports_split(
+    orgs_bytes: &[u8],
+    orgs_label: &str,
+    users_bytes: &[u8],
+    users_label: &str,
+    policy: &Policy,
+    split: Split,
+) -> Result<(Reports, bool), SourceError> {
     let mut issues = Vec::new();
     let mut stats = SourceStats::default();
     let orgs = parse_organizations(orgs_bytes, orgs_label, &mut issues, &mut stats)?;
@@ -47,10 +68,12 @@ pub(super) fn parse_reports(
         users_label,
         &orgs,
         policy,
+        split,
         &mut issues,
         &mut stats,
     )?;
-    Ok(build::assemble(orgs, users, issues, stats))
+    let (users, two_threads) = users;
+    Ok((build::assemble(orgs, users, issues, stats), two_threads))
 }
 
 fn error(label: &str, line: Option<u64>, column: Option<&str>, problem: String) -> SourceError {
@@ -310,7 +333,6 @@ pub(super) struct OrgIndex<'a> {
     exact: FxHashMap<&'a str, u32>,
     /// The key (trimmed, lower-cased): matches any case.
     folded: FxHashMap<&'a str, u32>,
-    buffer: String,
 }
 
 impl<'a> OrgIndex<'a> {
@@ -319,7 +341,6 @@ impl<'a> OrgIndex<'a> {
             keys: Vec::with_capacity(orgs.len()),
             exact: FxHashMap::with_capacity_and_hasher(orgs.len(), Default::default()),
             folded: FxHashMap::with_capacity_and_hasher(orgs.len(), Default::default()),
-            buffer: String::new(),
         };
         for (i, (key, org)) in orgs.iter().enumerate() {
             // Fewer than 2^32 organizations: the report is capped far below that size.
@@ -331,20 +352,121 @@ impl<'a> OrgIndex<'a> {
         index
     }
 
-    pub(super) fn find(&mut self, name: &str) -> Option<u32> {
+    /// Shared by the two threads that read users.csv, hence `&self`: a name written in
+    /// another case than organizations.csv's (rare) costs an allocation.
+    pub(super) fn find(&self, name: &str) -> Option<u32> {
         if let Some(&i) = self.exact.get(name) {
             return Some(i);
         }
         // Same normalisation as `OrgKey::new` (the name is already trimmed).
-        self.buffer.clear();
-        if name.is_ascii() {
-            self.buffer.push_str(name);
-            self.buffer.make_ascii_lowercase();
+        let folded = if name.is_ascii() {
+            name.to_ascii_lowercase()
         } else {
-            self.buffer.push_str(&name.to_lowercase());
-        }
-        self.folded.get(self.buffer.as_str()).copied()
+            name.to_lowercase()
+        };
+        self.folded.get(folded.as_str()).copied()
     }
+}
+
+/// Where to split users.csv between two threads.
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(test), allow(dead_code))]
+pub(super) enum Split {
+    /// Near the middle, when the report is big enough and a second core is there.
+    Auto,
+    /// One thread reads every row.
+    Never,
+    /// At the first line that starts at or after this byte offset (after a BOM), if any:
+    /// tests choose it to put the split anywhere, including inside a quoted field.
+    Near(usize),
+}
+
+/// Below this size a second thread costs more than it saves.
+const SPLIT_MIN_BYTES: usize = 1 << 20;
+
+/// The columns of users.csv that the parser reads.
+#[derive(Clone, Copy)]
+struct Columns {
+    id: usize,
+    email: usize,
+    organizations: usize,
+    details: usize,
+    /// Fields in the header: every row has this many.
+    width: usize,
+}
+
+/// What the rows of users.csv (all of them, or one part) give before duplicates are
+/// resolved. Two parts read on two threads are appended in file order.
+#[derive(Default)]
+struct UserRows {
+    candidates: Vec<Candidate>,
+    memberships: Memberships,
+    protected_emails: BTreeSet<EmailKey>,
+    protected_external_ids: BTreeSet<String>,
+    issues: Vec<RowIssue>,
+    rows: usize,
+    without_organization: usize,
+    /// Rows with organizations but no sign-in email (counted, not a row problem).
+    without_identity: usize,
+    /// Byte ranges of the organization names in the current row's Organizations cell
+    /// (ranges, not `&str`, so the buffer outlives the reused record).
+    names: Vec<(usize, usize)>,
+    /// (index into `names`, role) of the current row.
+    pairs: Vec<(usize, Role)>,
+}
+
+impl UserRows {
+    fn with_capacity(bytes: usize) -> Self {
+        // Pages rows are ~150 bytes; a rough capacity avoids most regrowth.
+        let estimate = bytes / 160 + 16;
+        UserRows {
+            candidates: Vec::with_capacity(estimate),
+            memberships: Vec::with_capacity(estimate + estimate / 2),
+            ..UserRows::default()
+        }
+    }
+
+    /// Sorts the candidates by email, then line (lines are unique, so the order is total
+    /// and an unstable sort exact): within an email, the first row comes first.
+    fn sort(&mut self) {
+        self.candidates.sort_unstable_by(candidate_order);
+    }
+
+    /// Appends the rows of the part of the file after this one (both sorted): the
+    /// candidates become two sorted runs, which the stable sort merges in one pass.
+    fn append(&mut self, later: UserRows) {
+        let offset = self.memberships.len();
+        self.memberships.extend_from_slice(&later.memberships);
+        self.candidates
+            .extend(later.candidates.into_iter().map(|mut c| {
+                c.roles = c.roles.start + offset..c.roles.end + offset;
+                c
+            }));
+        self.candidates.sort_by(candidate_order);
+        self.protected_emails.extend(later.protected_emails);
+        self.protected_external_ids
+            .extend(later.protected_external_ids);
+        self.issues.extend(later.issues);
+        self.rows += later.rows;
+        self.without_organization += later.without_organization;
+        self.without_identity += later.without_identity;
+    }
+}
+
+pub(super) fn candidate_order(a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
+    a.prefix
+        .cmp(&b.prefix)
+        .then_with(|| a.email.cmp(&b.email))
+        .then(a.line.cmp(&b.line))
+}
+
+/// How reading a part of users.csv ended.
+#[derive(PartialEq, Eq)]
+enum Ended {
+    /// At the end of the file.
+    Eof,
+    /// A record starts exactly at the split offset: the other thread's part begins there.
+    AtSplit,
 }
 
 fn parse_users(
@@ -352,9 +474,10 @@ fn parse_users(
     label: &str,
     orgs: &BTreeMap<OrgKey, DesiredOrg>,
     policy: &Policy,
+    split: Split,
     issues: &mut Vec<RowIssue>,
     stats: &mut SourceStats,
-) -> Result<ParsedUsers, SourceError> {
+) -> Result<(ParsedUsers, bool), SourceError> {
     let text = check_encoding(bytes, label)?;
     let mut reader = reader(text);
     let (header, mut record) = Header::read(&mut reader, text, label)?;
@@ -368,65 +491,45 @@ fn parse_users(
                 .into(),
         ));
     }
-    let id_col = header.require(USER_ID, label)?;
-    let email_col = header.require(USER_EMAIL, label)?;
-    let orgs_col = header.require(USER_ORGANIZATIONS, label)?;
-    let details_col = header.require(USER_DETAILS, label)?;
+    let columns = Columns {
+        id: header.require(USER_ID, label)?,
+        email: header.require(USER_EMAIL, label)?,
+        organizations: header.require(USER_ORGANIZATIONS, label)?,
+        details: header.require(USER_DETAILS, label)?,
+        width: header.names.len(),
+    };
+    let org_index = OrgIndex::new(orgs);
+    let two_cores = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
+    let split_at = match split {
+        Split::Never => None,
+        Split::Auto if !two_cores || text.len() < SPLIT_MIN_BYTES => None,
+        Split::Auto => split_point(text, text.len() / 2),
+        Split::Near(offset) => split_point(text, offset),
+    };
 
-    let mut org_index = OrgIndex::new(orgs);
-    // Pages rows are ~150 bytes; a rough capacity avoids most regrowth of the big vectors.
-    let mut user_rows = UserRows::with_capacity(text.len() / 160 + 16);
-    // Byte ranges of the organization names in the current row's Organizations cell
-    // (ranges, not `&str`, so the buffer outlives the reused record).
-    let mut names: Vec<(usize, usize)> = Vec::new();
-    let mut pairs: Vec<(usize, Role)> = Vec::new();
-    let mut rows = 0usize;
-
-    loop {
-        match reader.read_byte_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => return Err(csv_error(label, text, &e)),
+    let (mut rows, two_threads) = match split_at {
+        None => {
+            let mut rows = UserRows::with_capacity(text.len());
+            read_user_rows(
+                &mut reader,
+                &mut record,
+                text,
+                0,
+                None,
+                columns,
+                &org_index,
+                policy,
+                &mut rows,
+            )
+            .map_err(|e| rows_error(label, text, &e))?;
+            rows.sort();
+            (rows, false)
         }
-        rows += 1;
-        let line = line_of(text, &record);
-        let organizations = field(&record, orgs_col, label, line)?;
-        name_spans(organizations, &mut names);
-        if names.is_empty() {
-            // Not a partner user (docs/design.md "Pages data"): counted, not an issue.
-            stats.users_without_organization += 1;
-            continue;
+        Some(at) => {
+            read_in_two_parts(reader, record, text, at, label, columns, &org_index, policy)?
         }
-        let email = EmailKey::parse(field(&record, email_col, label, line)?);
-        let id = field(&record, id_col, label, line)?
-            .trim()
-            .parse::<u64>()
-            .ok();
-        if matches!(email, Err(crate::model::InvalidEmail::Empty)) {
-            user_rows.without_identity(id, policy, stats);
-            continue;
-        }
-        let details = field(&record, details_col, label, line)?;
-
-        let problem = match &email {
-            Err(reason) => Some(RowProblem::InvalidEmail { reason: *reason }),
-            Ok(_) if id.is_none() => Some(RowProblem::InvalidId),
-            Ok(_) => walk_details(organizations, &names, details, &mut pairs).err(),
-        };
-        let start = user_rows.memberships.len();
-        let problem = problem.or_else(|| {
-            let found = add_memberships(
-                organizations,
-                &names,
-                &pairs,
-                &mut org_index,
-                &mut user_rows,
-            );
-            found.err()
-        });
-        user_rows.accept(line, problem, email, id, start, policy, issues);
-    }
-    if rows == 0 {
+    };
+    if rows.rows == 0 {
         return Err(error(
             label,
             None,
@@ -434,8 +537,288 @@ fn parse_users(
             "has a header row but no data rows".into(),
         ));
     }
-    stats.user_rows = rows;
-    Ok(user_rows.finish(&org_index.keys, policy, issues, stats))
+    stats.user_rows = rows.rows;
+    stats.users_without_organization += rows.without_organization;
+    stats.users_without_identity += rows.without_identity;
+    issues.append(&mut rows.issues);
+
+    let mut protected_external_ids = rows.protected_external_ids;
+    let users = resolve_duplicates(
+        rows.candidates,
+        &rows.memberships,
+        &org_index.keys,
+        policy,
+        issues,
+        &mut protected_external_ids,
+        stats,
+    );
+    Ok((
+        ParsedUsers {
+            users,
+            protected_emails: rows.protected_emails,
+            protected_external_ids,
+        },
+        two_threads,
+    ))
+}
+
+/// The first offset after `near` where a line starts with a byte that begins a record
+/// (not a line break, ASCII), or `None`. Whether a record really starts there (and not
+/// inside a quoted field that spans lines) is not known here: the first thread, reading
+/// the file from the top with the CSV state machine, finds out when it gets there.
+fn split_point(text: &str, near: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let newline = bytes.get(near..)?.iter().position(|&b| b == b'\n')? + near;
+    let at = newline + 1;
+    let start = at + bytes[at..].iter().position(|&b| b != b'\n' && b != b'\r')?;
+    bytes[start].is_ascii().then_some(start)
+}
+
+/// Reads users.csv on two threads: this one from the top up to `at`, another from `at`
+/// to the end, speculatively. The second part is kept only if the first thread's reader,
+/// which carries the CSV state (quotes) from the top of the file, has a record starting
+/// exactly at `at`; from a record start the reader's state is the same as a fresh
+/// reader's, so both parts then give exactly the rows one reader would. Otherwise (`at`
+/// was inside a quoted field) or if the second part met a CSV error, the first thread
+/// reads on to the end, so errors and their lines are always the one reader's.
+#[allow(clippy::too_many_arguments)]
+fn read_in_two_parts(
+    mut reader: csv::Reader<&[u8]>,
+    mut record: ByteRecord,
+    text: &str,
+    at: usize,
+    label: &str,
+    columns: Columns,
+    org_index: &OrgIndex<'_>,
+    policy: &Policy,
+) -> Result<(UserRows, bool), SourceError> {
+    let (first, second) = std::thread::scope(|scope| {
+        let second = scope.spawn(|| {
+            let part = &text[at..];
+            // Line numbers in the second part count on from the lines before it.
+            let lines_before = text.as_bytes()[..at]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count() as u64;
+            let mut rows = UserRows::with_capacity(part.len());
+            let mut reader = self::reader(part);
+            let mut record = ByteRecord::new();
+            read_user_rows(
+                &mut reader,
+                &mut record,
+                part,
+                lines_before,
+                None,
+                columns,
+                org_index,
+                policy,
+                &mut rows,
+            )
+            .ok()?;
+            rows.sort();
+            Some(rows)
+        });
+        let mut rows = UserRows::with_capacity(at);
+        let ended = read_user_rows(
+            &mut reader,
+            &mut record,
+            text,
+            0,
+            Some(at),
+            columns,
+            org_index,
+            policy,
+            &mut rows,
+        );
+        // A panic in the second thread is not expected; it would be this one's bug too.
+        let second = second.join().unwrap_or(None);
+        (ended.map(|ended| (ended, rows)), second)
+    });
+    let (ended, mut rows) = first.map_err(|e| rows_error(label, text, &e))?;
+    match (ended, second) {
+        (Ended::AtSplit, Some(second)) => {
+            rows.sort();
+            rows.append(second);
+            Ok((rows, true))
+        }
+        (ended, _) => {
+            if ended == Ended::AtSplit {
+                // The second part failed: read it here, where errors get their true lines.
+                rows.rows += 1;
+                let line = line_of(text, &record);
+                add_user_row(&record, line, columns, org_index, policy, &mut rows)
+                    .map_err(|e| rows_error(label, text, &e))?;
+                read_user_rows(
+                    &mut reader,
+                    &mut record,
+                    text,
+                    0,
+                    None,
+                    columns,
+                    org_index,
+                    policy,
+                    &mut rows,
+                )
+                .map_err(|e| rows_error(label, text, &e))?;
+            }
+            rows.sort();
+            Ok((rows, false))
+        }
+    }
+}
+
+/// Reads rows of users.csv into `rows` until the end, or until a record starts exactly
+/// at byte `stop_at` of `text` (that record is read but not added). `text` is what the
+/// reader reads; `lines_before` the lines of the file before it.
+#[allow(clippy::too_many_arguments)]
+fn read_user_rows(
+    reader: &mut csv::Reader<&[u8]>,
+    record: &mut ByteRecord,
+    text: &str,
+    lines_before: u64,
+    stop_at: Option<usize>,
+    columns: Columns,
+    org_index: &OrgIndex<'_>,
+    policy: &Policy,
+    rows: &mut UserRows,
+) -> Result<Ended, RowsError> {
+    while reader.read_byte_record(record)? {
+        if let Some(stop_at) = stop_at {
+            if record_start(text, record) == stop_at {
+                return Ok(Ended::AtSplit);
+            }
+        }
+        if record.len() != columns.width {
+            // Only a part that does not start at the top can get here (the reader
+            // compares with its own first row): the caller reads that part again.
+            return Err(csv::Error::from(std::io::Error::other("unequal lengths")).into());
+        }
+        rows.rows += 1;
+        let line = lines_before + line_of(text, record);
+        add_user_row(record, line, columns, org_index, policy, rows)?;
+    }
+    Ok(Ended::Eof)
+}
+
+/// The byte offset of a record's first byte (csv's position can be at line breaks
+/// skipped before it, as in [`physical_line`]).
+fn record_start(text: &str, record: &ByteRecord) -> usize {
+    let at = record.position().map_or(0, |p| {
+        usize::try_from(p.byte())
+            .unwrap_or(usize::MAX)
+            .min(text.len())
+    });
+    at + text.as_bytes()[at..]
+        .iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count()
+}
+
+/// One data row of users.csv: a candidate user, or a row issue, or a count.
+fn add_user_row(
+    record: &ByteRecord,
+    line: u64,
+    columns: Columns,
+    org_index: &OrgIndex<'_>,
+    policy: &Policy,
+    rows: &mut UserRows,
+) -> Result<(), RowsError> {
+    let cell = |index: usize| std::str::from_utf8(record.get(index).unwrap_or_default());
+    let organizations = cell(columns.organizations).map_err(|_| RowsError::Utf8 { line })?;
+    let UserRows {
+        candidates,
+        memberships,
+        protected_emails,
+        protected_external_ids,
+        issues,
+        without_organization,
+        without_identity,
+        names,
+        pairs,
+        ..
+    } = rows;
+    name_spans(organizations, names);
+    if names.is_empty() {
+        // Not a partner user (docs/design.md "Pages data"): counted, not an issue.
+        *without_organization += 1;
+        return Ok(());
+    }
+    let email = EmailKey::parse(cell(columns.email).map_err(|_| RowsError::Utf8 { line })?);
+    let id = cell(columns.id)
+        .map_err(|_| RowsError::Utf8 { line })?
+        .trim()
+        .parse::<u64>()
+        .ok();
+    if matches!(email, Err(crate::model::InvalidEmail::Empty)) {
+        // No sign-in identity (docs/design.md "Pages data"): counted, never a row problem;
+        // a Zendesk user already stamped with this Pages id keeps its memberships.
+        *without_identity += 1;
+        if let Some(id) = id {
+            protected_external_ids.insert(external_id(policy, id));
+        }
+        return Ok(());
+    }
+    let details = cell(columns.details).map_err(|_| RowsError::Utf8 { line })?;
+
+    let problem = match &email {
+        Err(reason) => Some(RowProblem::InvalidEmail { reason: *reason }),
+        Ok(_) if id.is_none() => Some(RowProblem::InvalidId),
+        Ok(_) => walk_details(organizations, names, details, pairs).err(),
+    };
+    let start = memberships.len();
+    let problem = problem
+        .or_else(|| add_memberships(organizations, names, pairs, org_index, memberships).err());
+    match (problem, email, id) {
+        (None, Ok(email), Some(pages_id)) => candidates.push(Candidate {
+            prefix: sort_prefix(&email),
+            email,
+            pages_id,
+            line,
+            roles: start..memberships.len(),
+        }),
+        (problem, email, id) => {
+            memberships.truncate(start);
+            // A bad row must not cost data: whoever it names keeps their memberships.
+            if let Ok(email) = email {
+                protected_emails.insert(email);
+            }
+            if let Some(id) = id {
+                protected_external_ids.insert(external_id(policy, id));
+            }
+            issues.push(RowIssue {
+                report: ReportKind::Users,
+                line,
+                // `problem` is Some here: the arm above took every valid row.
+                problem: problem.unwrap_or(RowProblem::DetailsMismatch),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Why reading rows of users.csv stopped short.
+enum RowsError {
+    Csv(csv::Error),
+    /// Cannot happen: the text was checked to be UTF-8 and csv splits at ASCII bytes only;
+    /// reported as the file error it would be rather than with `unsafe`.
+    Utf8 {
+        line: u64,
+    },
+}
+
+impl From<csv::Error> for RowsError {
+    fn from(e: csv::Error) -> Self {
+        RowsError::Csv(e)
+    }
+}
+
+fn rows_error(label: &str, text: &str, e: &RowsError) -> SourceError {
+    match e {
+        RowsError::Csv(e) => csv_error(label, text, e),
+        RowsError::Utf8 { line } => {
+            error(label, Some(*line), None, "is not valid UTF-8 text".into())
+        }
+    }
 }
 
 /// Appends one row's memberships, sorted by organization and without repeats.
@@ -444,18 +827,32 @@ fn add_memberships(
     organizations: &str,
     names: &[(usize, usize)],
     pairs: &[(usize, Role)],
-    org_index: &mut OrgIndex<'_>,
-    user_rows: &mut UserRows,
+    org_index: &OrgIndex<'_>,
+    memberships: &mut Memberships,
 ) -> Result<(), RowProblem> {
-    let start = user_rows.memberships.len();
+    let start = memberships.len();
     for &(index, role) in pairs {
         let (from, to) = names[index];
         let org = org_index
             .find(&organizations[from..to])
             .ok_or(RowProblem::UnknownOrganization)?;
-        user_rows.memberships.push((org, role));
+        memberships.push((org, role));
     }
-    user_rows.close_memberships(start)
+    let row = &mut memberships[start..];
+    row.sort_unstable();
+    // The same organization twice with two roles cannot be resolved.
+    if row.windows(2).any(|w| w[0].0 == w[1].0 && w[0].1 != w[1].1) {
+        return Err(RowProblem::DetailsMismatch);
+    }
+    let mut kept = start;
+    for read in start..memberships.len() {
+        if read == start || memberships[read] != memberships[kept - 1] {
+            memberships[kept] = memberships[read];
+            kept += 1;
+        }
+    }
+    memberships.truncate(kept);
+    Ok(())
 }
 
 fn sort_prefix(email: &EmailKey) -> u128 {
@@ -545,6 +942,9 @@ pub(super) fn parse_role(raw: &str) -> Option<Role> {
 /// Rows with the same email: the first row wins; a later row's organizations are merged
 /// into it when no organization has two different roles, otherwise the later row is
 /// skipped. Either way a later row's Pages id stays protected.
+///
+/// `candidates` come sorted by email, then line. Big reports are resolved on two threads,
+/// each taking a run of whole emails; their users are concatenated in email order.
 pub(super) fn resolve_duplicates(
     mut candidates: Vec<Candidate>,
     memberships: &[(u32, Role)],
@@ -554,15 +954,75 @@ pub(super) fn resolve_duplicates(
     protected_external_ids: &mut BTreeSet<String>,
     stats: &mut SourceStats,
 ) -> BTreeMap<EmailKey, DesiredUser> {
-    // Lines are unique, so (email, line) is a total order and an unstable sort is exact:
-    // within an email, the first row is the earliest line.
-    candidates.sort_unstable_by(|a, b| {
-        a.prefix
-            .cmp(&b.prefix)
-            .then_with(|| a.email.cmp(&b.email))
-            .then(a.line.cmp(&b.line))
-    });
-    let mut users: Vec<(EmailKey, DesiredUser)> = Vec::with_capacity(candidates.len());
+    let two_cores = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
+    let mut middle = candidates.len() / 2;
+    // Never split an email's rows: the first half ends with the last row of an email.
+    while middle > 0
+        && middle < candidates.len()
+        && candidates[middle].email == candidates[middle - 1].email
+    {
+        middle += 1;
+    }
+    let mut first = if two_cores && candidates.len() >= SPLIT_MIN_USERS {
+        let second = candidates.split_off(middle);
+        let (mut first, second) = std::thread::scope(|scope| {
+            let second = scope.spawn(|| resolve_run(second, memberships, keys, policy));
+            let first = resolve_run(candidates, memberships, keys, policy);
+            (first, second.join())
+        });
+        match second {
+            Ok(second) => first.append(second),
+            // Not expected; resolving on one thread gives the same users.
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+        first
+    } else {
+        resolve_run(candidates, memberships, keys, policy)
+    };
+    issues.append(&mut first.issues);
+    protected_external_ids.append(&mut first.protected_external_ids);
+    stats.memberships += first.memberships;
+    stats.managers += first.managers;
+    // Already sorted and unique: `from_iter` checks the order in one pass and bulk-builds.
+    first.users.into_iter().collect()
+}
+
+/// Below this many candidates, resolving on one thread is quicker.
+const SPLIT_MIN_USERS: usize = 20_000;
+
+/// What resolving a run of candidates gives.
+struct Resolved {
+    users: Vec<(EmailKey, DesiredUser)>,
+    issues: Vec<RowIssue>,
+    protected_external_ids: BTreeSet<String>,
+    memberships: usize,
+    managers: usize,
+}
+
+impl Resolved {
+    fn append(&mut self, mut later: Resolved) {
+        self.users.append(&mut later.users);
+        self.issues.append(&mut later.issues);
+        self.protected_external_ids
+            .append(&mut later.protected_external_ids);
+        self.memberships += later.memberships;
+        self.managers += later.managers;
+    }
+}
+
+fn resolve_run(
+    candidates: Vec<Candidate>,
+    memberships: &[(u32, Role)],
+    keys: &[OrgKey],
+    policy: &Policy,
+) -> Resolved {
+    let mut out = Resolved {
+        users: Vec::with_capacity(candidates.len()),
+        issues: Vec::new(),
+        protected_external_ids: BTreeSet::new(),
+        memberships: 0,
+        managers: 0,
+    };
     let mut roles: Vec<(u32, Role)> = Vec::new();
     let mut candidates = candidates.into_iter().peekable();
     while let Some(first) = candidates.next() {
@@ -588,9 +1048,10 @@ pub(super) fn resolve_duplicates(
                 }
             };
             if later.pages_id != first.pages_id {
-                protected_external_ids.insert(external_id(policy, later.pages_id));
+                out.protected_external_ids
+                    .insert(external_id(policy, later.pages_id));
             }
-            issues.push(RowIssue {
+            out.issues.push(RowIssue {
                 report: ReportKind::Users,
                 line: later.line,
                 problem,
@@ -610,10 +1071,9 @@ pub(super) fn resolve_duplicates(
             line: first.line,
         };
         // Counted here, while the user is at hand, not in more passes over the tree.
-        stats.memberships += user.roles.len();
-        stats.managers += usize::from(user.is_manager());
-        users.push((first.email, user));
+        out.memberships += user.roles.len();
+        out.managers += usize::from(user.is_manager());
+        out.users.push((first.email, user));
     }
-    // Already sorted and unique: `from_iter` checks the order in one pass and bulk-builds.
-    users.into_iter().collect()
+    out
 }

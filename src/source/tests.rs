@@ -536,3 +536,171 @@ fn an_organization_listed_twice_in_a_row_counts_once_and_two_roles_for_it_skip_t
         vec![(ReportKind::Users, 3, RowProblem::DetailsMismatch)]
     );
 }
+
+// --- users.csv read on two threads ---------------------------------------------------
+
+/// Rows that make a wrong split visible: issues of every kind, a duplicate email on both
+/// sides of any split, CRLF and blank lines, and a quoted field whose embedded lines look
+/// like users.csv rows: a reader started inside it reads two valid users ("ghost") and
+/// then the rest of the file without a CSV error, so only the first thread's check can
+/// tell that the split was wrong.
+fn two_part_users() -> String {
+    let mut text = String::from(USERS_HEADER);
+    text.push_str(
+        "1,\"first@example.gov\",\"agency-a-web\",\"agency-a-web: user\",\"2024\",\"2025\"\n\
+         2,\"\",\"agency-a-web\",\"agency-a-web: user\",,\n\
+         3,\"no-org@example.gov\",\"\",\"\",,\n\
+         4,\"dup@example.gov\",\"agency-a-web\",\"agency-a-web: manager\",\"2024\n\
+         7,ghost@example.gov,agency-a-web,agency-a-web: user,,\n\
+         8,ghost2@example.gov,agency-a-web,agency-a-web: user,x\",\n\
+         x,\"bad-id@example.gov\",\"agency-a-web\",\"agency-a-web: user\",,\r\n\
+         \r\n\
+         10,\"not-an-email\",\"agency-a-web\",\"agency-a-web: user\",,\n\
+         11,\"role@example.gov\",\"agency-a-web\",\"agency-a-web: owner\",,\n\
+         12,\"unknown@example.gov\",\"nowhere\",\"nowhere: user\",,\n",
+    );
+    for i in 13..25 {
+        text.push_str(&format!(
+            "{i},\"u{i}@example.gov\",\"agency-a-web|Tribunal: user, appeals\",\
+             \"agency-a-web: user, Tribunal: user, appeals: manager\",\"a\nb\",\n"
+        ));
+    }
+    text.push_str(
+        "30,\"dup@example.gov\",\"Research & Development (R&D)\",\"Research & Development (R&D): user\",,\n\
+         31,\"DUP@example.gov\",\"agency-a-web\",\"agency-a-web: user\",,\n\
+         32,\"first@example.gov\",\"agency-a-web\",\"agency-a-web: user\",,\n\
+         33,\"last@example.gov\",\"agency-a-web\",\"agency-a-web: user\",\"x\n\
+         y\",\n",
+    );
+    text
+}
+
+fn parse_split(users: &[u8], split: parse::Split) -> Result<(Reports, bool), SourceError> {
+    parse::parse_reports_split(
+        ORGS,
+        "organizations.csv",
+        users,
+        "users.csv",
+        &Policy::default(),
+        split,
+    )
+}
+
+#[test]
+fn two_threads_give_exactly_the_one_thread_result_wherever_the_split_falls() {
+    let text = two_part_users();
+    let (one, two_threads) = parse_split(text.as_bytes(), parse::Split::Never).unwrap();
+    assert!(!two_threads);
+    // The rows above do reach the result: issues on many lines and a merged duplicate.
+    assert!(one.issues.len() >= 7, "{:?}", problems(&one));
+    let mut kept = 0;
+    // `Near(offset)` splits at the line after the first `\n` at or after `offset`: the
+    // offsets of the line breaks give every split there is.
+    let line_breaks: Vec<usize> = text.match_indices('\n').map(|(at, _)| at).collect();
+    for &offset in &line_breaks {
+        let (two, two_threads) = parse_split(text.as_bytes(), parse::Split::Near(offset))
+            .unwrap_or_else(|e| panic!("split near {offset}: {e}"));
+        assert_eq!(two, one, "split near byte {offset}");
+        kept += usize::from(two_threads);
+    }
+    // Lines that start a record were split at; lines inside quoted fields must not be.
+    assert!(
+        kept > line_breaks.len() / 2,
+        "{kept} of {}",
+        line_breaks.len()
+    );
+    let ghost = text.find("7,ghost").unwrap();
+    assert!(
+        !parse_split(text.as_bytes(), parse::Split::Near(ghost - 1))
+            .unwrap()
+            .1
+    );
+    let after_ghost = text.find("8,ghost2").unwrap();
+    assert!(
+        !parse_split(text.as_bytes(), parse::Split::Near(after_ghost - 1))
+            .unwrap()
+            .1
+    );
+    let bad_id = text.find("x,\"bad-id").unwrap();
+    assert!(
+        parse_split(text.as_bytes(), parse::Split::Near(bad_id - 1))
+            .unwrap()
+            .1
+    );
+}
+
+#[test]
+fn a_split_keeps_issue_lines_on_both_sides_of_it() {
+    let text = two_part_users();
+    let at = text.find("13,\"u13").unwrap();
+    let (reports, two_threads) = parse_split(text.as_bytes(), parse::Split::Near(at - 1)).unwrap();
+    assert!(two_threads);
+    let dup_first = 5; // the row of `4,"dup@…` (line 1 is the header)
+    let lines_of =
+        |needle: &str| text[..text.find(needle).unwrap()].matches('\n').count() as u64 + 1;
+    assert_eq!(lines_of("4,\"dup"), dup_first);
+    let mut expected = vec![
+        (
+            ReportKind::Users,
+            lines_of("x,\"bad-id"),
+            RowProblem::InvalidId,
+        ),
+        (
+            ReportKind::Users,
+            lines_of("10,\"not"),
+            RowProblem::InvalidEmail {
+                reason: crate::model::InvalidEmail::NoAt,
+            },
+        ),
+        (
+            ReportKind::Users,
+            lines_of("11,\"role"),
+            RowProblem::UnknownRole,
+        ),
+        (
+            ReportKind::Users,
+            lines_of("12,\"unknown"),
+            RowProblem::UnknownOrganization,
+        ),
+        (
+            ReportKind::Users,
+            lines_of("30,\"dup"),
+            RowProblem::DuplicateEmailMerged {
+                first_line: dup_first,
+            },
+        ),
+        (
+            ReportKind::Users,
+            lines_of("31,\"DUP"),
+            RowProblem::DuplicateEmailConflict {
+                first_line: dup_first,
+            },
+        ),
+        (
+            ReportKind::Users,
+            lines_of("32,\"first"),
+            RowProblem::DuplicateEmailMerged { first_line: 2 },
+        ),
+    ];
+    expected.sort();
+    assert_eq!(problems(&reports), expected);
+    assert_eq!(
+        reports.desired.users[&email("last@example.gov")].line,
+        lines_of("33,")
+    );
+    assert_eq!(reports.stats.users_without_organization, 1);
+    // The row with no email is a user without a sign-in identity: counted, not an issue.
+    assert_eq!(reports.stats.users_without_identity, 1);
+}
+
+#[test]
+fn a_file_error_after_the_split_names_the_same_line_as_one_thread() {
+    let mut text = two_part_users();
+    text.push_str("40,\"short@example.gov\",\"agency-a-web\"\n");
+    let one = parse_split(text.as_bytes(), parse::Split::Never).unwrap_err();
+    assert!(one.problem.contains("fields"), "{one}");
+    for (offset, _) in text.match_indices('\n') {
+        let two = parse_split(text.as_bytes(), parse::Split::Near(offset)).unwrap_err();
+        assert_eq!(two, one, "split near byte {offset}");
+    }
+}
