@@ -8,7 +8,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::parse::{candidate_order, external_id, resolve_duplicates, Candidate, Memberships};
+use super::parse::{
+    candidate_order, close_memberships, external_id, resolve_duplicates, Candidate, Memberships,
+};
 use super::{ReportKind, Reports, RowIssue, RowProblem, SourceStats};
 use crate::config::Policy;
 use crate::model::{DesiredOrg, DesiredState, DesiredUser, EmailKey, OrgKey};
@@ -112,25 +114,10 @@ impl UserRows {
         }
     }
 
-    /// Ends a row whose memberships were pushed from `start` on: sorts them by organization
-    /// and drops repeats; the same organization with two roles is a row problem.
+    /// Ends a row whose memberships were pushed from `start` on (see
+    /// [`super::parse::close_memberships`]).
     pub(super) fn close_memberships(&mut self, start: usize) -> Result<(), RowProblem> {
-        let memberships = &mut self.memberships;
-        let row = &mut memberships[start..];
-        row.sort_unstable();
-        // The same organization twice with two roles cannot be resolved.
-        if row.windows(2).any(|w| w[0].0 == w[1].0 && w[0].1 != w[1].1) {
-            return Err(RowProblem::DetailsMismatch);
-        }
-        let mut kept = start;
-        for read in start..memberships.len() {
-            if read == start || memberships[read] != memberships[kept - 1] {
-                memberships[kept] = memberships[read];
-                kept += 1;
-            }
-        }
-        memberships.truncate(kept);
-        Ok(())
+        close_memberships(&mut self.memberships, start)
     }
 
     /// Keeps a valid row (its memberships from `start` on), or records its problem and

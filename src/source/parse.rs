@@ -838,6 +838,16 @@ fn add_memberships(
             .ok_or(RowProblem::UnknownOrganization)?;
         memberships.push((org, role));
     }
+    close_memberships(memberships, start)
+}
+
+/// Ends a row whose memberships were pushed from `start` on: sorts them by organization
+/// and drops repeats; the same organization with two roles is a row problem. Shared by
+/// both sources.
+pub(super) fn close_memberships(
+    memberships: &mut Memberships,
+    start: usize,
+) -> Result<(), RowProblem> {
     let row = &mut memberships[start..];
     row.sort_unstable();
     // The same organization twice with two roles cannot be resolved.
