@@ -369,7 +369,7 @@ async fn check_zendesk(
                 format!("user_field:{key} is of type {kind}; the roles text needs text"),
                 format!(
                     "make `{key}` a Text or Multi-line field (Admin Center > People > \
-                     Configuration > User fields), or set policy.roles_field to details"
+                     Configuration > User fields), or set users.roles_field to details"
                 ),
             )),
             Ok(None) => checks.push(Check::fail(
@@ -378,7 +378,7 @@ async fn check_zendesk(
                 format!("no custom user field with key `{key}`"),
                 format!(
                     "add a Multi-line user field with key `{key}` (Admin Center > People > \
-                     Configuration > User fields), or change policy.roles_field"
+                     Configuration > User fields), or change users.roles_field"
                 ),
             )),
             Err(e) => checks.push(Check::warn(
