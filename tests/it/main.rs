@@ -26,6 +26,10 @@
 //!   `sync`, `run`, `plan`, `verify` and `export` from the database.
 //! - `sync_requests`: request efficiency of a first sync of 5,000 users in 500 orgs
 //!   against the minimum the API allows (figures in BENCHMARKS.md).
+//! - `faults`: fault matrix (issue 14): the real binary's `sync` against the Zendesk
+//!   stand-in with seeded 429 bursts, 500/503 before and after a write, slow answers,
+//!   failed jobs and job items, bulk import off, and the process killed after the n-th
+//!   write; at most two runs reach the clean run's state without duplicates.
 
 mod account_settings;
 mod api_description;
@@ -34,6 +38,7 @@ mod database;
 mod demo;
 mod doctor;
 mod end_to_end;
+mod faults;
 mod github;
 mod plan_props;
 mod source;

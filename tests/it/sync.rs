@@ -122,7 +122,7 @@ impl Case {
         std::fs::write(self.path("config.yml"), yaml).unwrap();
     }
 
-    fn reports(&self, orgs: &[(&str, &str)], users: &[Row<'_>]) {
+    pub(crate) fn reports(&self, orgs: &[(&str, &str)], users: &[Row<'_>]) {
         std::fs::write(self.path("organizations.csv"), orgs_csv(orgs)).unwrap();
         std::fs::write(self.path("users.csv"), users_csv(users)).unwrap();
     }

@@ -487,6 +487,12 @@ impl ZendeskStandin {
     pub fn fail_next_jobs(&self, n: usize) {
         *lock(&self.shared.failing_jobs) += n;
     }
+
+    /// Disarms every fault rule and job failure not yet used up (a fault episode ends).
+    pub fn clear_faults(&self) {
+        lock(&self.shared.faults).clear();
+        *lock(&self.shared.failing_jobs) = 0;
+    }
 }
 
 impl Drop for ZendeskStandin {
