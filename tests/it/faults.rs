@@ -225,10 +225,11 @@ fn burst_429() -> Vec<FaultRule> {
     ]
 }
 
-fn quick_429(mut rules: Vec<FaultRule>) -> Vec<FaultRule> {
-    // Retry-After 1 s is the stand-in's default; keep the matrix fast with 0 s.
+/// Retry-After 0 s on every 429 and 503, to keep `cargo test` fast (the stand-in's
+/// default of 1 s is kept by the ignored long version).
+fn quick(mut rules: Vec<FaultRule>) -> Vec<FaultRule> {
     for r in &mut rules {
-        if r.fault.status == 429 {
+        if r.fault.retry_after.is_some() {
             r.fault.retry_after = Some(0);
         }
     }
@@ -237,6 +238,19 @@ fn quick_429(mut rules: Vec<FaultRule>) -> Vec<FaultRule> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn each_fault_alone_and_combined_converges_within_two_runs() {
+    matrix(&[1, 7, 42, 1234], quick).await;
+}
+
+/// The long version: real Retry-After waits (1 s) and more seeds. Run with
+/// `cargo test --locked --test it faults::long -- --ignored` (about a minute).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "long: real Retry-After waits; run with --ignored"]
+async fn long_matrix_with_real_retry_after_waits_and_more_seeds() {
+    let seeds: Vec<u64> = (1..=24).collect();
+    matrix(&seeds, |rules| rules).await;
+}
+
+async fn matrix(seeds: &[u64], waits: fn(Vec<FaultRule>) -> Vec<FaultRule>) {
     let want = clean(StandinOptions::default()).await;
     assert_eq!(want.1, 0);
     assert_eq!(
@@ -251,7 +265,7 @@ async fn each_fault_alone_and_combined_converges_within_two_runs() {
         (
             "429 burst".into(),
             StandinOptions {
-                faults: quick_429(burst_429()),
+                faults: waits(burst_429()),
                 ..StandinOptions::default()
             },
         ),
@@ -291,16 +305,16 @@ async fn each_fault_alone_and_combined_converges_within_two_runs() {
             },
         ),
     ];
-    for seed in [1_u64, 7, 42, 1234] {
+    for &seed in seeds {
         cases.push((
             format!("seeded 500/503, seed {seed}"),
             StandinOptions {
-                faults: seeded_server_errors(seed),
+                faults: waits(seeded_server_errors(seed)),
                 ..StandinOptions::default()
             },
         ));
-        let mut combined = quick_429(burst_429());
-        combined.extend(seeded_server_errors(seed));
+        let mut combined = waits(burst_429());
+        combined.extend(waits(seeded_server_errors(seed)));
         cases.push((
             format!("429 + 500/503 + slow, seed {seed}"),
             StandinOptions {
@@ -345,7 +359,7 @@ async fn failing_job_items_and_bulk_import_off_match_their_clean_runs() {
     let want = clean(failing()).await;
     assert_eq!(want.1, 1, "a rejected user is a failed record");
     let (case, kept) = setup(StandinOptions {
-        faults: seeded_server_errors(99),
+        faults: quick(seeded_server_errors(99)),
         ..failing()
     });
     converges(&case, kept, &want, "item fails + 500/503").await;
@@ -357,7 +371,7 @@ async fn failing_job_items_and_bulk_import_off_match_their_clean_runs() {
     let want = clean(off()).await;
     assert_eq!(want.1, 0);
     let (case, kept) = setup(StandinOptions {
-        faults: seeded_server_errors(5),
+        faults: quick(seeded_server_errors(5)),
         latency: Duration::from_millis(2),
         ..off()
     });
