@@ -190,7 +190,7 @@ const WRITES: &[&str] = &[
 
 /// Seeded 500 and 503 answers: each write endpoint of a first sync fails once with
 /// probability 40 % (half of them after the server applied the write), each list read
-/// once with 30 %; at least one fault hits. With the ~30 requests of a small first
+/// once with 30 %; at least one fault hits. Over all the requests of a small first
 /// sync that is a few percent of answers, not a per-request 5 % rate (the stand-in
 /// has no random-fault option).
 fn seeded_server_errors(seed: u64) -> Vec<FaultRule> {
