@@ -163,7 +163,7 @@ fn run_one(users: usize, plan_only: bool) {
     let _ = guard::check(&the_plan, &desired, &actual, &GuardLimits::default());
     let guard_cost = meter.stop();
 
-    let after = simulate::apply_in_memory(&actual, &the_plan, &policy);
+    let after = simulate::apply_in_memory(&actual, &the_plan);
     let meter = Meter::start();
     let verification = verify::verify(&desired, &after, &policy);
     let verify_cost = meter.stop();

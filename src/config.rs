@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
+use crate::zendesk::{FieldMapping, RolesField};
+
 /// The configuration file could not be read or is invalid.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -107,34 +109,20 @@ impl PagesOptions {
     }
 }
 
-/// Where the roles text goes on a Zendesk user.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RolesField {
-    Details,
-    Notes,
-    /// A custom user field, by its key.
-    UserField(String),
-}
-
-/// What the planner needs to know about the mapping (docs/design.md "Mapping into Zendesk").
+/// The planning rules: which values Pages wants in Zendesk (docs/design.md "Mapping into
+/// Zendesk"). Where those values go in Zendesk, and how users are created, is the adapter's
+/// [`FieldMapping`], not the planner's business.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     pub external_id_prefix: String,
-    pub roles_field: RolesField,
     pub manager_tag: String,
-    /// When false (the default) new users are created with `verified: true` (and
-    /// `skip_verify_email` where Zendesk documents it, `POST /users`), so Zendesk sends
-    /// them no verification email.
-    pub send_verification_email: bool,
 }
 
 impl Default for Policy {
     fn default() -> Self {
         Policy {
             external_id_prefix: "pages-user-".into(),
-            roles_field: RolesField::Details,
             manager_tag: "pages_org_manager".into(),
-            send_verification_email: false,
         }
     }
 }
@@ -228,6 +216,8 @@ impl Default for ReportSettings {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FileSettings {
     pub policy: Policy,
+    /// `users.roles_field` and `users.send_verification_email`: the Zendesk adapter's.
+    pub mapping: FieldMapping,
     pub guard: GuardLimits,
     pub zendesk: ZendeskTuning,
     pub github: GithubSettings,
@@ -267,7 +257,7 @@ impl FileSettings {
             s.policy.external_id_prefix = prefix;
         }
         if let Some(field) = raw.users.roles_field {
-            s.policy.roles_field = match field.trim() {
+            s.mapping.roles_field = match field.trim() {
                 "details" => RolesField::Details,
                 "notes" => RolesField::Notes,
                 other => match other.strip_prefix("user_field:") {
@@ -290,7 +280,7 @@ impl FileSettings {
             s.policy.manager_tag = tag;
         }
         if let Some(send) = raw.users.send_verification_email {
-            s.policy.send_verification_email = send;
+            s.mapping.send_verification_email = send;
         }
         if let Some(p) = raw.guard.max_membership_removal_percent {
             if !(0.0..=100.0).contains(&p) {
@@ -395,11 +385,11 @@ mod tests {
         .unwrap();
         assert_eq!(s.policy.external_id_prefix, "pz-");
         assert_eq!(
-            s.policy.roles_field,
+            s.mapping.roles_field,
             RolesField::UserField("pages_roles".into())
         );
         assert_eq!(s.policy.manager_tag, "mgr");
-        assert!(s.policy.send_verification_email);
+        assert!(s.mapping.send_verification_email);
         assert_eq!(s.guard.max_membership_removal_percent, 5.0);
         assert_eq!(s.guard.min_users_report_percent, 80.0);
         assert_eq!(s.zendesk.requests_per_minute, 700);

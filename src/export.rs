@@ -47,9 +47,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::config::{Policy, RolesField};
+use crate::config::Policy;
 use crate::model::{DesiredState, DesiredUser};
 use crate::source::Reports;
+use crate::zendesk::{FieldMapping, RolesField};
 
 /// The two Zendesk importers the export can write for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -112,19 +113,19 @@ impl ImporterFormat {
 
     /// Whether the users files carry the roles text: not when it would go to `details`
     /// through the legacy importer, which appends to `details` instead of replacing it.
-    pub fn writes_roles(self, policy: &Policy) -> bool {
-        !(self == ImporterFormat::BulkActions && policy.roles_field == RolesField::Details)
+    pub fn writes_roles(self, mapping: &FieldMapping) -> bool {
+        !(self == ImporterFormat::BulkActions && mapping.roles_field == RolesField::Details)
     }
 
     /// The users files' header, in the importer's column names and order.
-    pub fn user_columns(self, policy: &Policy) -> Vec<String> {
+    pub fn user_columns(self, mapping: &FieldMapping) -> Vec<String> {
         let (email, organizations) = match self {
             ImporterFormat::DataImporter => ("emails", "organizations"),
             ImporterFormat::BulkActions => ("email", "organization"),
         };
         let mut columns = vec!["name".to_string(), email.into(), "external_id".into()];
-        if self.writes_roles(policy) {
-            columns.push(match &policy.roles_field {
+        if self.writes_roles(mapping) {
+            columns.push(match &mapping.roles_field {
                 RolesField::Details => "details".to_string(),
                 RolesField::Notes => "notes".to_string(),
                 RolesField::UserField(key) => format!("custom_fields.{key}"),
@@ -293,6 +294,7 @@ fn encode_user<'a>(
     user: &'a DesiredUser,
     format: ImporterFormat,
     policy: &Policy,
+    mapping: &FieldMapping,
     scratch: &mut Scratch,
 ) -> Result<(), ExportProblemKind> {
     let Scratch {
@@ -330,7 +332,7 @@ fn encode_user<'a>(
         ""
     };
     let name = neutralise(&name);
-    if format.writes_roles(policy) {
+    if format.writes_roles(mapping) {
         let roles = neutralise(roles);
         encode_record(
             out,
@@ -463,6 +465,7 @@ fn remove_temps(files: &[(PathBuf, String)]) {
 pub fn write_files(
     reports: &Reports,
     policy: &Policy,
+    mapping: &FieldMapping,
     format: ImporterFormat,
     limits: Limits,
     dir: &Path,
@@ -474,7 +477,7 @@ pub fn write_files(
     let desired = &reports.desired;
     let (orgs, users) = std::thread::scope(|scope| {
         let orgs = scope.spawn(|| write_organizations(desired, limits, dir));
-        let users = write_users(desired, policy, format, limits, dir);
+        let users = write_users(desired, policy, mapping, format, limits, dir);
         let orgs = orgs
             .join()
             .unwrap_or_else(|_| Err(anyhow::anyhow!("writing the organizations files failed")));
@@ -573,11 +576,12 @@ fn write_organizations(desired: &DesiredState, limits: Limits, dir: &Path) -> Re
 fn write_users(
     desired: &DesiredState,
     policy: &Policy,
+    mapping: &FieldMapping,
     format: ImporterFormat,
     limits: Limits,
     dir: &Path,
 ) -> Result<SeriesOut> {
-    let mut series = Series::new(dir, "users", &format.user_columns(policy), limits);
+    let mut series = Series::new(dir, "users", &format.user_columns(mapping), limits);
     let mut problems = Vec::new();
     let (mut users, mut memberships) = (0, 0);
     let mut record = Vec::with_capacity(512);
@@ -586,8 +590,15 @@ fn write_users(
     let result = (|| -> Result<()> {
         for user in desired.users.values() {
             record.clear();
-            let problem = match encode_user(&mut record, &names, user, format, policy, &mut scratch)
-            {
+            let problem = match encode_user(
+                &mut record,
+                &names,
+                user,
+                format,
+                policy,
+                mapping,
+                &mut scratch,
+            ) {
                 Ok(()) if record.len() <= limits.max_row_bytes => {
                     series.push(&record)?;
                     users += 1;
@@ -623,7 +634,7 @@ fn write_users(
 
 /// The instructions file next to the CSVs: which files to import, in which order, and
 /// what each importer does to records that already exist. Counts and file names only.
-pub fn import_instructions(written: &Written, policy: &Policy) -> String {
+pub fn import_instructions(written: &Written, mapping: &FieldMapping) -> String {
     let mut t = String::new();
     let files = written.files();
     match written.format {
@@ -652,12 +663,12 @@ pub fn import_instructions(written: &Written, policy: &Policy) -> String {
         t.push_str(&format!("{:>4}. {}\n", i + 1, file));
     }
     t.push_str("\nWhat the import does to records that already exist in Zendesk:\n");
-    let roles_field = match &policy.roles_field {
+    let roles_field = match &mapping.roles_field {
         RolesField::Details => "details".to_string(),
         RolesField::Notes => "notes".to_string(),
         RolesField::UserField(key) => format!("the user field {key}"),
     };
-    let roles = if written.format.writes_roles(policy) {
+    let roles = if written.format.writes_roles(mapping) {
         format!("- The Pages roles text replaces what {roles_field} holds.")
     } else {
         "- The legacy importer ADDS to a user's details instead of replacing them, so a monthly \

@@ -12,13 +12,13 @@ use crate::account::{AccountSettings, Setting};
 use crate::cli::DoctorArgs;
 use crate::commands::flow::{env, pages_source};
 use crate::commands::Exit;
-use crate::config::{FileSettings, RolesField};
+use crate::config::FileSettings;
 use crate::doctor::{Check, Checks};
 use crate::github::probe::GithubProbe;
 use crate::github::{IssueTemplate, Month};
 use crate::source::database::{self, CheckStatus};
 use crate::source::{self, PagesSource, Reports};
-use crate::zendesk::{Zendesk, ZendeskError, ZendeskSettings};
+use crate::zendesk::{FieldMapping, RolesField, Zendesk, ZendeskError, ZendeskSettings};
 
 const REPORTS: &str = "Pages reports";
 const DATABASE: &str = "Pages database";
@@ -236,7 +236,7 @@ async fn check_zendesk(
         }
     };
     let base = connection.base_url.to_string();
-    let zendesk = match Zendesk::new(connection) {
+    let zendesk = match Zendesk::new(connection, settings.mapping.clone()) {
         Ok(z) => z.with_backoff_base(std::time::Duration::from_millis(200)),
         Err(e) => {
             checks.push(Check::fail(
@@ -351,10 +351,16 @@ async fn check_zendesk(
         }
     };
     if let Some(account) = account {
-        check_settings(&account, reports, &settings.policy, checks);
+        check_settings(
+            &account,
+            reports,
+            &settings.policy,
+            zendesk.mapping(),
+            checks,
+        );
     }
 
-    match &settings.policy.roles_field {
+    match &zendesk.mapping().roles_field {
         RolesField::UserField(key) => match zendesk.user_field_type(key).await {
             Ok(Some(kind)) if matches!(kind.as_str(), "text" | "textarea") => {
                 checks.push(Check::pass(
@@ -470,6 +476,7 @@ fn check_settings(
     account: &AccountSettings,
     reports: Option<&Reports>,
     policy: &crate::config::Policy,
+    mapping: &FieldMapping,
     checks: &mut Checks,
 ) {
     let multi_org_users = reports.map(|r| {
@@ -542,7 +549,7 @@ fn check_settings(
         )),
     }
     let setting = Setting::AgentCreatedWelcomeEmails;
-    let verification = if policy.send_verification_email {
+    let verification = if mapping.send_verification_email {
         "new users are created verified and sent Zendesk's verification email \
          (policy.send_verification_email)"
     } else {

@@ -93,15 +93,16 @@ pub async fn export(args: &ExportArgs) -> Result<ExportSummary> {
     let out = args.out.clone();
     let report_json = args.report_json.clone();
     let policy = settings.policy.clone();
+    let mapping = settings.mapping.clone();
     // Writing a million rows is CPU and disk work: off the async workers.
     let (written, reports) = tokio::task::spawn_blocking(move || -> Result<_> {
         std::fs::create_dir_all(&out)
             .with_context(|| format!("creating the output directory {}", out.display()))?;
-        let written = write_files(&reports, &policy, format, format.limits(), &out)?;
+        let written = write_files(&reports, &policy, &mapping, format, format.limits(), &out)?;
         let files = written.files();
         write_atomically(
             &out.join(INSTRUCTIONS_FILE),
-            import_instructions(&written, &policy).as_bytes(),
+            import_instructions(&written, &mapping).as_bytes(),
         )?;
         remove_stale(&out, &files)?;
         if let Some(path) = report_json {

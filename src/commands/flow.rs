@@ -66,6 +66,12 @@ impl Inputs {
             allow_mass_removal: args.allow_mass_removal,
         })
     }
+
+    /// The Zendesk adapter for this run: the connection from the environment, the field
+    /// mapping from the configuration file.
+    pub fn zendesk_adapter(&self) -> Result<Zendesk> {
+        Zendesk::new(self.zendesk.clone(), self.settings.mapping.clone())
+    }
 }
 
 /// Where the Pages data comes from: `--pages-database` / `PAGES_DATABASE_URL`; else the two
@@ -178,7 +184,7 @@ pub async fn execute(
         }
         settings
     };
-    let actual = zendesk.read_actual(desired, policy).await?;
+    let actual = zendesk.read().await?;
     info!(
         organizations = actual.orgs.len(),
         users = actual.users.len(),
@@ -221,9 +227,9 @@ pub async fn execute(
             "planned"
         );
         if mode == Mode::Apply && !plan.is_empty() {
-            apply = zendesk.apply(&plan, desired, policy).await?;
+            apply = zendesk.apply(&plan).await?;
             // Verify on a fresh read: what Zendesk holds now, not what we think we wrote.
-            after = Some(zendesk.read_actual(desired, policy).await?);
+            after = Some(zendesk.read().await?);
         }
         plan_out = Some(plan);
     }
@@ -385,7 +391,7 @@ pub fn exit_for(summary: &RunSummary) -> Exit {
 async fn pipeline_command(args: &CommonArgs, mode: Mode, command: &'static str) -> Result<Exit> {
     let inputs = Inputs::from_args(args)?;
     let reports = load_reports(&inputs).await?;
-    let zendesk = Zendesk::new(inputs.zendesk.clone())?;
+    let zendesk = inputs.zendesk_adapter()?;
     let outcome = execute(&inputs, reports, &zendesk, mode, command).await;
     // A tripped guard is an error like any other: `dispatch` prints it once, on stderr.
     let outcome = outcome?;

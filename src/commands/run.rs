@@ -17,7 +17,6 @@ use crate::github::{GithubClient, GithubError, IssueRef, IssueTemplate, Month};
 use crate::plan::guard::GuardTripped;
 use crate::report::{self, comment, Carry, RunSummary};
 use crate::source::SourceError;
-use crate::zendesk::Zendesk;
 
 /// GitHub connection and run metadata, from the environment Actions sets.
 #[derive(Debug, Clone)]
@@ -186,7 +185,7 @@ pub async fn execute_run(config: &RunConfig) -> Result<RunResult> {
     };
     let outcome = async {
         let reports = flow::load_reports(&config.inputs).await?;
-        let zendesk = Zendesk::new(config.inputs.zendesk.clone())?;
+        let zendesk = config.inputs.zendesk_adapter()?;
         flow::execute(&config.inputs, reports, &zendesk, mode, "run").await
     }
     .await;

@@ -37,8 +37,18 @@ struct Export {
 }
 
 fn export_with(r: &Reports, policy: &Policy, format: ImporterFormat, limits: Limits) -> Export {
+    export_mapped(r, policy, &FieldMapping::default(), format, limits)
+}
+
+fn export_mapped(
+    r: &Reports,
+    policy: &Policy,
+    mapping: &FieldMapping,
+    format: ImporterFormat,
+    limits: Limits,
+) -> Export {
     let dir = tempfile::tempdir().unwrap();
-    let written = write_files(r, policy, format, limits, dir.path()).unwrap();
+    let written = write_files(r, policy, mapping, format, limits, dir.path()).unwrap();
     let files = written
         .files()
         .into_iter()
@@ -284,12 +294,15 @@ fn the_bulk_actions_files_use_its_column_names_and_leave_out_appended_details() 
         ),
     ] {
         let policy = Policy {
-            roles_field: field,
             manager_tag: "mgr".into(),
             ..Policy::default()
         };
+        let mapping = FieldMapping {
+            roles_field: field,
+            ..FieldMapping::default()
+        };
         for format in [ImporterFormat::DataImporter, ImporterFormat::BulkActions] {
-            let e = export_with(&fixture(), &policy, format, format.limits());
+            let e = export_mapped(&fixture(), &policy, &mapping, format, format.limits());
             assert_eq!(e.files[1].1[3], column, "{format:?}");
             assert_eq!(e.files[1].2[0][5], "mgr");
         }
@@ -357,6 +370,7 @@ fn files_roll_over_before_the_byte_limit_and_long_rows_are_reported() {
     let w = write_files(
         &reports(&orgs, ""),
         &Policy::default(),
+        &FieldMapping::default(),
         ImporterFormat::DataImporter,
         limits,
         dir.path(),
@@ -418,7 +432,7 @@ fn a_user_in_an_organization_named_with_a_bar_is_reported_not_mangled() {
         );
         // The organization itself is written: its own file has one name per cell.
         assert!(e.files[0].2.iter().any(|row| row[0] == "Org B|West"));
-        let text = import_instructions(&e.written, &Policy::default());
+        let text = import_instructions(&e.written, &FieldMapping::default());
         assert!(text.contains("1 record(s) were left out"), "{text}");
         assert!(
             text.contains("- 1: an organization's name contains `|`"),
@@ -514,7 +528,7 @@ fn commas_quotes_line_breaks_and_padding_survive_quoting() {
 fn the_instructions_say_what_each_importer_does_in_plain_words() {
     for format in [ImporterFormat::DataImporter, ImporterFormat::BulkActions] {
         let e = export(&fixture(), format);
-        let text = import_instructions(&e.written, &Policy::default());
+        let text = import_instructions(&e.written, &FieldMapping::default());
         let a = text.find("organizations-001.csv").unwrap();
         let b = text.find("users-001.csv").unwrap();
         assert!(a < b, "{text}");

@@ -8,7 +8,6 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::config::Policy;
 use crate::model::{
     ActualState, EmailKey, OrgKey, ZendeskIdentity, ZendeskMembership, ZendeskOrg, ZendeskRole,
     ZendeskUser,
@@ -18,11 +17,9 @@ use super::{Change, OrgRef, Plan, UserRef};
 
 /// Returns `actual` with every change of `plan` applied.
 ///
-/// The snapshot's `roles_text` stands for whichever field `policy.roles_field` names, so
-/// the policy does not change how a plan applies; it is taken for the signature's sake of
-/// callers that pass the same triple to `plan`, `apply_in_memory` and `verify`.
-pub fn apply_in_memory(actual: &ActualState, plan: &Plan, policy: &Policy) -> ActualState {
-    let _ = policy;
+/// The snapshot's `roles_text` stands for whichever Zendesk field the adapter's mapping
+/// names, so the mapping does not change how a plan applies.
+pub fn apply_in_memory(actual: &ActualState, plan: &Plan) -> ActualState {
     let mut state = actual.clone();
     let mut next_org = state.orgs.keys().max().map_or(1, |m| m + 1);
     let mut next_user = state.users.keys().max().map_or(1, |m| m + 1);

@@ -403,7 +403,7 @@ fn a_plan_applied_then_planned_again_is_empty_and_verifies() {
         .build();
     let first = plan(&d, &a, &policy());
     assert!(!first.is_empty());
-    let after = apply_in_memory(&a, &first, &policy());
+    let after = apply_in_memory(&a, &first);
     assert_eq!(plan(&d, &after, &policy()).changes, vec![]);
     let verification = verify(&d, &after, &policy());
     assert!(verification.all_passed(), "{verification:#?}");

@@ -4,21 +4,22 @@
 //! them with `show_many`, since Zendesk returns created ids without their request index.
 //!
 //! Must never: send a change twice in one run, send `email`, `role`, `suspended` or
-//! `organization_id` in a user update, stop the other records because one failed, or put
-//! emails or names in logs above trace level (they go only into `Failure::subject`).
+//! `organization_id` in a user update (its form, [`forms::UserUpdate`], has no such
+//! field), stop the other records because one failed, or put emails or names in logs above
+//! trace level (they go only into `Failure::subject`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use anyhow::Result;
 use reqwest::{Method, StatusCode};
-use serde_json::{json, Map, Value};
 use tracing::{info, warn};
 
 use super::client::{Call, Client, Safety};
+use super::forms::{self, Record, RolesText};
 use super::jobs::{run_jobs, JobEnd, JobSpec};
+use super::mapping::FieldMapping;
 use super::wire::{details_text, reason_code, IdentityEnvelope, OrgsList, UserEnvelope, UsersList};
-use crate::config::{Policy, RolesField};
-use crate::model::{DesiredState, EmailKey, OrgKey};
+use crate::model::{EmailKey, OrgKey};
 use crate::outcome::{ApplyOutcome, Failure, Reason};
 use crate::plan::{Change, ChangeKind, OrgRef, Plan, UserRef, UserUpdate};
 
@@ -47,8 +48,9 @@ struct Item {
     subject: String,
     zendesk_id: Option<u64>,
     key: Key,
-    /// The record as sent (users: kept for the single-create fallback).
-    body: Value,
+    /// The record as sent in a bulk request (users: kept for the single-create fallback);
+    /// `None` for writes that are not bulk records.
+    body: Option<Record>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,9 +101,8 @@ struct Run<'a> {
 
 pub(crate) async fn apply(
     client: &Client,
+    mapping: &FieldMapping,
     plan: &Plan,
-    desired: &DesiredState,
-    policy: &Policy,
 ) -> Result<ApplyOutcome> {
     let mut run = Run {
         client,
@@ -123,9 +124,9 @@ pub(crate) async fn apply(
         }
     }
     run.organizations(plan, &orgs_needed).await?;
-    run.users(plan, policy, &users_needed).await?;
+    run.users(plan, mapping, &users_needed).await?;
     run.primary_emails(plan).await?;
-    run.add_memberships(plan, desired).await?;
+    run.add_memberships(plan).await?;
     run.remove_memberships(plan).await?;
     let failed = run.out.failures.len();
     let skipped: usize = run.out.skipped.values().sum();
@@ -149,13 +150,19 @@ impl Run<'_> {
                     subject: name.clone(),
                     zendesk_id: None,
                     key: Key::Org(key.clone()),
-                    body: json!({ "name": name, "details": details }),
+                    body: Some(Record::OrganizationCreate(forms::OrganizationCreate {
+                        name: name.clone(),
+                        details: details.clone(),
+                    })),
                 }),
                 Change::UpdateOrganization { org_id, details } => updates.push(Item {
                     subject: format!("organization {org_id}"),
                     zendesk_id: Some(*org_id),
                     key: Key::None,
-                    body: json!({ "id": org_id, "details": details }),
+                    body: Some(Record::OrganizationUpdate(forms::OrganizationUpdate {
+                        id: *org_id,
+                        details: details.clone(),
+                    })),
                 }),
                 _ => {}
             }
@@ -216,7 +223,7 @@ impl Run<'_> {
     async fn users(
         &mut self,
         plan: &Plan,
-        policy: &Policy,
+        mapping: &FieldMapping,
         needed: &BTreeSet<EmailKey>,
     ) -> Result<()> {
         let mut creates = Vec::new();
@@ -230,31 +237,28 @@ impl Run<'_> {
                     roles_text,
                     tags,
                 } => {
-                    let mut user = Map::new();
-                    user.insert("name".into(), json!(name));
-                    user.insert("email".into(), json!(email.as_str()));
-                    user.insert("role".into(), json!("end-user"));
-                    // The planner leaves it empty when another record holds the Pages id
-                    // (or two Pages users share it): create the user without one, since
-                    // Zendesk would store "" as a value that must be unique too.
-                    if !external_id.is_empty() {
-                        user.insert("external_id".into(), json!(external_id));
-                    }
-                    set_roles_text(&mut user, &policy.roles_field, roles_text);
-                    user.insert("tags".into(), json!(tags));
-                    if !policy.send_verification_email {
+                    let user = forms::UserCreate {
+                        name: name.clone(),
+                        email: email.as_str().to_string(),
+                        role: forms::NewUserRole::EndUser,
+                        // The planner leaves it empty when another record holds the Pages id
+                        // (or two Pages users share it): create the user without one, since
+                        // Zendesk would store "" as a value that must be unique too.
+                        external_id: (!external_id.is_empty()).then(|| external_id.clone()),
+                        roles: RolesText::new(&mapping.roles_field, roles_text),
+                        tags: tags.clone(),
                         // Pages emails are verified already, and mail cannot be taken back.
                         // `verified: true` creates the primary email identity verified, so
                         // Zendesk sends it no verification email (OAS UserForAdmin
                         // `verified`); create_many documents nothing else. The single-create
                         // fallback adds `skip_verify_email`, documented for `POST /users`.
-                        user.insert("verified".into(), json!(true));
-                    }
+                        verified: (!mapping.send_verification_email).then_some(true),
+                    };
                     creates.push(Item {
                         subject: email.to_string(),
                         zendesk_id: None,
                         key: Key::Email(email.clone()),
-                        body: Value::Object(user),
+                        body: Some(Record::UserCreate(user)),
                     });
                 }
                 Change::UpdateUser { user_id, update } => {
@@ -265,7 +269,9 @@ impl Run<'_> {
                         subject: format!("user {user_id}"),
                         zendesk_id: Some(*user_id),
                         key: Key::None,
-                        body: user_update_body(*user_id, update, &policy.roles_field),
+                        body: Some(Record::UserUpdate(user_update_form(
+                            *user_id, update, mapping,
+                        ))),
                     });
                 }
                 _ => {}
@@ -322,7 +328,7 @@ impl Run<'_> {
                 users = fallback.len(),
                 "Zendesk bulk user import is switched off (403); creating users one at a time"
             );
-            self.create_users_one_by_one(fallback, !policy.send_verification_email)
+            self.create_users_one_by_one(fallback, !mapping.send_verification_email)
                 .await?;
         }
         info!(
@@ -344,13 +350,16 @@ impl Run<'_> {
     ) -> Result<()> {
         for (n, item) in items.into_iter().enumerate() {
             let what = format!("creating a Zendesk user (single create {})", n + 1);
-            let mut user = item.body.clone();
-            if skip_verify_email {
-                if let Value::Object(m) = &mut user {
-                    m.insert("skip_verify_email".into(), json!(true));
-                }
-            }
-            let body = json!({ "user": user });
+            // Only user-create batches are refused for bulk import being off.
+            let Some(Record::UserCreate(user)) = item.body.clone() else {
+                continue;
+            };
+            let body = forms::to_value(&forms::UserEnvelope {
+                user: forms::SingleUserCreate {
+                    user,
+                    skip_verify_email: skip_verify_email.then_some(true),
+                },
+            });
             let call = Call::write(
                 Method::POST,
                 "users",
@@ -389,18 +398,15 @@ impl Run<'_> {
                 subject: email.to_string(),
                 zendesk_id: Some(*user_id),
                 key: Key::None,
-                body: Value::Null,
+                body: None,
             };
             let identity = match identity_id {
                 Some(id) => *id,
                 None => {
                     let what = format!("adding an email identity to Zendesk user {user_id}");
-                    let body = json!({ "identity": {
-                        "type": "email",
-                        "value": email.as_str(),
-                        "verified": true,
-                        "skip_verify_email": true,
-                    }});
+                    let body = forms::to_value(&forms::IdentityEnvelope {
+                        identity: forms::IdentityCreate::verified_email(email.as_str()),
+                    });
                     let call = Call::write(
                         Method::POST,
                         format!("users/{user_id}/identities"),
@@ -424,9 +430,7 @@ impl Run<'_> {
                 }
             };
             let what = format!("making identity {identity} primary for Zendesk user {user_id}");
-            // An empty JSON object, as Zendesk's official Ruby client sends it (its
-            // `put :make_primary` verb encodes `{}` with Content-Type: application/json).
-            let empty = json!({});
+            let empty = forms::to_value(&forms::Empty {});
             let call = Call::write(
                 Method::PUT,
                 format!("users/{user_id}/identities/{identity}/make_primary"),
@@ -447,7 +451,16 @@ impl Run<'_> {
         Ok(())
     }
 
-    async fn add_memberships(&mut self, plan: &Plan, desired: &DesiredState) -> Result<()> {
+    async fn add_memberships(&mut self, plan: &Plan) -> Result<()> {
+        // A new organization is named in failures as the plan creates it.
+        let new_org_names: HashMap<&OrgKey, &str> = plan
+            .changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::CreateOrganization { key, name, .. } => Some((key, name.as_str())),
+                _ => None,
+            })
+            .collect();
         let mut items = Vec::new();
         for change in &plan.changes {
             let Change::AddMembership { user, org } = change else {
@@ -461,10 +474,9 @@ impl Run<'_> {
                 OrgRef::Existing(id) => (Some(*id), format!("organization {id}")),
                 OrgRef::New(k) => (
                     self.new_orgs.get(k).copied(),
-                    desired
-                        .orgs
+                    new_org_names
                         .get(k)
-                        .map_or_else(|| k.as_str().to_string(), |o| o.name.clone()),
+                        .map_or_else(|| k.as_str().to_string(), |name| name.to_string()),
                 ),
             };
             let (Some(user_id), Some(org_id)) = (user_id, org_id) else {
@@ -480,7 +492,10 @@ impl Run<'_> {
                 subject: format!("{user_label} in {org_label}"),
                 zendesk_id: Some(user_id),
                 key: Key::None,
-                body: json!({ "user_id": user_id, "organization_id": org_id }),
+                body: Some(Record::MembershipCreate(forms::MembershipCreate {
+                    user_id,
+                    organization_id: org_id,
+                })),
             });
         }
         let mut jobs = Jobs::default();
@@ -532,7 +547,7 @@ impl Run<'_> {
                     subject: format!("user {user_id} in organization {org_id}"),
                     zendesk_id: Some(*membership_id),
                     key: Key::None,
-                    body: Value::Null,
+                    body: None,
                 }),
                 _ => None,
             })
@@ -835,15 +850,15 @@ fn bulk_spec(
     items: &[Item],
     safety: Safety,
 ) -> JobSpec {
-    let records: Vec<Value> = items.iter().map(|i| i.body.clone()).collect();
-    let mut body = Map::new();
-    body.insert(field.to_string(), Value::Array(records));
     JobSpec {
         what,
         method,
         path,
         query: Vec::new(),
-        body: Some(Value::Object(body)),
+        body: Some(forms::bulk(
+            field,
+            items.iter().filter_map(|i| i.body.as_ref()),
+        )),
         safety,
         bulk_user_create: false,
     }
@@ -853,37 +868,22 @@ fn join_ids(ids: &[u64]) -> String {
     ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",")
 }
 
-/// Only the fields of [`UserUpdate`]; never email (it would add an identity), role,
-/// suspended or organization_id (it would replace every membership).
-fn user_update_body(user_id: u64, update: &UserUpdate, roles_field: &RolesField) -> Value {
-    let mut user = Map::new();
-    user.insert("id".into(), json!(user_id));
-    if let Some(name) = &update.name {
-        user.insert("name".into(), json!(name));
-    }
-    if let Some(external_id) = update.external_id.as_ref().filter(|x| !x.is_empty()) {
-        user.insert("external_id".into(), json!(external_id));
-    }
-    if let Some(text) = &update.roles_text {
-        set_roles_text(&mut user, roles_field, text);
-    }
-    if let Some(tags) = &update.tags {
-        user.insert("tags".into(), json!(tags));
-    }
-    Value::Object(user)
-}
-
-fn set_roles_text(user: &mut Map<String, Value>, field: &RolesField, text: &str) {
-    match field {
-        RolesField::Details => {
-            user.insert("details".into(), json!(text));
-        }
-        RolesField::Notes => {
-            user.insert("notes".into(), json!(text));
-        }
-        RolesField::UserField(key) => {
-            user.insert("user_fields".into(), json!({ key.as_str(): text }));
-        }
+/// The update form of a planned [`UserUpdate`]: its fields only (the form has no others).
+fn user_update_form(
+    user_id: u64,
+    update: &UserUpdate,
+    mapping: &FieldMapping,
+) -> forms::UserUpdate {
+    forms::UserUpdate {
+        id: user_id,
+        name: update.name.clone(),
+        external_id: update.external_id.clone().filter(|x| !x.is_empty()),
+        roles: update
+            .roles_text
+            .as_deref()
+            .map(|text| RolesText::new(&mapping.roles_field, text))
+            .unwrap_or_default(),
+        tags: update.tags.clone(),
     }
 }
 

@@ -1,15 +1,19 @@
 //! The Zendesk adapter: owns the HTTP client, authentication, pagination, rate limiting,
-//! retries and error mapping. `read_actual` fills the planner's snapshot; `apply` carries
-//! out a plan. Nothing outside this module sees a Zendesk URL, token or HTTP type.
+//! retries and error mapping. Built once with its connection and its [`FieldMapping`];
+//! `read` fills the planner's snapshot and `apply` carries out a plan, taking nothing
+//! else. Nothing outside this module sees a Zendesk URL, token or HTTP type.
 //!
 //! Files: `client` (HTTP, auth, budget, retries, errors), `read` (cursor pages), `apply`
-//! (batches in dependency order), `jobs` (background jobs and polling), `wire` (JSON shapes).
+//! (batches in dependency order), `jobs` (background jobs and polling), `wire` (JSON shapes
+//! read), `forms` (typed bodies written), `mapping` (where values go in Zendesk fields).
 //! Must never print the API token, in any error or log.
 
 mod account;
 mod apply;
 mod client;
+mod forms;
 mod jobs;
+mod mapping;
 mod read;
 mod wire;
 
@@ -24,10 +28,11 @@ use tracing::instrument;
 use url::Url;
 
 pub use account::TokenUser;
+pub use mapping::{FieldMapping, RolesField};
 
 use crate::account::AccountSettings;
-use crate::config::{Policy, ZendeskTuning};
-use crate::model::{ActualState, DesiredState};
+use crate::config::ZendeskTuning;
+use crate::model::ActualState;
 use crate::outcome::{ApplyOutcome, RequestStats};
 use crate::plan::Plan;
 
@@ -151,6 +156,7 @@ fn parse_base_url(raw: &str) -> Result<Url> {
 
 pub struct Zendesk {
     client: client::Client,
+    mapping: FieldMapping,
 }
 
 /// What [`Zendesk::check_identities_sideload`] found on one users page.
@@ -165,10 +171,18 @@ pub struct IdentitiesSideload {
 }
 
 impl Zendesk {
-    pub fn new(settings: ZendeskSettings) -> anyhow::Result<Self> {
+    /// The adapter for one account: `settings` say how to reach it, `mapping` where the
+    /// sync's values go in its fields.
+    pub fn new(settings: ZendeskSettings, mapping: FieldMapping) -> anyhow::Result<Self> {
         Ok(Zendesk {
             client: client::Client::new(&settings)?,
+            mapping,
         })
+    }
+
+    /// The field mapping the adapter was built with.
+    pub fn mapping(&self) -> &FieldMapping {
+        &self.mapping
     }
 
     /// Shortens the first wait of the retry backoff (default 500 ms); for tests and demos
@@ -178,17 +192,12 @@ impl Zendesk {
         self
     }
 
-    /// Reads organizations, users (with email identities) and memberships.
+    /// Reads organizations, users (with email identities) and memberships: the snapshot of
+    /// what Zendesk holds. Everything is read, not just what Pages lists: the planner needs
+    /// the whole account to match users by secondary email and external_id.
     #[instrument(skip_all)]
-    pub async fn read_actual(
-        &self,
-        desired: &DesiredState,
-        policy: &Policy,
-    ) -> anyhow::Result<ActualState> {
-        // Everything is read: the planner needs the whole account to match users by
-        // secondary email and external_id, not just what Pages lists.
-        let _ = desired;
-        read::read_actual(&self.client, policy).await
+    pub async fn read(&self) -> anyhow::Result<ActualState> {
+        read::read_actual(&self.client, &self.mapping).await
     }
 
     /// Proves on one page that Zendesk honours `include=identities` with cursor pagination
@@ -202,13 +211,8 @@ impl Zendesk {
     /// Applies a plan once, in dependency order. One failed record never stops the others;
     /// a failure of the API as a whole (auth, exhausted retries) is an `Err`.
     #[instrument(skip_all, fields(changes = plan.changes.len()))]
-    pub async fn apply(
-        &self,
-        plan: &Plan,
-        desired: &DesiredState,
-        policy: &Policy,
-    ) -> anyhow::Result<ApplyOutcome> {
-        apply::apply(&self.client, plan, desired, policy).await
+    pub async fn apply(&self, plan: &Plan) -> anyhow::Result<ApplyOutcome> {
+        apply::apply(&self.client, &self.mapping, plan).await
     }
 
     /// The account's settings (`GET /api/v2/account/settings`, one request). `None` when

@@ -12,10 +12,10 @@ use serde_json::Value;
 use tracing::{debug, info};
 
 use super::client::{Call, Client};
+use super::mapping::{FieldMapping, RolesField};
 use super::wire::{
     MembershipsPage, Meta, OrgsPage, UsersPage, WireIdentity, WireMembership, WireOrg, WireUser,
 };
-use crate::config::{Policy, RolesField};
 use crate::model::{
     ActualState, EmailKey, ZendeskIdentity, ZendeskMembership, ZendeskOrg, ZendeskRole, ZendeskUser,
 };
@@ -87,10 +87,10 @@ async fn paginate<P: Paged>(
     }
 }
 
-pub(crate) async fn read_actual(client: &Client, policy: &Policy) -> Result<ActualState> {
+pub(crate) async fn read_actual(client: &Client, mapping: &FieldMapping) -> Result<ActualState> {
     let (orgs, users, memberships) = tokio::join!(
         read_orgs(client),
-        read_users(client, policy),
+        read_users(client, mapping),
         read_memberships(client)
     );
     let orgs = orgs?;
@@ -135,7 +135,7 @@ async fn read_orgs(client: &Client) -> Result<BTreeMap<u64, ZendeskOrg>> {
 
 async fn read_users(
     client: &Client,
-    policy: &Policy,
+    mapping: &FieldMapping,
 ) -> Result<(BTreeMap<u64, ZendeskUser>, usize)> {
     // Collected, then bulk-loaded: a tree filled one insert at a time in key order keeps
     // its nodes half empty, which at a million users is ~100 MiB of nothing.
@@ -154,7 +154,7 @@ async fn read_users(
             }
             for u in p.users {
                 let ids = identities.remove(&u.id).unwrap_or_default();
-                match map_user(u, ids, policy) {
+                match map_user(u, ids, mapping) {
                     Some(user) => {
                         users.push((user.id, user));
                     }
@@ -254,7 +254,7 @@ fn map_membership(m: WireMembership) -> ZendeskMembership {
 pub(crate) fn map_user(
     u: WireUser,
     identities: Vec<WireIdentity>,
-    policy: &Policy,
+    mapping: &FieldMapping,
 ) -> Option<ZendeskUser> {
     if u.active == Some(false) {
         return None;
@@ -284,7 +284,7 @@ pub(crate) fn map_user(
             });
         }
     }
-    let roles_text = match &policy.roles_field {
+    let roles_text = match &mapping.roles_field {
         RolesField::Details => u.details,
         RolesField::Notes => u.notes,
         RolesField::UserField(key) => match u.user_fields.as_ref().and_then(|f| f.get(key)) {

@@ -17,8 +17,7 @@ use secrecy::SecretString;
 use serde_json::{json, Value};
 
 use super::*;
-use crate::config::RolesField;
-use crate::model::{DesiredOrg, EmailKey, OrgKey, ZendeskRole};
+use crate::model::{EmailKey, OrgKey, ZendeskRole};
 use crate::plan::{Change, ChangeKind, OrgRef, UserRef, UserUpdate};
 
 const TOKEN: &str = "s3cr3t-T0KEN-value";
@@ -152,7 +151,11 @@ fn settings(url: &str) -> ZendeskSettings {
 }
 
 fn zendesk(server: &Server) -> Zendesk {
-    Zendesk::new(settings(&server.url))
+    zendesk_mapped(server, FieldMapping::default())
+}
+
+fn zendesk_mapped(server: &Server, mapping: FieldMapping) -> Zendesk {
+    Zendesk::new(settings(&server.url), mapping)
         .unwrap()
         .with_backoff_base(Duration::from_millis(5))
 }
@@ -301,9 +304,7 @@ fn settings_prefer_the_url_and_require_https_off_loopback() {
 async fn requests_carry_the_basic_auth_zendesk_expects() {
     let server = Server::start(empty_page).await;
     let z = zendesk(&server);
-    z.read_actual(&DesiredState::default(), &Policy::default())
-        .await
-        .unwrap();
+    z.read().await.unwrap();
     let expected = format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("{ADMIN}/token:{TOKEN}"))
@@ -326,10 +327,7 @@ async fn a_401_is_unauthorized_and_not_retried() {
     let server =
         Server::start(|_| Reply::json(401, json!({"error": "Couldn't authenticate you"}))).await;
     let z = zendesk(&server);
-    let err = z
-        .read_actual(&DesiredState::default(), &Policy::default())
-        .await
-        .unwrap_err();
+    let err = z.read().await.unwrap_err();
     assert!(matches!(
         err.downcast_ref::<ZendeskError>(),
         Some(ZendeskError::Unauthorized)
@@ -356,9 +354,7 @@ async fn a_429_waits_for_retry_after_then_retries() {
     .await;
     let z = zendesk(&server);
     let started = Instant::now();
-    z.read_actual(&DesiredState::default(), &Policy::default())
-        .await
-        .unwrap();
+    z.read().await.unwrap();
     assert_eq!(server.count("GET", "organizations"), 2);
     // Retry-After was honoured (loose lower bound, no upper bound).
     assert!(started.elapsed() >= Duration::from_millis(900));
@@ -380,9 +376,7 @@ async fn a_503_is_retried_with_backoff() {
     })
     .await;
     let z = zendesk(&server);
-    z.read_actual(&DesiredState::default(), &Policy::default())
-        .await
-        .unwrap();
+    z.read().await.unwrap();
     assert_eq!(server.count("GET", "users"), 3);
     assert_eq!(z.stats().retries, 2);
     assert_eq!(z.stats().rate_limited, 0);
@@ -392,10 +386,7 @@ async fn a_503_is_retried_with_backoff() {
 async fn retries_are_bounded_and_end_as_unavailable() {
     let server = Server::start(|_| Reply::json(502, json!({"error": "BadGateway"}))).await;
     let z = zendesk(&server);
-    let err = z
-        .read_actual(&DesiredState::default(), &Policy::default())
-        .await
-        .unwrap_err();
+    let err = z.read().await.unwrap_err();
     match err.downcast_ref::<ZendeskError>() {
         Some(ZendeskError::Unavailable { what, last }) => {
             assert!(what.starts_with("listing Zendesk"), "{what}");
@@ -418,9 +409,7 @@ async fn an_announced_smaller_limit_lowers_the_budget() {
     .await;
     let z = zendesk(&server);
     assert_eq!(z.request_budget(), 100_000);
-    z.read_actual(&DesiredState::default(), &Policy::default())
-        .await
-        .unwrap();
+    z.read().await.unwrap();
     assert_eq!(z.request_budget(), 50);
 }
 
@@ -437,7 +426,9 @@ async fn the_token_never_appears_in_errors() {
     for only in ["organizations", "users", "organization_memberships"] {
         let z = zendesk(&server);
         let r = match only {
-            "organizations" => read::read_actual(&z.client, &Policy::default()).await.err(),
+            "organizations" => read::read_actual(&z.client, &FieldMapping::default())
+                .await
+                .err(),
             _ => {
                 let what = format!("listing {only}");
                 let answer = z
@@ -456,14 +447,10 @@ async fn the_token_never_appears_in_errors() {
         drop(l);
         format!("http://{addr}")
     };
-    let z = Zendesk::new(settings(&closed))
+    let z = Zendesk::new(settings(&closed), FieldMapping::default())
         .unwrap()
         .with_backoff_base(Duration::from_millis(1));
-    errors.push(
-        z.read_actual(&DesiredState::default(), &Policy::default())
-            .await
-            .unwrap_err(),
-    );
+    errors.push(z.read().await.unwrap_err());
     assert!(matches!(
         errors[1].downcast_ref::<ZendeskError>(),
         Some(ZendeskError::Forbidden { .. })
@@ -508,10 +495,7 @@ async fn reads_follow_cursors_until_has_more_is_false() {
     })
     .await;
     let z = zendesk(&server);
-    let actual = z
-        .read_actual(&DesiredState::default(), &Policy::default())
-        .await
-        .unwrap();
+    let actual = z.read().await.unwrap();
     assert_eq!(
         actual.orgs.keys().copied().collect::<Vec<_>>(),
         vec![1, 2, 3]
@@ -566,15 +550,14 @@ async fn users_are_read_with_email_identities_and_the_configured_roles_field() {
         _ => empty_page(s),
     })
     .await;
-    let z = zendesk(&server);
-    let policy = Policy {
-        roles_field: RolesField::UserField("pages_roles".into()),
-        ..Policy::default()
-    };
-    let actual = z
-        .read_actual(&DesiredState::default(), &policy)
-        .await
-        .unwrap();
+    let z = zendesk_mapped(
+        &server,
+        FieldMapping {
+            roles_field: RolesField::UserField("pages_roles".into()),
+            ..FieldMapping::default()
+        },
+    );
+    let actual = z.read().await.unwrap();
     let users_call = server
         .seen()
         .into_iter()
@@ -625,20 +608,6 @@ impl Reply {
 // Apply
 // ---------------------------------------------------------------------------------------
 
-fn desired_with_orgs(names: &[&str]) -> DesiredState {
-    let mut d = DesiredState::default();
-    for n in names {
-        d.orgs.insert(
-            org_key(n),
-            DesiredOrg {
-                name: n.to_string(),
-                details: String::new(),
-            },
-        );
-    }
-    d
-}
-
 #[tokio::test]
 async fn a_create_many_answered_500_is_not_sent_again() {
     let server = Server::start(|_| {
@@ -657,10 +626,7 @@ async fn a_create_many_answered_500_is_not_sent_again() {
         }],
         notes: vec![],
     };
-    let err = z
-        .apply(&plan, &desired_with_orgs(&["Org A"]), &Policy::default())
-        .await
-        .unwrap_err();
+    let err = z.apply(&plan).await.unwrap_err();
     assert!(matches!(
         err.downcast_ref::<ZendeskError>(),
         Some(ZendeskError::Unavailable { .. })
@@ -694,10 +660,7 @@ async fn an_update_many_answered_500_is_retried() {
         }],
         notes: vec![],
     };
-    let out = z
-        .apply(&plan, &DesiredState::default(), &Policy::default())
-        .await
-        .unwrap();
+    let out = z.apply(&plan).await.unwrap();
     assert_eq!(server.count("PUT", "organizations/update_many"), 2);
     assert_eq!(out.applied.get(&ChangeKind::UpdateOrganization), Some(&1));
     let sent = server
@@ -778,16 +741,11 @@ async fn created_organizations_are_resolved_and_used_for_memberships() {
         user: UserRef::Existing(78),
         org: OrgRef::New(org_key("ORG 149")),
     });
-    let names_ref: Vec<&str> = names.iter().map(String::as_str).collect();
     let out = z
-        .apply(
-            &Plan {
-                changes,
-                notes: vec![],
-            },
-            &desired_with_orgs(&names_ref),
-            &Policy::default(),
-        )
+        .apply(&Plan {
+            changes,
+            notes: vec![],
+        })
         .await
         .unwrap();
     assert!(out.failures.is_empty(), "{:?}", out.failures);
@@ -872,16 +830,11 @@ async fn item_failures_map_to_their_record_by_index_and_dependent_memberships_ar
             org: OrgRef::Existing(5),
         });
     }
-    let policy = Policy::default();
     let out = z
-        .apply(
-            &Plan {
-                changes,
-                notes: vec![],
-            },
-            &DesiredState::default(),
-            &policy,
-        )
+        .apply(&Plan {
+            changes,
+            notes: vec![],
+        })
         .await
         .unwrap();
     assert_eq!(out.applied.get(&ChangeKind::CreateUser), Some(&2));
@@ -940,25 +893,22 @@ async fn bulk_import_403_falls_back_to_single_creates() {
         _ => Reply::not_found(),
     })
     .await;
-    let z = zendesk(&server);
+    let z = zendesk_mapped(
+        &server,
+        FieldMapping {
+            roles_field: RolesField::Notes,
+            send_verification_email: true,
+        },
+    );
     let mut changes: Vec<Change> = (0..101)
         .map(|i| create_user(&format!("u{i}@x.gov")))
         .collect();
     changes.push(create_user("taken@x.gov"));
-    let policy = Policy {
-        roles_field: RolesField::Notes,
-        send_verification_email: true,
-        ..Policy::default()
-    };
     let out = z
-        .apply(
-            &Plan {
-                changes,
-                notes: vec![],
-            },
-            &DesiredState::default(),
-            &policy,
-        )
+        .apply(&Plan {
+            changes,
+            notes: vec![],
+        })
         .await
         .unwrap();
     assert!(out.bulk_user_import_disabled);
@@ -998,7 +948,13 @@ async fn user_updates_send_only_the_planned_fields() {
         _ => Reply::not_found(),
     })
     .await;
-    let z = zendesk(&server);
+    let z = zendesk_mapped(
+        &server,
+        FieldMapping {
+            roles_field: RolesField::UserField("pages_roles".into()),
+            ..FieldMapping::default()
+        },
+    );
     let plan = Plan {
         changes: vec![
             Change::UpdateUser {
@@ -1020,14 +976,7 @@ async fn user_updates_send_only_the_planned_fields() {
         ],
         notes: vec![],
     };
-    let policy = Policy {
-        roles_field: RolesField::UserField("pages_roles".into()),
-        ..Policy::default()
-    };
-    let out = z
-        .apply(&plan, &DesiredState::default(), &policy)
-        .await
-        .unwrap();
+    let out = z.apply(&plan).await.unwrap();
     assert_eq!(out.applied.get(&ChangeKind::UpdateUser), Some(&1));
     assert_eq!(out.failures.len(), 1);
     assert_eq!(out.failures[0].zendesk_id, Some(2));
@@ -1076,10 +1025,7 @@ async fn an_expired_job_fails_its_records_as_job_expired() {
         ],
         notes: vec![],
     };
-    let out = z
-        .apply(&plan, &DesiredState::default(), &Policy::default())
-        .await
-        .unwrap();
+    let out = z.apply(&plan).await.unwrap();
     assert_eq!(out.failures.len(), 2);
     assert!(out
         .failures
@@ -1128,10 +1074,7 @@ async fn too_many_jobs_waits_and_resubmits() {
         }],
         notes: vec![],
     };
-    let out = z
-        .apply(&plan, &DesiredState::default(), &Policy::default())
-        .await
-        .unwrap();
+    let out = z.apply(&plan).await.unwrap();
     assert_eq!(out.applied.get(&ChangeKind::RemoveMembership), Some(&1));
     assert_eq!(
         server.count("DELETE", "organization_memberships/destroy_many"),
@@ -1169,10 +1112,7 @@ async fn a_new_primary_email_is_added_then_made_primary() {
         ],
         notes: vec![],
     };
-    let out = z
-        .apply(&plan, &DesiredState::default(), &Policy::default())
-        .await
-        .unwrap();
+    let out = z.apply(&plan).await.unwrap();
     assert_eq!(out.applied.get(&ChangeKind::SetPrimaryEmail), Some(&2));
     let seen = server.seen();
     let paths: Vec<(&str, &str)> = seen
@@ -1233,7 +1173,7 @@ async fn a_403_on_one_users_email_is_recorded_against_that_user_and_the_run_goes
         notes: vec![],
     };
     let out = z
-        .apply(&plan, &DesiredState::default(), &Policy::default())
+        .apply(&plan)
         .await
         .expect("a protected user does not stop the run");
     assert_eq!(out.applied.get(&ChangeKind::SetPrimaryEmail), Some(&1));
@@ -1252,14 +1192,7 @@ async fn a_403_on_one_users_email_is_recorded_against_that_user_and_the_run_goes
 async fn an_empty_plan_sends_nothing() {
     let server = Server::start(|_| Reply::not_found()).await;
     let z = zendesk(&server);
-    let out = z
-        .apply(
-            &Plan::default(),
-            &DesiredState::default(),
-            &Policy::default(),
-        )
-        .await
-        .unwrap();
+    let out = z.apply(&Plan::default()).await.unwrap();
     assert_eq!(out, ApplyOutcome::default());
     assert!(server.seen().is_empty());
 }
@@ -1336,14 +1269,10 @@ async fn a_first_sync_costs_the_minimum_number_of_requests() {
         });
     }
     let out = z
-        .apply(
-            &Plan {
-                changes,
-                notes: vec![],
-            },
-            &DesiredState::default(),
-            &Policy::default(),
-        )
+        .apply(&Plan {
+            changes,
+            notes: vec![],
+        })
         .await
         .unwrap();
     assert!(out.failures.is_empty(), "{:?}", out.failures);
@@ -1384,7 +1313,7 @@ fn standin_zendesk(zd: &ZendeskStandin) -> Zendesk {
         tuning(),
     )
     .unwrap();
-    Zendesk::new(settings)
+    Zendesk::new(settings, FieldMapping::default())
         .unwrap()
         .with_backoff_base(Duration::from_millis(5))
 }
@@ -1421,10 +1350,7 @@ async fn a_finished_job_that_show_many_returns_without_results_is_read_on_its_ow
         }],
         notes: vec![],
     };
-    let out = standin_zendesk(&zd)
-        .apply(&plan, &DesiredState::default(), &Policy::default())
-        .await
-        .unwrap();
+    let out = standin_zendesk(&zd).apply(&plan).await.unwrap();
     assert_eq!(out.failures, vec![]);
     assert_eq!(out.applied.get(&ChangeKind::AddMembership), Some(&1));
     // show_many said "completed" without results; the job itself was read once.
@@ -1460,10 +1386,7 @@ async fn removals_whose_job_results_name_no_membership_are_settled_by_reading_th
         ],
         notes: vec![],
     };
-    let out = standin_zendesk(&zd)
-        .apply(&plan, &DesiredState::default(), &Policy::default())
-        .await
-        .unwrap();
+    let out = standin_zendesk(&zd).apply(&plan).await.unwrap();
     assert_eq!(out.failures, vec![], "settled from a re-read, not failed");
     assert_eq!(out.applied.get(&ChangeKind::RemoveMembership), Some(&2));
     assert_eq!(
@@ -1506,10 +1429,7 @@ async fn too_many_jobs_waits_and_resubmits_whatever_the_http_status() {
         }],
         notes: vec![],
     };
-    let out = z
-        .apply(&plan, &DesiredState::default(), &Policy::default())
-        .await
-        .unwrap();
+    let out = z.apply(&plan).await.unwrap();
     assert_eq!(out.applied.get(&ChangeKind::RemoveMembership), Some(&1));
     assert_eq!(
         server.count("DELETE", "organization_memberships/destroy_many"),
@@ -1540,14 +1460,10 @@ async fn submissions_are_paced_by_the_job_queue_budget_zendesk_announces() {
         .collect();
     let z = standin_zendesk(&zd);
     let out = z
-        .apply(
-            &Plan {
-                changes,
-                notes: vec![],
-            },
-            &DesiredState::default(),
-            &Policy::default(),
-        )
+        .apply(&Plan {
+            changes,
+            notes: vec![],
+        })
         .await
         .unwrap();
     assert_eq!(out.failures, vec![]);
@@ -1582,10 +1498,7 @@ async fn a_users_page_without_the_identities_sideload_stops_the_read_loudly() {
         format!("{err:#}").contains("secondary emails would be invisible"),
         "{err:#}"
     );
-    let err = z
-        .read_actual(&DesiredState::default(), &Policy::default())
-        .await
-        .expect_err("the read stops");
+    let err = z.read().await.expect_err("the read stops");
     assert!(
         format!("{err:#}").contains("`identities` sideload"),
         "{err:#}"

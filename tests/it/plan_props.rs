@@ -291,7 +291,7 @@ proptest! {
         desired in desired_state(), actual in actual_state()
     ) {
         let first = plan(&desired, &actual, &policy());
-        let after = apply_in_memory(&actual, &first, &policy());
+        let after = apply_in_memory(&actual, &first);
         let second = plan(&desired, &after, &policy());
         prop_assert!(second.changes.is_empty(), "first: {first:#?}\nsecond: {second:#?}");
     }
@@ -301,7 +301,7 @@ proptest! {
         desired in desired_state(), actual in actual_state()
     ) {
         let first = plan(&desired, &actual, &policy());
-        let after = apply_in_memory(&actual, &first, &policy());
+        let after = apply_in_memory(&actual, &first);
         let verification = verify(&desired, &after, &policy());
         prop_assert!(verification.verdict(Criterion::OrgsMatch).unwrap().passed);
         prop_assert_eq!(
