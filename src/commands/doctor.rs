@@ -551,7 +551,7 @@ fn check_settings(
     let setting = Setting::AgentCreatedWelcomeEmails;
     let verification = if mapping.send_verification_email {
         "new users are created verified and sent Zendesk's verification email \
-         (policy.send_verification_email)"
+         (users.send_verification_email)"
     } else {
         "new users are created verified with skip_verify_email (no verification email)"
     };

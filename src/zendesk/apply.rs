@@ -350,11 +350,18 @@ impl Run<'_> {
     ) -> Result<()> {
         for (n, item) in items.into_iter().enumerate() {
             let what = format!("creating a Zendesk user (single create {})", n + 1);
-            // Only user-create batches are refused for bulk import being off.
+            // Only user-create batches are refused for bulk import being off; anything else
+            // cannot be sent one at a time and stays failed as the job left it.
             let Some(Record::UserCreate(user)) = item.body.clone() else {
+                self.fail(
+                    ChangeKind::CreateUser,
+                    &item,
+                    Reason::new("bulk_import_disabled"),
+                    String::new(),
+                );
                 continue;
             };
-            let body = forms::to_value(&forms::UserEnvelope {
+            let body = forms::to_value(&forms::UserBody {
                 user: forms::SingleUserCreate {
                     user,
                     skip_verify_email: skip_verify_email.then_some(true),
@@ -404,7 +411,7 @@ impl Run<'_> {
                 Some(id) => *id,
                 None => {
                     let what = format!("adding an email identity to Zendesk user {user_id}");
-                    let body = forms::to_value(&forms::IdentityEnvelope {
+                    let body = forms::to_value(&forms::IdentityBody {
                         identity: forms::IdentityCreate::verified_email(email.as_str()),
                     });
                     let call = Call::write(

@@ -58,36 +58,36 @@ pub(crate) enum NewUserRole {
 /// A record of `organizations/create_many`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) struct OrganizationCreate {
-    pub name: String,
-    pub details: String,
+    pub(crate) name: String,
+    pub(crate) details: String,
 }
 
 /// A record of `organizations/update_many`: the details only, never the name (the name is
 /// how the organization is matched).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) struct OrganizationUpdate {
-    pub id: u64,
-    pub details: String,
+    pub(crate) id: u64,
+    pub(crate) details: String,
 }
 
 /// A record of `users/create_many` (and, wrapped in [`SingleUserCreate`], of `POST /users`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) struct UserCreate {
-    pub name: String,
-    pub email: String,
-    pub role: NewUserRole,
+    pub(crate) name: String,
+    pub(crate) email: String,
+    pub(crate) role: NewUserRole,
     /// Left out when another record holds the Pages id: Zendesk would store "" as a value
     /// that must be unique too.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub external_id: Option<String>,
+    pub(crate) external_id: Option<String>,
     #[serde(flatten)]
-    pub roles: RolesText,
-    pub tags: Vec<String>,
+    pub(crate) roles: RolesText,
+    pub(crate) tags: Vec<String>,
     /// `Some(true)` creates the primary email identity verified, so Zendesk sends no
     /// verification email (OAS UserForAdmin `verified`); `None` when the configuration
     /// asks for the email.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub verified: Option<bool>,
+    pub(crate) verified: Option<bool>,
 }
 
 /// A user of `POST /users`, the single create used when bulk import is off. The OAS
@@ -95,9 +95,9 @@ pub(crate) struct UserCreate {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) struct SingleUserCreate {
     #[serde(flatten)]
-    pub user: UserCreate,
+    pub(crate) user: UserCreate,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub skip_verify_email: Option<bool>,
+    pub(crate) skip_verify_email: Option<bool>,
 }
 
 /// A record of `users/update_many`: only the fields of [`crate::plan::UserUpdate`].
@@ -107,23 +107,23 @@ pub(crate) struct SingleUserCreate {
 /// field (it would replace every membership of the user): an update cannot carry them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) struct UserUpdate {
-    pub id: u64,
+    pub(crate) id: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub external_id: Option<String>,
+    pub(crate) external_id: Option<String>,
     #[serde(flatten)]
-    pub roles: RolesText,
+    pub(crate) roles: RolesText,
     /// The complete merged tag list (Zendesk replaces the user's tags with it).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tags: Option<Vec<String>>,
+    pub(crate) tags: Option<Vec<String>>,
 }
 
 /// A record of `organization_memberships/create_many`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) struct MembershipCreate {
-    pub user_id: u64,
-    pub organization_id: u64,
+    pub(crate) user_id: u64,
+    pub(crate) organization_id: u64,
 }
 
 /// The only identity type the sync adds.
@@ -138,10 +138,10 @@ pub(crate) enum IdentityType {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) struct IdentityCreate {
     #[serde(rename = "type")]
-    pub kind: IdentityType,
-    pub value: String,
-    pub verified: bool,
-    pub skip_verify_email: bool,
+    pub(crate) kind: IdentityType,
+    pub(crate) value: String,
+    pub(crate) verified: bool,
+    pub(crate) skip_verify_email: bool,
 }
 
 impl IdentityCreate {
@@ -157,14 +157,14 @@ impl IdentityCreate {
 
 /// `{"user": ...}`, the body of `POST /users`.
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct UserEnvelope {
-    pub user: SingleUserCreate,
+pub(crate) struct UserBody {
+    pub(crate) user: SingleUserCreate,
 }
 
 /// `{"identity": ...}`, the body of `POST users/{id}/identities`.
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct IdentityEnvelope {
-    pub identity: IdentityCreate,
+pub(crate) struct IdentityBody {
+    pub(crate) identity: IdentityCreate,
 }
 
 /// `{}`: the body of `make_primary`, as Zendesk's official Ruby client sends it (its
@@ -191,8 +191,9 @@ pub(crate) fn bulk<'a>(resource: &str, records: impl Iterator<Item = &'a Record>
     to_value(&body)
 }
 
-/// A body for the transport. Serialising these types cannot fail (no maps with non-string
-/// keys, no floats).
+/// A body for the transport. Serialising these types cannot fail: no map has non-string
+/// keys and no field has a fallible `Serialize` (the `json!` macro this replaces made the
+/// same assumption with an `unwrap`).
 pub(crate) fn to_value(body: &impl Serialize) -> Value {
     serde_json::to_value(body).expect("write forms serialise to JSON")
 }
@@ -276,7 +277,7 @@ mod tests {
             r#"{"users":[{"details":"A: user","email":"jane@agency.gov","external_id":"pages-user-1","name":"Jane","role":"end-user","tags":[],"verified":true}]}"#
         );
         assert_eq!(
-            text(to_value(&UserEnvelope {
+            text(to_value(&UserBody {
                 user: SingleUserCreate {
                     user: create(
                         &RolesField::UserField("pages_roles".into()),
@@ -331,7 +332,7 @@ mod tests {
             r#"{"organization_id":6,"user_id":5}"#
         );
         assert_eq!(
-            text(to_value(&IdentityEnvelope {
+            text(to_value(&IdentityBody {
                 identity: IdentityCreate::verified_email("new@x.gov"),
             })),
             r#"{"identity":{"skip_verify_email":true,"type":"email","value":"new@x.gov","verified":true}}"#

@@ -876,6 +876,47 @@ async fn item_failures_map_to_their_record_by_index_and_dependent_memberships_ar
     );
 }
 
+/// A failed membership in an organization this run created is named by the organization's
+/// name as the plan creates it: the adapter needs nothing but the plan.
+#[tokio::test]
+async fn a_failed_membership_in_a_new_organization_is_named_from_the_plan() {
+    let jobs = Arc::new(Jobs::default());
+    let j = jobs.clone();
+    let server = Server::start(move |s| match s.path.as_str() {
+        "organizations/create_many" => j.submit(json!([{"id": 1001, "status": "Created"}])),
+        "organizations/show_many" => Reply::json(
+            200,
+            json!({"organizations": [{"id": 1001, "name": "Org A", "details": "GSA"}]}),
+        ),
+        "organization_memberships/create_many" => j.submit(json!([
+            {"index": 0, "error": "DuplicateValue", "details": "already a member"}
+        ])),
+        "job_statuses/show_many" => j.show_many(s),
+        _ => Reply::not_found(),
+    })
+    .await;
+    let z = zendesk(&server);
+    let plan = Plan {
+        changes: vec![
+            Change::CreateOrganization {
+                key: org_key("Org A"),
+                name: "Org A".into(),
+                details: "GSA".into(),
+            },
+            Change::AddMembership {
+                user: UserRef::Existing(77),
+                org: OrgRef::New(org_key("ORG A")),
+            },
+        ],
+        notes: vec![],
+    };
+    let out = z.apply(&plan).await.unwrap();
+    assert_eq!(out.applied.get(&ChangeKind::CreateOrganization), Some(&1));
+    assert_eq!(out.failures.len(), 1);
+    assert_eq!(out.failures[0].kind, ChangeKind::AddMembership);
+    assert_eq!(out.failures[0].subject, "user 77 in Org A");
+}
+
 #[tokio::test]
 async fn bulk_import_403_falls_back_to_single_creates() {
     let next_id = Arc::new(AtomicUsize::new(500));
