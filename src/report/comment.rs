@@ -881,4 +881,29 @@ mod tests {
         );
         insta::assert_snapshot!(comment);
     }
+
+    #[test]
+    fn a_stopped_run_says_why_with_an_escaped_link_and_no_carry() {
+        use crate::report::{RunMode, Stopped};
+        let mut summary = RunSummary::stopped(
+            RunMode::Run { dry_run: false },
+            Some("2026-11".into()),
+            Stopped {
+                reason: "bad input or configuration (see the job log)".into(),
+                before_writing: true,
+                next: None,
+            },
+            false,
+        );
+        summary.run_url = Some("https://github.example/o/r/actions/runs/7) [x](y".into());
+        let comment = render_comment(&summary, Some(&fixtures::previous()), MARKER);
+        assert_eq!(
+            comment,
+            "## ❌ Pages/Zendesk sync 2026-11: failed\n\nThe run stopped: bad input or \
+             configuration (see the job log). Nothing was written.\n\n[Workflow run]\
+             (https://github.example/o/r/actions/runs/7%29%20%5Bx%5D%28y)\n\n\
+             <!-- pages-zendesk-sync:run=run-123 -->\n"
+        );
+        assert_eq!(parse_carry(&comment), None);
+    }
 }

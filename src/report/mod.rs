@@ -402,3 +402,65 @@ pub struct Detail<'a> {
     pub held_back: &'a [crate::plan::settings::HeldBack],
     pub verification: Option<&'a Verification>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(mode: RunMode) -> StatusFacts {
+        StatusFacts {
+            mode,
+            failed_records: 0,
+            held_back: 0,
+            skipped_changes: 0,
+            criteria_passed: true,
+        }
+    }
+
+    #[test]
+    fn the_status_rule() {
+        let sync = RunMode::Sync { dry_run: false };
+        assert_eq!(JobStatus::of(facts(sync)), JobStatus::Succeeded);
+        for bad in [
+            StatusFacts {
+                failed_records: 1,
+                ..facts(sync)
+            },
+            StatusFacts {
+                held_back: 1,
+                ..facts(sync)
+            },
+            StatusFacts {
+                skipped_changes: 1,
+                ..facts(sync)
+            },
+            StatusFacts {
+                criteria_passed: false,
+                ..facts(sync)
+            },
+        ] {
+            assert_eq!(JobStatus::of(bad), JobStatus::PartlyFailed, "{bad:?}");
+        }
+        for dry in [RunMode::Plan, RunMode::Run { dry_run: true }] {
+            let f = StatusFacts {
+                failed_records: 3,
+                ..facts(dry)
+            };
+            assert_eq!(JobStatus::of(f), JobStatus::DryRun);
+        }
+    }
+
+    #[test]
+    fn the_json_report_keeps_command_and_dry_run() {
+        let summary = fixtures::plan();
+        let json = serde_json::to_value(&summary).unwrap();
+        assert_eq!(json["command"], "plan");
+        assert_eq!(json["dry_run"], true);
+        assert!(json.get("mode").is_none() && json.get("stopped").is_none());
+        let json = serde_json::to_value(fixtures::partly_failed()).unwrap();
+        assert_eq!(
+            (&json["command"], &json["dry_run"]),
+            (&"run".into(), &false.into())
+        );
+    }
+}
