@@ -321,9 +321,10 @@ pub fn list(summary: &RunSummary) -> Vec<Attention> {
                     .join(", ")
             ),
             action: if would {
-                "Nothing was written in this dry run; the mismatches are what a real run \
-                 would fix."
-                    .into()
+                format!(
+                    "{} in this dry run; the mismatches are what a real run would fix.",
+                    wording::capitalised(wording::NOTHING_WRITTEN)
+                )
             } else {
                 "The mismatches (with examples) are in the JSON report's verification. \
                  Fix what the sync cannot, then run again or tick the box by hand; \

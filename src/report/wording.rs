@@ -182,7 +182,7 @@ pub fn guard_users_text(summary: &RunSummary) -> String {
 }
 
 /// The outcome as a lead ("Zendesk is in step with Pages.") and the figures after it.
-pub fn status_parts(summary: &RunSummary) -> (&'static str, String) {
+pub fn status_parts(summary: &RunSummary) -> (String, String) {
     let verified = summary.criteria.iter().filter(|c| c.passed).count();
     let total = summary.criteria.len();
     let criteria = if total == 0 {
@@ -210,13 +210,13 @@ pub fn status_parts(summary: &RunSummary) -> (&'static str, String) {
         )
     };
     let lead = match summary.status {
-        JobStatus::Succeeded => "Zendesk is in step with Pages.",
-        JobStatus::PartlyFailed => "The run finished, but not everything is in step.",
+        JobStatus::Succeeded => "Zendesk is in step with Pages.".to_string(),
+        JobStatus::PartlyFailed => "The run finished, but not everything is in step.".into(),
         JobStatus::Failed if summary.guard_tripped => {
-            "The safety guard stopped the run before any write."
+            "The safety guard stopped the run before any write.".into()
         }
-        JobStatus::Failed => "The run stopped before it finished.",
-        JobStatus::DryRun => "Dry run: nothing was written.",
+        JobStatus::Failed => "The run stopped before it finished.".into(),
+        JobStatus::DryRun => format!("Dry run: {NOTHING_WRITTEN}."),
     };
     (lead, format!("{changes}{criteria}."))
 }
