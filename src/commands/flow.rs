@@ -42,8 +42,8 @@ impl Mode {
         match run {
             RunMode::Plan => Mode::Plan,
             RunMode::Verify => Mode::Verify,
-            _ if run.dry() => Mode::DryRun,
-            RunMode::Sync { .. } | RunMode::Run { .. } => Mode::Apply,
+            RunMode::Sync { dry_run: true } | RunMode::Run { dry_run: true } => Mode::DryRun,
+            RunMode::Sync { dry_run: false } | RunMode::Run { dry_run: false } => Mode::Apply,
         }
     }
 }

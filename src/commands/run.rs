@@ -345,6 +345,8 @@ async fn report_stopped(
     }
 }
 
+/// The job summary, the step outputs and the annotations of a run (finished or stopped).
+/// Each is written even when another could not be; the first error is returned.
 fn write_actions_files(
     config: &RunConfig,
     summary: &RunSummary,
@@ -352,24 +354,21 @@ fn write_actions_files(
     number: u64,
     url: &str,
 ) -> Result<()> {
+    let mut result = Ok(());
     if let Some(path) = &config.github.step_summary {
-        append(
-            path,
-            &report::job_summary::render_job_summary(summary, previous, Some((number, url))),
-        )?;
+        let text = report::job_summary::render_job_summary(summary, previous, Some((number, url)));
+        result = result.and(append(path, &text));
     }
     if let Some(path) = &config.github.output {
-        append(
-            path,
-            &report::actions::github_outputs(summary, Some((number, url))),
-        )?;
+        let text = report::actions::github_outputs(summary, Some((number, url)));
+        result = result.and(append(path, &text));
     }
     if config.github.annotations {
         for line in report::actions::annotations(summary) {
             println!("{line}");
         }
     }
-    Ok(())
+    result
 }
 
 fn append(path: &std::path::Path, text: &str) -> Result<()> {
