@@ -18,13 +18,13 @@ use crate::outcome::{ApplyOutcome, RequestStats};
 use crate::plan::guard::{self, GuardFigures};
 use crate::plan::settings::HeldBack;
 use crate::plan::{self, managed_org_ids, Plan};
-use crate::report::{self, Detail, JobStatus, RunSummary, Totals};
+use crate::report::{self, Detail, JobStatus, RunMode, RunSummary, StatusFacts, Totals};
 use crate::source::database::DatabaseSource;
 use crate::source::{self, PagesSource, Reports};
 use crate::verify::{self, Verification};
 use crate::zendesk::{Zendesk, ZendeskSettings};
 
-/// Which steps of the pipeline run.
+/// Which steps of the pipeline run (from the command's [`RunMode`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// Read both sides and plan; write nothing, verify nothing.
@@ -35,6 +35,17 @@ pub enum Mode {
     Apply,
     /// Verify the current Zendesk state only.
     Verify,
+}
+
+impl Mode {
+    pub fn of(run: RunMode) -> Mode {
+        match run {
+            RunMode::Plan => Mode::Plan,
+            RunMode::Verify => Mode::Verify,
+            RunMode::Sync { dry_run: true } | RunMode::Run { dry_run: true } => Mode::DryRun,
+            RunMode::Sync { dry_run: false } | RunMode::Run { dry_run: false } => Mode::Apply,
+        }
+    }
 }
 
 /// Everything a pipeline run needs, validated before any network call.
@@ -165,10 +176,10 @@ pub async fn execute(
     inputs: &Inputs,
     reports: Reports,
     zendesk: &Zendesk,
-    mode: Mode,
-    command: &'static str,
+    run: RunMode,
 ) -> Result<Outcome> {
     let started = Instant::now();
+    let mode = Mode::of(run);
     let policy = &inputs.settings.policy;
     let desired = &reports.desired;
 
@@ -243,8 +254,7 @@ pub async fn execute(
         )),
     };
     let summary = summarise(SummaryParts {
-        command,
-        mode,
+        mode: run,
         reports: &reports,
         plan: plan_out.as_ref(),
         apply: &apply,
@@ -268,8 +278,7 @@ pub async fn execute(
 }
 
 pub struct SummaryParts<'a> {
-    pub command: &'static str,
-    pub mode: Mode,
+    pub mode: RunMode,
     pub reports: &'a Reports,
     pub plan: Option<&'a Plan>,
     pub apply: &'a ApplyOutcome,
@@ -292,7 +301,7 @@ pub fn summarise(p: SummaryParts<'_>) -> RunSummary {
         .verification
         .map(report::criterion_results)
         .unwrap_or_default();
-    let dry_run = matches!(p.mode, Mode::Plan | Mode::DryRun);
+    let dry_run = p.mode.dry();
     let notes = p.plan.map(Plan::note_counts).unwrap_or_default();
     let needs_attention = report::attention::needs_attention(&report::attention::AttentionInputs {
         held_back: p.held_back,
@@ -301,17 +310,13 @@ pub fn summarise(p: SummaryParts<'_>) -> RunSummary {
         settings_unreadable: p.settings_unreadable,
         dry_run,
     });
-    let status = if dry_run {
-        JobStatus::DryRun
-    } else if failures.is_empty()
-        && p.held_back.is_empty()
-        && p.apply.skipped.values().all(|n| *n == 0)
-        && criteria.iter().all(|c| c.passed)
-    {
-        JobStatus::Succeeded
-    } else {
-        JobStatus::PartlyFailed
-    };
+    let status = JobStatus::of(StatusFacts {
+        mode: p.mode,
+        failed_records: failures.iter().map(|f| f.count).sum(),
+        held_back: p.held_back.len(),
+        skipped_changes: p.apply.skipped.values().sum(),
+        criteria_passed: criteria.iter().all(|c| c.passed),
+    });
     let managed = managed_org_ids(&p.reports.desired, p.actual_after);
     let is_end_user = |user_id: &_| {
         p.actual_after
@@ -348,9 +353,9 @@ pub fn summarise(p: SummaryParts<'_>) -> RunSummary {
         zendesk_users,
     };
     RunSummary {
-        command: p.command,
+        mode: p.mode,
         status,
-        dry_run,
+        stopped: None,
         month: None,
         source: p.reports.stats,
         row_problems,
@@ -388,15 +393,15 @@ pub fn exit_for(summary: &RunSummary) -> Exit {
     }
 }
 
-async fn pipeline_command(args: &CommonArgs, mode: Mode, command: &'static str) -> Result<Exit> {
+async fn pipeline_command(args: &CommonArgs, mode: RunMode) -> Result<Exit> {
     let inputs = Inputs::from_args(args)?;
     let reports = load_reports(&inputs).await?;
     let zendesk = inputs.zendesk_adapter()?;
-    let outcome = execute(&inputs, reports, &zendesk, mode, command).await;
+    let outcome = execute(&inputs, reports, &zendesk, mode).await;
     // A tripped guard is an error like any other: `dispatch` prints it once, on stderr.
     let outcome = outcome?;
     let rendering = Instant::now();
-    let text = report::text::render_text(&outcome.summary);
+    let text = report::terminal::render_text(&outcome.summary);
     print!("{text}");
     // With the `ms` of "read the Pages reports", "read Zendesk" and "planned": where a
     // run's time went, phase by phase.
@@ -409,24 +414,25 @@ async fn pipeline_command(args: &CommonArgs, mode: Mode, command: &'static str) 
         eprintln!("per-record detail written to {}", path.display());
     }
     Ok(match mode {
-        Mode::Plan => Exit::Satisfied,
+        RunMode::Plan => Exit::Satisfied,
         _ => exit_for(&outcome.summary),
     })
 }
 
 pub async fn plan_command(args: &CommonArgs) -> Result<Exit> {
-    pipeline_command(args, Mode::Plan, "plan").await
+    pipeline_command(args, RunMode::Plan).await
 }
 
 pub async fn sync_command(args: &SyncArgs) -> Result<Exit> {
-    let mode = if args.dry_run {
-        Mode::DryRun
-    } else {
-        Mode::Apply
-    };
-    pipeline_command(&args.common, mode, "sync").await
+    pipeline_command(
+        &args.common,
+        RunMode::Sync {
+            dry_run: args.dry_run,
+        },
+    )
+    .await
 }
 
 pub async fn verify_command(args: &CommonArgs) -> Result<Exit> {
-    pipeline_command(args, Mode::Verify, "verify").await
+    pipeline_command(args, RunMode::Verify).await
 }

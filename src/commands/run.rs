@@ -11,11 +11,11 @@ use secrecy::SecretString;
 use tracing::{info, warn};
 
 use crate::cli::RunArgs;
-use crate::commands::flow::{self, env, Inputs, Mode};
+use crate::commands::flow::{self, env, Inputs};
 use crate::commands::{classify, Exit, UsageError};
 use crate::github::{GithubClient, GithubError, IssueRef, IssueTemplate, Month};
 use crate::plan::guard::GuardTripped;
-use crate::report::{self, comment, Carry, RunSummary};
+use crate::report::{self, comment, plural, Carry, RunMode, RunSummary, Stopped};
 use crate::source::SourceError;
 
 /// GitHub connection and run metadata, from the environment Actions sets.
@@ -128,7 +128,7 @@ pub async fn run(args: &RunArgs) -> Result<Exit> {
     let config = RunConfig::from_args(args)?;
     let result = execute_run(&config).await?;
     if let Some(summary) = &result.summary {
-        print!("{}", report::text::render_text(summary));
+        print!("{}", report::terminal::render_text(summary));
     }
     println!("issue: {}", result.issue_url);
     Ok(result.exit)
@@ -178,15 +178,13 @@ pub async fn execute_run(config: &RunConfig) -> Result<RunResult> {
         after = after.previous();
     }
 
-    let mode = if config.dry_run {
-        Mode::DryRun
-    } else {
-        Mode::Apply
+    let mode = RunMode::Run {
+        dry_run: config.dry_run,
     };
     let outcome = async {
         let reports = flow::load_reports(&config.inputs).await?;
         let zendesk = config.inputs.zendesk_adapter()?;
-        flow::execute(&config.inputs, reports, &zendesk, mode, "run").await
+        flow::execute(&config.inputs, reports, &zendesk, mode).await
     }
     .await;
 
@@ -313,8 +311,8 @@ async fn update_issue(
 
 /// The run stopped before a result: say so on the issue (a reason category and counts,
 /// never the raw error, which may quote a report cell), in the job summary, the outputs
-/// and an annotation. Failures here are logged, not returned: the caller returns the
-/// error that stopped the run.
+/// and an annotation, all rendered from one stopped [`RunSummary`]. Failures here are
+/// logged, not returned: the caller returns the error that stopped the run.
 async fn report_stopped(
     config: &RunConfig,
     gh: &GithubClient,
@@ -322,44 +320,32 @@ async fn report_stopped(
     url: &str,
     err: &anyhow::Error,
 ) {
-    let reason = stopped_reason(err);
-    let body = stopped_comment(config, &reason);
+    let guard_tripped = err
+        .chain()
+        .any(|c| c.downcast_ref::<GuardTripped>().is_some());
+    let mut summary = RunSummary::stopped(
+        RunMode::Run {
+            dry_run: config.dry_run,
+        },
+        Some(config.month.to_string()),
+        stopped_reason(err),
+        guard_tripped,
+    );
+    summary.run_url = config.github.run_url.clone();
+    let body = comment::render_comment(&summary, None, &config.github.run_marker);
     if let Err(post_err) = gh
         .post_comment(number, &body, &config.github.run_marker)
         .await
     {
         warn!("could not comment on issue #{number}: {post_err:#}");
     }
-    let month = config.month.to_string();
-    let guard_tripped = err
-        .chain()
-        .any(|c| c.downcast_ref::<GuardTripped>().is_some());
-    if let Some(path) = &config.github.step_summary {
-        let text = report::summary::render_stopped_summary(&month, &reason, Some((number, url)));
-        if let Err(e) = append(path, &text) {
-            warn!("could not write the job summary: {e:#}");
-        }
-    }
-    if let Some(path) = &config.github.output {
-        let text = report::actions::stopped_outputs(
-            &month,
-            config.dry_run,
-            guard_tripped,
-            Some((number, url)),
-            config.github.run_url.as_deref(),
-        );
-        if let Err(e) = append(path, &text) {
-            warn!("could not write the step outputs: {e:#}");
-        }
-    }
-    if config.github.annotations {
-        println!(
-            "::error title=pages-zendesk-sync stopped::{}",
-            report::actions::escape_data(&reason)
-        );
+    if let Err(e) = write_actions_files(config, &summary, None, number, url) {
+        warn!("could not write the job summary or the step outputs: {e:#}");
     }
 }
 
+/// The job summary, the step outputs and the annotations of a run (finished or stopped).
+/// Each is written even when another could not be; the first error is returned.
 fn write_actions_files(
     config: &RunConfig,
     summary: &RunSummary,
@@ -367,24 +353,21 @@ fn write_actions_files(
     number: u64,
     url: &str,
 ) -> Result<()> {
+    let mut result = Ok(());
     if let Some(path) = &config.github.step_summary {
-        append(
-            path,
-            &report::summary::render_job_summary(summary, previous, Some((number, url))),
-        )?;
+        let text = report::job_summary::render_job_summary(summary, previous, Some((number, url)));
+        result = result.and(append(path, &text));
     }
     if let Some(path) = &config.github.output {
-        append(
-            path,
-            &report::actions::github_outputs(summary, Some((number, url))),
-        )?;
+        let text = report::actions::github_outputs(summary, Some((number, url)));
+        result = result.and(append(path, &text));
     }
     if config.github.annotations {
         for line in report::actions::annotations(summary) {
             println!("{line}");
         }
     }
-    Ok(())
+    result
 }
 
 fn append(path: &std::path::Path, text: &str) -> Result<()> {
@@ -399,18 +382,30 @@ fn append(path: &std::path::Path, text: &str) -> Result<()> {
 
 /// A public, data-free reason for a stopped run: counts for a tripped guard; file name,
 /// line and column for a bad report (never the problem text, which may quote a cell).
-fn stopped_reason(err: &anyhow::Error) -> String {
+fn stopped_reason(err: &anyhow::Error) -> Stopped {
+    let before_writing = |reason: String| Stopped {
+        reason,
+        before_writing: true,
+        next: None,
+    };
     if let Some(t) = err.chain().find_map(|c| c.downcast_ref::<GuardTripped>()) {
         let f = t.figures;
-        return format!(
-            "the safety guard refused the plan: it would remove {} of {} managed memberships, \
-             with {} in the report against {} in Zendesk. Nothing was written. \
-             Check the Pages reports; if the removals are right, re-run with --allow-mass-removal.",
-            f.removals,
-            f.managed_memberships,
-            plural(f.report_users, "partner user", "partner users"),
-            plural(f.zendesk_partner_users, "partner user", "partner users"),
-        );
+        return Stopped {
+            reason: format!(
+                "the safety guard refused the plan: it would remove {} of {} managed memberships, \
+                 with {} in the report against {} in Zendesk",
+                f.removals,
+                f.managed_memberships,
+                plural(f.report_users, "partner user", "partner users"),
+                plural(f.zendesk_partner_users, "partner user", "partner users"),
+            ),
+            before_writing: true,
+            next: Some(
+                "Check the Pages reports; if the removals are right, re-run with \
+                 --allow-mass-removal."
+                    .into(),
+            ),
+        };
     }
     if let Some(s) = err.chain().find_map(|c| c.downcast_ref::<SourceError>()) {
         let mut place = file_name(&s.file);
@@ -420,9 +415,9 @@ fn stopped_reason(err: &anyhow::Error) -> String {
         if let Some(column) = &s.column {
             place.push_str(&format!(" column `{}`", public_word(column)));
         }
-        return format!(
-            "a Pages report could not be used ({place}; the job log says why). Nothing was written."
-        );
+        return before_writing(format!(
+            "a Pages report could not be used ({place}; the job log says why)"
+        ));
     }
     if let Some(db) = err
         .chain()
@@ -430,24 +425,24 @@ fn stopped_reason(err: &anyhow::Error) -> String {
     {
         return match db.failure {
             crate::source::database::DatabaseFailure::Refused => {
-                "the Pages database could not be used (the job log says why). Nothing was written."
-                    .into()
+                before_writing("the Pages database could not be used (the job log says why)".into())
             }
-            crate::source::database::DatabaseFailure::Unavailable => {
-                "the Pages database could not be read to the end (the job log says why). \
-                 Nothing was written; the next run finishes the work."
-                    .into()
-            }
+            crate::source::database::DatabaseFailure::Unavailable => Stopped {
+                next: Some("The next run finishes the work.".into()),
+                ..before_writing(
+                    "the Pages database could not be read to the end (the job log says why)".into(),
+                )
+            },
         };
     }
     match classify(err) {
-        Exit::BadInput => "bad input or configuration (see the job log); nothing was written".into(),
-        _ => "a remote API failed and the run stopped (see the job log); the next run finishes the work".into(),
+        Exit::BadInput => before_writing("bad input or configuration (see the job log)".into()),
+        _ => Stopped {
+            reason: "a remote API failed and the run stopped (see the job log)".into(),
+            before_writing: false,
+            next: Some("The next run finishes the work.".into()),
+        },
     }
-}
-
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// The last segment of a report path or URL: enough to say which report, without the
@@ -466,18 +461,4 @@ fn public_word(text: &str) -> String {
         .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ' '))
         .take(80)
         .collect()
-}
-
-fn stopped_comment(config: &RunConfig, reason: &str) -> String {
-    let mut body = format!(
-        "## ❌ Pages/Zendesk sync {}: failed\n\nThe run stopped: {}\n",
-        config.month, reason
-    );
-    if let Some(url) = &config.github.run_url {
-        body.push_str(&format!("\n[Workflow run]({url})\n"));
-    }
-    body.push('\n');
-    body.push_str(&comment::run_marker_line(&config.github.run_marker));
-    body.push('\n');
-    body
 }

@@ -6,16 +6,20 @@
 //! inject a command or an output of its own.
 
 use crate::plan::ChangeKind;
-use crate::report::view;
-use crate::report::RunSummary;
+use crate::report::wording::{self, plural};
+use crate::report::{figures, RunSummary};
 
 /// At most this many failure-reason annotations; GitHub shows only 10 errors per step.
 const MAX_FAILURE_ANNOTATIONS: usize = 8;
 
 /// `$GITHUB_OUTPUT` lines, one output each, ending in a newline. Counts are of changes
 /// applied (zero in a dry run; see `changes-planned`). `issue` is the monthly issue's
-/// number and URL, when the command posted to one.
+/// number and URL, when the command posted to one. A run that stopped has the short set:
+/// status `failed`, the issue, whether the safety guard refused the plan, the run's link.
 pub fn github_outputs(summary: &RunSummary, issue: Option<(u64, &str)>) -> String {
+    if summary.stopped.is_some() {
+        return stopped_outputs(summary, issue);
+    }
     let applied = |kinds: &[ChangeKind]| -> usize {
         kinds
             .iter()
@@ -23,8 +27,8 @@ pub fn github_outputs(summary: &RunSummary, issue: Option<(u64, &str)>) -> Strin
             .sum()
     };
     let mut pairs: Vec<(&str, String)> = vec![
-        ("status", view::status_code(summary.status).into()),
-        ("dry-run", view::would(summary).to_string()),
+        ("status", summary.status.code().into()),
+        ("dry-run", summary.would().to_string()),
     ];
     if let Some(month) = &summary.month {
         pairs.push(("month", month.clone()));
@@ -65,7 +69,7 @@ pub fn github_outputs(summary: &RunSummary, issue: Option<(u64, &str)>) -> Strin
             "skipped-changes",
             summary.skipped.values().sum::<usize>().to_string(),
         ),
-        ("skipped-rows", view::skipped_rows(summary).to_string()),
+        ("skipped-rows", figures::skipped_rows(summary).to_string()),
         ("criteria-passed", summary.all_criteria_passed().to_string()),
         (
             "criteria-failed",
@@ -95,31 +99,22 @@ pub fn github_outputs(summary: &RunSummary, issue: Option<(u64, &str)>) -> Strin
         .collect()
 }
 
-/// `$GITHUB_OUTPUT` lines of a run that stopped before a result: status `failed`, the
-/// issue, whether the safety guard refused the plan, and the link to the run.
-pub fn stopped_outputs(
-    month: &str,
-    dry_run: bool,
-    guard_tripped: bool,
-    issue: Option<(u64, &str)>,
-    run_url: Option<&str>,
-) -> String {
+fn stopped_outputs(summary: &RunSummary, issue: Option<(u64, &str)>) -> String {
     let mut pairs: Vec<(&str, String)> = vec![
-        (
-            "status",
-            view::status_code(crate::report::JobStatus::Failed).into(),
-        ),
-        ("dry-run", dry_run.to_string()),
-        ("month", month.to_string()),
+        ("status", summary.status.code().into()),
+        ("dry-run", summary.mode.dry().to_string()),
     ];
+    if let Some(month) = &summary.month {
+        pairs.push(("month", month.clone()));
+    }
     if let Some((number, url)) = issue {
         pairs.push(("issue-number", number.to_string()));
         pairs.push(("issue-url", url.to_string()));
     }
     pairs.push(("criteria-passed", "false".into()));
-    pairs.push(("guard-tripped", guard_tripped.to_string()));
-    if let Some(url) = run_url {
-        pairs.push(("run-url", url.to_string()));
+    pairs.push(("guard-tripped", summary.guard_tripped.to_string()));
+    if let Some(url) = &summary.run_url {
+        pairs.push(("run-url", url.clone()));
     }
     pairs
         .iter()
@@ -155,29 +150,38 @@ fn output_line(name: &str, value: &str) -> String {
 }
 
 /// Workflow commands for stdout: errors for failures, unsatisfied criteria and a tripped
-/// guard; warnings for skipped rows and disabled bulk import.
+/// guard; warnings for skipped rows and disabled bulk import. A run that stopped has one
+/// error saying why.
 pub fn annotations(summary: &RunSummary) -> Vec<String> {
     let mut out = Vec::new();
+    if let Some(stopped) = &summary.stopped {
+        out.push(format!(
+            "::error title=pages-zendesk-sync stopped::{}",
+            escape_data(&stopped.sentence())
+        ));
+        return out;
+    }
     if summary.guard_tripped {
         out.push(command(
             "error",
             "Safety guard refused the plan",
             &format!(
-                "Nothing was written. Membership removals: {}. Users report: {}. \
+                "{}. Membership removals: {}. Users report: {}. \
                  Check the Pages reports; if the removals are right, run again with --allow-mass-removal.",
-                view::guard_removals_text(summary),
-                view::guard_users_text(summary)
+                wording::capitalised(wording::NOTHING_WRITTEN),
+                wording::guard_removals_text(summary),
+                wording::guard_users_text(summary)
             ),
         ));
     }
-    let failures = view::sorted_failures(summary);
+    let failures = figures::sorted_failures(summary);
     for f in failures.iter().take(MAX_FAILURE_ANNOTATIONS) {
         out.push(command(
             "error",
             &format!("Zendesk refused {}", f.kind.label()),
             &format!(
                 "{} with reason {}; per-record detail is in the JSON report",
-                view::plural(f.count, "record", "records"),
+                plural(f.count, "record", "records"),
                 f.reason
             ),
         ));
@@ -201,19 +205,19 @@ pub fn annotations(summary: &RunSummary) -> Vec<String> {
             &format!(
                 "{}: {} ({} checked)",
                 c.criterion.checklist_text(),
-                view::mismatch_text(&c.mismatches),
+                wording::mismatch_text(&c.mismatches),
                 c.checked
             ),
         ));
     }
-    let skipped = view::skipped_rows(summary);
+    let skipped = figures::skipped_rows(summary);
     if skipped > 0 {
         let reasons: Vec<String> = summary
             .row_problems
             .iter()
             .map(|(code, n)| format!("{code}: {n}"))
             .collect();
-        let lines = view::all_lines_text(summary)
+        let lines = wording::all_lines_text(summary)
             .map(|l| format!("\n{l}"))
             .unwrap_or_default();
         out.push(command(
@@ -221,7 +225,7 @@ pub fn annotations(summary: &RunSummary) -> Vec<String> {
             "Rows skipped in the Pages reports",
             &format!(
                 "{} skipped ({}){lines}",
-                view::plural(skipped, "row", "rows"),
+                plural(skipped, "row", "rows"),
                 reasons.join(", ")
             ),
         ));
@@ -259,7 +263,8 @@ pub fn escape_property(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::view::fixtures;
+    use crate::report::fixtures;
+    use crate::report::{RunMode, Stopped};
 
     #[test]
     fn outputs_of_a_partly_failed_run() {
@@ -297,11 +302,28 @@ mod tests {
 
     #[test]
     fn outputs_of_a_stopped_run_say_failed_and_name_the_issue() {
-        let out = stopped_outputs("2026-11", false, true, Some((7, "https://x/7")), None);
+        let summary = RunSummary::stopped(
+            RunMode::Run { dry_run: false },
+            Some("2026-11".into()),
+            Stopped {
+                reason: "the safety guard refused the plan".into(),
+                before_writing: true,
+                next: None,
+            },
+            true,
+        );
+        let out = github_outputs(&summary, Some((7, "https://x/7")));
         assert_eq!(
             out,
             "status=failed\ndry-run=false\nmonth=2026-11\nissue-number=7\nissue-url=https://x/7\n\
              criteria-passed=false\nguard-tripped=true\n"
+        );
+        assert_eq!(
+            annotations(&summary),
+            [
+                "::error title=pages-zendesk-sync stopped::the safety guard refused the plan. \
+              Nothing was written."
+            ]
         );
     }
 

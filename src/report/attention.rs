@@ -1,7 +1,9 @@
 //! "Needs attention" items as data: what the account's settings held back, which known
 //! causes the failures Zendesk returned map to, and what needs a person. Each item says in
 //! words and counts what happened, which setting or cause, and where to change it; the
-//! renderers (comment, job summary, stdout) only print them.
+//! renderers (comment, job summary, stdout) only print them. [`list`] is the whole list a
+//! report shows: these items with the ones derived from the summary (a tripped guard,
+//! failed records, unsatisfied criteria, skipped rows, a dry run).
 //!
 //! Pure. Never holds an email or a name: items are built from counts and reason codes.
 
@@ -12,7 +14,8 @@ use serde::Serialize;
 use crate::account::{Setting, MAX_ORGANIZATIONS_PER_USER};
 use crate::plan::settings::{HeldBack, HoldCause};
 use crate::plan::{ChangeKind, NoteKind};
-use crate::report::FailureCount;
+use crate::report::wording::{self, plural};
+use crate::report::{figures, FailureCount, JobStatus, RunSummary};
 
 /// What an item is about; stable for machines (`--report-json`, step outputs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -239,8 +242,147 @@ pub fn known_cause(kind: ChangeKind, reason: &str) -> Option<AttentionCause> {
     }
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
+/// One thing a person should look at, and what to do about it. Text may contain
+/// `backticks` (rendered as code in markdown, kept as is in plain text).
+pub struct Attention {
+    pub problem: String,
+    pub action: String,
+}
+
+/// What needs attention, most serious first. Empty when nothing does.
+pub fn list(summary: &RunSummary) -> Vec<Attention> {
+    let mut out = Vec::new();
+    let would = summary.would();
+    if summary.guard_tripped {
+        out.push(Attention {
+            problem: format!(
+                "The safety guard refused the plan, so {}: removals {}; {}.",
+                wording::NOTHING_WRITTEN,
+                wording::guard_removals_text(summary),
+                wording::guard_users_text(summary)
+            ),
+            action: "Check the Pages reports are complete and read the plan \
+                     (`pages-zendesk-sync plan`). If the removals are right, run again with \
+                     `--allow-mass-removal`."
+                .into(),
+        });
+    } else if summary.status == JobStatus::Failed {
+        out.push(Attention {
+            problem: "The run stopped before it finished (bad input, or a remote API failed)."
+                .into(),
+            action: "Read the job log for the error. Once it is fixed, run the workflow \
+                     again: each run recomputes both sides and finishes the work."
+                .into(),
+        });
+    }
+    let failed = summary.failed_records();
+    if failed > 0 {
+        let kinds: Vec<String> = figures::failed_by_kind(summary)
+            .iter()
+            .map(|(k, n)| format!("{k}: {n}"))
+            .collect();
+        out.push(Attention {
+            problem: format!(
+                "{} failed ({}).",
+                wording::plural(failed, "record", "records"),
+                kinds.join(", ")
+            ),
+            action: "Find the records and Zendesk's reasons in the JSON report \
+                     (`--report-json`) or the job log, fix them in Zendesk or Pages, and \
+                     run again."
+                .into(),
+        });
+    }
+    for item in &summary.needs_attention {
+        out.push(Attention {
+            problem: item.problem.clone(),
+            action: item.action.clone(),
+        });
+    }
+    let unsatisfied: Vec<&str> = summary
+        .criteria
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| c.criterion.checklist_text())
+        .collect();
+    if !unsatisfied.is_empty() {
+        out.push(Attention {
+            problem: format!(
+                "{} not satisfied: {}.",
+                if unsatisfied.len() == 1 {
+                    "1 acceptance criterion is"
+                } else {
+                    "Some acceptance criteria are"
+                },
+                unsatisfied
+                    .iter()
+                    .map(|t| format!("\"{t}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            action: if would {
+                format!(
+                    "{} in this dry run; the mismatches are what a real run would fix.",
+                    wording::capitalised(wording::NOTHING_WRITTEN)
+                )
+            } else {
+                "The mismatches (with examples) are in the JSON report's verification. \
+                 Fix what the sync cannot, then run again or tick the box by hand; \
+                 the issue stays open until every box is ticked."
+                    .into()
+            },
+        });
+    }
+    let skipped = figures::skipped_rows(summary);
+    if skipped > 0 {
+        let lines = wording::all_lines_text(summary)
+            .map(|l| format!(" (rows with problems: {l})"))
+            .unwrap_or_default();
+        out.push(Attention {
+            problem: format!(
+                "{} of the Pages reports {} skipped{lines}.",
+                wording::plural(skipped, "row", "rows"),
+                if skipped == 1 { "was" } else { "were" }
+            ),
+            action: "Fix those rows in Pages (the reasons are listed under Pages reports); \
+                     the next run picks them up."
+                .into(),
+        });
+    }
+    let person_notes: usize = summary
+        .notes
+        .iter()
+        .filter(|(k, _)| figures::note_needs_person(**k))
+        .map(|(_, n)| n)
+        .sum();
+    if person_notes > 0 {
+        out.push(Attention {
+            problem: format!(
+                "{} where the Pages user and the Zendesk user do not line up.",
+                wording::plural(person_notes, "case", "cases")
+            ),
+            action: "Merge or fix those Zendesk users by hand (their Zendesk ids are in the \
+                     JSON report's plan notes)."
+                .into(),
+        });
+    }
+    if summary.bulk_user_import_disabled {
+        out.push(Attention {
+            problem: "Bulk user import is switched off in this Zendesk account; users were \
+                      written one at a time (slower, more requests)."
+                .into(),
+            action: "Nothing is wrong. If runs get slow, ask a Zendesk admin to enable bulk \
+                     user import."
+                .into(),
+        });
+    }
+    if would && summary.status != JobStatus::Failed && summary.mode.plans() {
+        out.push(Attention {
+            problem: format!("This was a dry run: {}.", wording::NOTHING_WRITTEN),
+            action: "Run without `--dry-run` to apply the changes.".into(),
+        });
+    }
+    out
 }
 
 #[cfg(test)]

@@ -6,9 +6,10 @@
 //! GitHub's comment size limit (65,536 characters): detail is dropped first, the status,
 //! the criteria and the hidden blocks always stay.
 
+use crate::report::document::{Align, Block, Document, Item, Table, Text};
 use crate::report::history::{self, HistoryPoint};
-use crate::report::view;
-use crate::report::{Carry, JobStatus, RunSummary};
+use crate::report::wording::{self, plural, NOTHING_WRITTEN};
+use crate::report::{attention, figures, markdown, sections, Carry, JobStatus, RunSummary};
 
 /// Comment bodies stay under this many characters (GitHub refuses more than 65,536;
 /// the margin leaves room for anything a later step appends).
@@ -32,14 +33,17 @@ enum Level {
 
 const TRIMMED_FAILURE_ROWS: usize = 50;
 
-/// Renders the results comment. `run_marker` identifies the run (e.g. the workflow run id
+/// Renders the results comment (or, for a run that stopped, the short comment saying why). `run_marker` identifies the run (e.g. the workflow run id
 /// or `2025-03`); it is written as `<!-- pages-zendesk-sync:run=MARKER -->` — see
 /// [`run_marker_line`] to look for it.
 pub fn render_comment(summary: &RunSummary, previous: Option<&Carry>, run_marker: &str) -> String {
-    let hidden = hidden_blocks(summary, previous, run_marker);
+    let hidden = format!(
+        "\n{}",
+        markdown::render(&[hidden_blocks(summary, previous, run_marker)])
+    );
     let hidden_len = hidden.chars().count();
     for level in [Level::Full, Level::Trimmed, Level::Minimal] {
-        let visible = visible(summary, previous, level);
+        let visible = visible(summary, previous, level).markdown();
         if visible.chars().count() + hidden_len <= COMMENT_CHAR_CAP {
             return visible + &hidden;
         }
@@ -51,6 +55,7 @@ pub fn render_comment(summary: &RunSummary, previous: Option<&Carry>, run_marker
         .saturating_sub(hidden_len)
         .saturating_sub(note.chars().count());
     let visible: String = visible(summary, previous, Level::Minimal)
+        .markdown()
         .chars()
         .take(room)
         .collect();
@@ -105,23 +110,21 @@ fn clean_marker(run_marker: &str) -> String {
     marker
 }
 
-fn hidden_blocks(summary: &RunSummary, previous: Option<&Carry>, run_marker: &str) -> String {
-    let mut out = String::from("\n");
-    out.push_str(&run_marker_line(run_marker));
-    out.push('\n');
+fn hidden_blocks(summary: &RunSummary, previous: Option<&Carry>, run_marker: &str) -> Block {
+    let mut lines = vec![Block::Hidden(run_marker_line(run_marker))];
     if let Some(mut carry) = summary.carry() {
         // The months before this one; this month's own totals are the carry's totals.
         carry.history = history::roll(previous, &carry.month, None);
         // Serialising plain fields cannot fail; if it ever did, the comment is still
         // worth posting without the carry block (next month just shows no deltas).
         if let Ok(json) = serde_json::to_string(&carry) {
-            out.push_str(&format!(
-                "<!-- {CARRY_TAG} {} -->\n",
+            lines.push(Block::Hidden(format!(
+                "<!-- {CARRY_TAG} {} -->",
                 comment_safe_json(&json)
-            ));
+            )));
         }
     }
-    out
+    Block::Tight(lines)
 }
 
 /// The twelve months to draw: last month's carried history, last month, and this run
@@ -180,40 +183,50 @@ fn quiet(summary: &RunSummary) -> bool {
     summary.status == JobStatus::Succeeded
         && !summary.criteria.is_empty()
         && summary.all_criteria_passed()
-        && view::change_rows(summary).is_empty()
-        && view::attention(summary).is_empty()
+        && figures::change_rows(summary).is_empty()
+        && attention::list(summary).is_empty()
+}
+
+/// " [Workflow run](url)" after the status, when there is a usable link.
+fn with_run_link(text: Text, summary: &RunSummary) -> Text {
+    match summary.run_url.as_deref() {
+        Some(url) if markdown::link_target(url).is_some() => {
+            text.text(" ").link("Workflow run", url)
+        }
+        _ => text,
+    }
 }
 
 /// The top of the comment: "is Zendesk in step, and what do I need to do?" in at most
 /// ten non-empty lines: heading, status, one line per criterion, the changes in one line
 /// of counts, what needs attention in one line.
-fn top(summary: &RunSummary) -> String {
-    let mut out = view::md_heading(summary);
-    let (lead, rest) = view::status_parts(summary);
-    let quiet = quiet(summary);
-    if quiet {
-        out.push_str(&format!(
-            "**{lead}** Nothing needed changing and nothing needs attention; all {} \
+fn top(summary: &RunSummary, quiet: bool) -> Vec<Block> {
+    let status = if quiet {
+        let (lead, _) = wording::status_parts(summary);
+        Text::new().strong(lead).text(format!(
+            " Nothing needed changing and nothing needs attention; all {} \
              acceptance criteria are satisfied.",
             summary.criteria.len()
-        ));
+        ))
     } else {
-        out.push_str(&format!("**{lead}** {rest}"));
-    }
-    if let Some(url) = summary.run_url.as_deref().and_then(view::link_target) {
-        out.push_str(&format!(" [Workflow run]({url})"));
-    }
-    out.push('\n');
+        sections::status(summary)
+    };
+    let mut out = vec![Block::Tight(vec![
+        Block::Title(sections::title(summary)),
+        Block::Paragraph(with_run_link(status, summary)),
+    ])];
     if quiet {
         return out;
     }
-    out.push('\n');
+    let mut criteria = Vec::new();
     if summary.criteria.is_empty() {
-        out.push_str("- Acceptance criteria were not checked in this run.\n");
+        criteria.push(Item::new(
+            "Acceptance criteria were not checked in this run.",
+        ));
     }
     for c in &summary.criteria {
         let mark = if c.passed { "✅" } else { "❌" };
-        let arrow = if view::is_child(c.criterion) {
+        let arrow = if figures::is_child(c.criterion) {
             "↳ "
         } else {
             ""
@@ -221,178 +234,184 @@ fn top(summary: &RunSummary) -> String {
         let mismatches = if c.passed {
             String::new()
         } else {
-            format!(" ({})", view::mismatch_text(&c.mismatches))
+            format!(" ({})", wording::mismatch_text(&c.mismatches))
         };
-        out.push_str(&format!(
-            "- {mark} {arrow}{}{mismatches}\n",
+        criteria.push(Item::new(format!(
+            "{mark} {arrow}{}{mismatches}",
             c.criterion.checklist_text()
-        ));
+        )));
     }
-    out.push('\n');
-    out.push_str(&changes_line(summary));
-    out.push('\n');
-    out.push_str(&attention_line(summary));
+    out.push(Block::List(criteria));
+    out.push(Block::Paragraph(changes_line(summary)));
+    out.push(Block::Paragraph(attention_line(summary)));
     out
 }
 
 /// The changes in one line of counts.
-fn changes_line(summary: &RunSummary) -> String {
-    let would = view::would(summary);
-    let rows = view::change_rows(summary);
-    let label = if would || summary.guard_tripped {
-        "**Changes that would be made:**"
+fn changes_line(summary: &RunSummary) -> Text {
+    let would = summary.would() || summary.guard_tripped;
+    let rows = figures::change_rows(summary);
+    let label = Text::new().strong(if would {
+        "Changes that would be made:"
     } else {
-        "**Changes:**"
-    };
+        "Changes:"
+    });
     if rows.is_empty() {
-        return format!(
-            "{label} {}\n",
-            if summary.status == JobStatus::Failed {
-                "none made."
-            } else {
-                "none needed."
-            }
-        );
+        return label.text(if summary.status == JobStatus::Failed {
+            " none made."
+        } else {
+            " none needed."
+        });
     }
     let counts: Vec<String> = rows
         .iter()
         .map(|r| {
-            let n = if would || summary.guard_tripped {
-                r.planned
-            } else {
-                r.applied
-            };
+            let n = if would { r.planned } else { r.applied };
             format!("{} {n}", r.kind.label())
         })
         .collect();
-    let total = view::change_total(&rows);
-    let mut line = format!("{label} {}", counts.join(", "));
-    if !would && !summary.guard_tripped && (total.failed > 0 || total.skipped > 0) {
+    let total = figures::change_total(&rows);
+    let mut line = format!(" {}", counts.join(", "));
+    if !would && (total.failed > 0 || total.skipped > 0) {
         line.push_str(&format!(
             "; failed {}, skipped {}",
             total.failed, total.skipped
         ));
     }
-    line.push_str(".\n");
-    line
+    line.push('.');
+    label.text(line)
 }
 
 /// What needs attention in one line (the generic list from the summary, one sentence per
 /// item); the actions are in the "What to do" section below.
-fn attention_line(summary: &RunSummary) -> String {
-    let items = view::attention(summary);
+fn attention_line(summary: &RunSummary) -> Text {
+    let items = attention::list(summary);
     if items.is_empty() {
-        return "**Needs attention:** nothing.\n".into();
+        return Text::new().strong("Needs attention:").text(" nothing.");
     }
     let problems: Vec<String> = items.iter().map(|i| i.problem.clone()).collect();
-    format!(
-        "**Needs attention ({}):** {} See _What to do_ below.\n",
-        items.len(),
-        problems.join(" ")
-    )
+    Text::new()
+        .strong(format!("Needs attention ({}):", items.len()))
+        .coded(format!(" {}", problems.join(" ")))
+        .text(" See ")
+        .emphasis("What to do")
+        .text(" below.")
 }
 
-/// A collapsed section; GitHub needs the blank lines to render markdown inside.
-fn details(out: &mut String, summary_text: &str, body: &str) {
-    out.push_str(&format!(
-        "\n<details><summary>{summary_text}</summary>\n\n{}\n</details>\n",
-        body.trim_end()
-    ));
+fn details(doc: &mut Document, summary: &str, body: Vec<Block>) {
+    doc.push(Block::Details {
+        summary: summary.to_string(),
+        body,
+    });
 }
 
-fn visible(summary: &RunSummary, previous: Option<&Carry>, level: Level) -> String {
-    let would = view::would(summary);
-    let mut out = top(summary);
+/// The comment of a run that stopped before a result: why, and the link to the run.
+fn stopped(summary: &RunSummary, stopped: &crate::report::Stopped) -> Document {
+    let mut doc = Document::new();
+    doc.push(Block::Title(sections::title(summary)));
+    doc.paragraph(format!("The run stopped: {}", stopped.sentence()));
+    if let Some(url) = &summary.run_url {
+        doc.paragraph(Text::new().link("Workflow run", url));
+    }
+    doc
+}
+
+fn visible(summary: &RunSummary, previous: Option<&Carry>, level: Level) -> Document {
+    if let Some(s) = &summary.stopped {
+        return stopped(summary, s);
+    }
+    let would = summary.would();
+    let quiet = quiet(summary);
+    let mut doc = Document {
+        blocks: top(summary, quiet),
+    };
     let charts = summary
         .month
         .as_deref()
         .map(|m| history::render_charts(&chart_history(summary, previous), m))
         .unwrap_or_default();
 
-    if quiet(summary) {
+    if quiet {
         if !charts.is_empty() {
-            details(&mut out, "Last 12 months", &charts);
+            details(&mut doc, "Last 12 months", vec![Block::Chart(charts)]);
         }
-        return out;
+        return doc;
     }
 
-    let items = view::attention(summary);
-    if !items.is_empty() {
-        details(&mut out, "What to do", &view::md_attention(summary));
+    if !attention::list(summary).is_empty() {
+        details(&mut doc, "What to do", vec![sections::attention(summary)]);
     }
     if !charts.is_empty() {
-        details(&mut out, "Last 12 months", &charts);
+        details(&mut doc, "Last 12 months", vec![Block::Chart(charts)]);
     }
 
-    let mut criteria = String::new();
+    let mut criteria = Vec::new();
     if would && !summary.criteria.is_empty() {
-        criteria.push_str("_Checked against Zendesk as it is now; nothing was written._\n\n");
+        criteria.push(Block::Paragraph(Text::new().emphasis(format!(
+            "Checked against Zendesk as it is now; {NOTHING_WRITTEN}."
+        ))));
     }
-    criteria.push_str(&view::md_criteria_table(summary));
-    details(&mut out, "Acceptance criteria: figures", &criteria);
+    criteria.push(sections::criteria(summary));
+    details(&mut doc, "Acceptance criteria: figures", criteria);
 
-    if view::shows_changes(summary) {
-        let mut changes = view::md_changes_table(summary);
-        if !would && view::change_rows(summary).iter().any(|r| r.skipped > 0) {
-            changes.push_str(
-                "\n_Skipped: not attempted because a change they depend on failed \
-                 (e.g. memberships of a user whose creation failed)._\n",
-            );
+    if summary.mode.plans() {
+        let mut changes = vec![sections::changes(summary)];
+        if !would && figures::change_rows(summary).iter().any(|r| r.skipped > 0) {
+            changes.push(Block::Paragraph(Text::new().emphasis(
+                "Skipped: not attempted because a change they depend on failed \
+                 (e.g. memberships of a user whose creation failed).",
+            )));
         }
         details(
-            &mut out,
+            &mut doc,
             if would {
                 "Changes that would be made"
             } else {
                 "Changes"
             },
-            &changes,
+            changes,
         );
     }
 
     if !summary.failures.is_empty() {
         let failures = match level {
-            Level::Full => view::md_failures_table(summary, usize::MAX),
-            Level::Trimmed => view::md_failures_table(summary, TRIMMED_FAILURE_ROWS),
-            Level::Minimal => format!(
-                "{} failed; the reasons are in the JSON report and the job log.\n",
-                view::plural(summary.failed_records(), "record", "records")
-            ),
+            Level::Full => sections::failures(summary, usize::MAX),
+            Level::Trimmed => sections::failures(summary, TRIMMED_FAILURE_ROWS),
+            Level::Minimal => vec![sections::failures_in_brief(summary)],
         };
-        details(&mut out, "Failures by reason", &failures);
+        details(&mut doc, "Failures by reason", failures);
     }
 
     let mut source = source_section(summary, level);
     if level == Level::Full && !summary.notes.is_empty() {
-        source.push_str("\n**Notes**\n\n");
-        let rows: Vec<Vec<String>> = summary
-            .notes
-            .iter()
-            .map(|(k, n)| vec![k.label().to_string(), n.to_string()])
-            .collect();
-        source.push_str(&view::md_table(&["Note", "Count"], &[false, true], &rows));
+        source.push(Block::Paragraph(Text::new().strong("Notes")));
+        let mut notes = Table::new(&["Note", "Count"], &[Align::Left, Align::Right]);
+        for (k, n) in &summary.notes {
+            notes.push([k.label().to_string(), n.to_string()]);
+        }
+        source.push(Block::Table(notes));
     }
-    details(&mut out, "Pages reports", &source);
+    details(&mut doc, "Pages reports", source);
 
     if let Some(previous) = previous {
-        let mut deltas = view::md_deltas(summary, previous);
+        let mut deltas = vec![sections::deltas(summary, previous)];
         if previous.status != JobStatus::Succeeded {
-            deltas.push_str(&format!(
-                "\n_That run {}._\n",
+            deltas.push(Block::Paragraph(Text::new().emphasis(format!(
+                "That run {}.",
                 match previous.status {
                     JobStatus::PartlyFailed => "partly failed",
                     JobStatus::Failed => "failed",
                     JobStatus::DryRun => "was a dry run",
                     JobStatus::Succeeded => "succeeded",
                 }
-            ));
+            ))));
         }
         let last_month = summary
             .month
             .as_deref()
             .is_some_and(|m| history::is_month_before(&previous.month, m));
         details(
-            &mut out,
+            &mut doc,
             &format!(
                 "Change since {} ({})",
                 if last_month {
@@ -400,112 +419,114 @@ fn visible(summary: &RunSummary, previous: Option<&Carry>, level: Level) -> Stri
                 } else {
                     "the last results"
                 },
-                view::previous_month(previous)
+                wording::previous_month(previous)
             ),
-            &deltas,
+            deltas,
         );
     }
 
-    let mut guard = String::from(if summary.guard_tripped {
-        "**Tripped: the plan was refused and nothing was written.**\n\n"
+    let verdict = if summary.guard_tripped {
+        Text::new().strong(format!(
+            "Tripped: the plan was refused and {NOTHING_WRITTEN}."
+        ))
     } else {
-        "Within limits.\n\n"
-    });
-    guard.push_str(&view::md_table(
-        &["Figure", "Value"],
-        &[false, false],
-        &[
-            vec![
-                "Membership removals".into(),
-                view::guard_removals_text(summary),
-            ],
-            vec!["Users report size".into(), view::guard_users_text(summary)],
-        ],
-    ));
-    details(&mut out, "Safety guard", &guard);
+        Text::plain("Within limits.")
+    };
+    let figures = Table::new(&["Figure", "Value"], &[Align::Left, Align::Left])
+        .row([
+            "Membership removals".to_string(),
+            wording::guard_removals_text(summary),
+        ])
+        .row([
+            "Users report size".to_string(),
+            wording::guard_users_text(summary),
+        ]);
+    details(
+        &mut doc,
+        "Safety guard",
+        vec![Block::Paragraph(verdict), Block::Table(figures)],
+    );
 
-    let mut zendesk = format!("- API: {}\n", view::requests_text(summary));
-    zendesk.push_str(&format!(
-        "- {}: {}, {}, {}\n",
+    let mut zendesk = vec![Item::new(format!(
+        "API: {}",
+        wording::requests_text(summary)
+    ))];
+    zendesk.push(Item::new(format!(
+        "{}: {}, {}, {}",
         if would || summary.guard_tripped {
-            "As read (nothing written)"
+            format!("As read ({NOTHING_WRITTEN})")
         } else if summary.status == JobStatus::Failed {
-            "Last read"
+            "Last read".into()
         } else {
-            "After the sync"
+            "After the sync".into()
         },
-        view::plural(
+        plural(
             summary.totals.zendesk_organizations,
             "organization",
             "organizations"
         ),
-        view::plural(summary.totals.zendesk_users, "end user", "end users"),
-        view::plural(
+        plural(summary.totals.zendesk_users, "end user", "end users"),
+        plural(
             summary.totals.zendesk_memberships,
             "end-user membership",
             "end-user memberships"
         )
-    ));
+    )));
     if summary.bulk_user_import_disabled {
-        zendesk.push_str(
-            "- **Bulk user import is disabled** in this Zendesk account: users were written \
-             one at a time.\n",
-        );
+        zendesk.push(Item::new(
+            Text::new()
+                .strong("Bulk user import is disabled")
+                .text(" in this Zendesk account: users were written one at a time."),
+        ));
     }
-    details(&mut out, "Zendesk", &zendesk);
+    details(&mut doc, "Zendesk", vec![Block::List(zendesk)]);
 
     if level > Level::Full {
-        out.push_str(
-            "\n_Some detail (row lines, notes, failure reasons) was left out to fit GitHub's \
+        doc.paragraph(Text::new().emphasis(
+            "Some detail (row lines, notes, failure reasons) was left out to fit GitHub's \
              comment size limit; the full detail is in the JSON report (`--report-json`) and \
-             the job log._\n",
-        );
+             the job log.",
+        ));
     }
-    out
+    doc
 }
 
-fn source_section(summary: &RunSummary, level: Level) -> String {
+fn source_section(summary: &RunSummary, level: Level) -> Vec<Block> {
     let s = &summary.source;
-    let (org_rows, user_rows) = view::source_row_labels(s);
-    let mut out = view::md_table(
-        &["Figure", "Count"],
-        &[false, true],
-        &[
-            vec![org_rows.into(), s.organization_rows.to_string()],
-            vec![user_rows.into(), s.user_rows.to_string()],
-            vec!["Partner users".into(), s.partner_users.to_string()],
-            vec!["Memberships".into(), s.memberships.to_string()],
-            vec!["Org managers".into(), s.managers.to_string()],
-            vec![
-                "Users without an organization (not partners, skipped)".into(),
-                s.users_without_organization.to_string(),
-            ],
-        ],
-    );
-    for note in view::source_notes(s) {
-        out.push_str(&format!("\n{note}\n"));
+    let (org_rows, user_rows) = wording::source_row_labels(s);
+    let table = Table::new(&["Figure", "Count"], &[Align::Left, Align::Right])
+        .row([org_rows.to_string(), s.organization_rows.to_string()])
+        .row([user_rows.to_string(), s.user_rows.to_string()])
+        .row(["Partner users".to_string(), s.partner_users.to_string()])
+        .row(["Memberships".to_string(), s.memberships.to_string()])
+        .row(["Org managers".to_string(), s.managers.to_string()])
+        .row([
+            "Users without an organization (not partners, skipped)".to_string(),
+            s.users_without_organization.to_string(),
+        ]);
+    let mut out = vec![Block::Table(table)];
+    for note in wording::source_notes(s) {
+        out.push(Block::Paragraph(Text::plain(note)));
     }
     if !summary.row_problems.is_empty() {
-        out.push_str("\nRows skipped or merged, by reason:\n\n");
-        let rows: Vec<Vec<String>> = summary
-            .row_problems
-            .iter()
-            .map(|(code, n)| {
-                vec![
-                    format!("`{}`", view::plain(code, 60)),
-                    view::row_problem_text(code).to_string(),
-                    n.to_string(),
-                ]
-            })
-            .collect();
-        out.push_str(&view::md_table(
+        out.push(Block::Paragraph(Text::plain(
+            "Rows skipped or merged, by reason:",
+        )));
+        let mut reasons = Table::new(
             &["Reason", "Meaning", "Rows"],
-            &[false, false, true],
-            &rows,
-        ));
+            &[Align::Left, Align::Left, Align::Right],
+        );
+        for (code, n) in &summary.row_problems {
+            reasons.rows.push(vec![
+                Text::new().code(wording::plain(code, 60)),
+                Text::plain(wording::row_problem_text(code)),
+                Text::plain(n.to_string()),
+            ]);
+        }
+        out.push(Block::Table(reasons));
         if level == Level::Full {
-            if let Some(lines) = view::all_lines_text(summary) {
-                out.push_str(&format!("\nWhere: {lines}.\n"));
+            if let Some(lines) = wording::all_lines_text(summary) {
+                out.push(Block::Paragraph(Text::plain(format!("Where: {lines}."))));
             }
         }
     }
@@ -516,7 +537,7 @@ fn source_section(summary: &RunSummary, level: Level) -> String {
 mod tests {
     use super::*;
     use crate::plan::ChangeKind;
-    use crate::report::view::fixtures::{self, run};
+    use crate::report::fixtures::{self, run};
     use crate::report::Totals;
     use crate::source::ReportKind;
     use crate::verify::Criterion;
@@ -544,7 +565,7 @@ mod tests {
         assert!(!body.contains("missing_email"), "not a row problem");
 
         summary.source.users_without_identity = 1;
-        let text = crate::report::text::render_text(&summary);
+        let text = crate::report::terminal::render_text(&summary);
         assert!(text.contains("Pages database\n"), "{text}");
         assert!(
             text.contains("1 Pages user has organizations but no sign-in identity; not synced."),
@@ -859,5 +880,30 @@ mod tests {
             ]
         );
         insta::assert_snapshot!(comment);
+    }
+
+    #[test]
+    fn a_stopped_run_says_why_with_an_escaped_link_and_no_carry() {
+        use crate::report::{RunMode, Stopped};
+        let mut summary = RunSummary::stopped(
+            RunMode::Run { dry_run: false },
+            Some("2026-11".into()),
+            Stopped {
+                reason: "bad input or configuration (see the job log)".into(),
+                before_writing: true,
+                next: None,
+            },
+            false,
+        );
+        summary.run_url = Some("https://github.example/o/r/actions/runs/7) [x](y".into());
+        let comment = render_comment(&summary, Some(&fixtures::previous()), MARKER);
+        assert_eq!(
+            comment,
+            "## ❌ Pages/Zendesk sync 2026-11: failed\n\nThe run stopped: bad input or \
+             configuration (see the job log). Nothing was written.\n\n[Workflow run]\
+             (https://github.example/o/r/actions/runs/7%29%20%5Bx%5D%28y)\n\n\
+             <!-- pages-zendesk-sync:run=run-123 -->\n"
+        );
+        assert_eq!(parse_carry(&comment), None);
     }
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use chrono::{TimeZone, Utc};
 use pages_zendesk_sync::github::{IssueTemplate, Month};
 use pages_zendesk_sync::report::comment::render_comment;
-use pages_zendesk_sync::report::{JobStatus, RunSummary, Totals};
+use pages_zendesk_sync::report::{JobStatus, RunMode, RunSummary, Totals};
 use pages_zendesk_sync::standin::github::{
     Endpoint, Fault as GithubFault, GithubStandin, IssueRecord, SeedIssue, StandinOptions,
 };
@@ -558,7 +558,7 @@ async fn the_comment_shows_the_change_since_last_months_results() {
         .seed_comment(october, &render_comment(&previous, None, "6001-1"));
     // A later dry run on October's issue carries nothing and must not hide the real one.
     let mut dry = october_summary();
-    dry.dry_run = true;
+    dry.mode = RunMode::Run { dry_run: true };
     dry.status = JobStatus::DryRun;
     env.gh
         .seed_comment(october, &render_comment(&dry, None, "6002-1"));
@@ -648,9 +648,9 @@ async fn last_months_issue_opened_by_a_person_without_the_marker_is_found_by_tit
 
 fn october_summary() -> RunSummary {
     RunSummary {
-        command: "run",
+        mode: RunMode::Run { dry_run: false },
         status: JobStatus::Succeeded,
-        dry_run: false,
+        stopped: None,
         month: Some("2026-10".into()),
         source: Default::default(),
         row_problems: Default::default(),

@@ -1,107 +1,109 @@
 //! The job summary written to `$GITHUB_STEP_SUMMARY`: a shorter cousin of the results
 //! comment (status, what needs attention, criteria, change counts, failures), built from
-//! the same pieces so the two never disagree.
+//! the same sections so the two never disagree.
 //!
 //! Pure: takes the public [`RunSummary`] and returns markdown. Never shows an email or name.
 
-use crate::report::view;
+use crate::report::document::{Block, Document, Text};
+use crate::report::{figures, history, sections, wording};
 use crate::report::{Carry, RunSummary};
 
 /// Failure rows shown before "…and N more".
 const FAILURE_ROWS: usize = 20;
 
 /// Renders the job summary. `issue` is the monthly issue's number and URL, when the
-/// command posted to one.
+/// command posted to one. A run that stopped gets the short form: why, and where.
 pub fn render_job_summary(
     summary: &RunSummary,
     previous: Option<&Carry>,
     issue: Option<(u64, &str)>,
 ) -> String {
-    let would = view::would(summary);
-    let mut out = view::md_heading(summary);
-    out.push('\n');
-    if let Some((number, url)) = issue {
-        match view::link_target(url) {
-            Some(url) => out.push_str(&format!("Results posted on issue [#{number}]({url}).\n\n")),
-            None => out.push_str(&format!("Results posted on issue #{number}.\n\n")),
+    document(summary, previous, issue).markdown()
+}
+
+fn document(
+    summary: &RunSummary,
+    previous: Option<&Carry>,
+    issue: Option<(u64, &str)>,
+) -> Document {
+    let mut doc = Document::new();
+    doc.push(Block::Title(sections::title(summary)));
+    if let Some(stopped) = &summary.stopped {
+        if let Some((number, url)) = issue {
+            doc.paragraph(sections::issue_link("Posted on issue", number, url));
         }
+        doc.paragraph(
+            Text::new()
+                .strong("The run stopped:")
+                .text(format!(" {}", stopped.sentence())),
+        );
+        return doc;
     }
-    out.push_str(&view::status_sentence(summary));
-
-    out.push_str("\n### What needs attention\n\n");
-    out.push_str(&view::md_attention(summary));
-
-    out.push_str("\n### Acceptance criteria\n\n");
-    out.push_str(&view::md_criteria_table(summary));
-
-    if view::shows_changes(summary) {
-        out.push_str(if would {
-            "\n### Changes that would be made\n\n"
-        } else {
-            "\n### Changes\n\n"
+    if let Some((number, url)) = issue {
+        doc.paragraph(sections::issue_link("Results posted on issue", number, url));
+    }
+    doc.paragraph(sections::status(summary));
+    doc.push(Block::Section {
+        title: "What needs attention".into(),
+        body: vec![sections::attention(summary)],
+    });
+    doc.push(Block::Section {
+        title: "Acceptance criteria".into(),
+        body: vec![sections::criteria(summary)],
+    });
+    if summary.mode.plans() {
+        doc.push(Block::Section {
+            title: if summary.would() {
+                "Changes that would be made"
+            } else {
+                "Changes"
+            }
+            .into(),
+            body: vec![sections::changes(summary)],
         });
-        out.push_str(&view::md_changes_table(summary));
     }
-
     if !summary.failures.is_empty() {
-        out.push_str("\n### Failures by reason\n\n");
-        out.push_str(&view::md_failures_table(summary, FAILURE_ROWS));
+        doc.push(Block::Section {
+            title: "Failures by reason".into(),
+            body: sections::failures(summary, FAILURE_ROWS),
+        });
     }
-
     if let Some(previous) = previous {
-        let parts: Vec<String> = view::deltas(&summary.totals, &previous.totals)
+        let parts: Vec<String> = figures::deltas(&summary.totals, &previous.totals)
             .iter()
-            .map(|d| format!("{} {}", d.label, view::signed(d, "−")))
+            .map(|d| format!("{} {}", d.label, figures::signed(d, "−")))
             .collect();
-        out.push_str(&format!(
-            "\nSince {}: {}.\n",
-            view::previous_month(previous),
+        doc.paragraph(format!(
+            "Since {}: {}.",
+            wording::previous_month(previous),
             parts.join(", ")
         ));
     }
-
     if let Some(month) = summary.month.as_deref() {
         let points = crate::report::comment::chart_history(summary, previous);
-        let charts = crate::report::history::render_charts(&points, month);
+        let charts = history::render_charts(&points, month);
         if !charts.is_empty() {
-            out.push_str("\n### Last 12 months\n\n");
-            out.push_str(&charts);
+            doc.push(Block::Section {
+                title: "Last 12 months".into(),
+                body: vec![Block::Chart(charts)],
+            });
         }
     }
-
-    out.push_str(&format!(
-        "\nZendesk API: {}.\n",
-        view::requests_text(summary)
-    ));
-    out.push_str(
-        "\nPer-record detail (which rows, users and organizations) is in the JSON report \
-         (`--report-json`), never in public output.\n",
+    doc.paragraph(format!("Zendesk API: {}.", wording::requests_text(summary)));
+    doc.paragraph(
+        Text::new()
+            .text("Per-record detail (which rows, users and organizations) is in the JSON report (")
+            .code("--report-json")
+            .text("), never in public output."),
     );
-    out
-}
-
-/// The job summary of a run that stopped before a result (bad input, a tripped guard, a
-/// failed API). `reason` is public text: counts and categories, never data.
-pub fn render_stopped_summary(month: &str, reason: &str, issue: Option<(u64, &str)>) -> String {
-    let mut out = format!(
-        "## {} Pages/Zendesk sync {}: failed\n\n",
-        view::status_mark(crate::report::JobStatus::Failed),
-        view::plain(month, 20)
-    );
-    if let Some((number, url)) = issue {
-        match view::link_target(url) {
-            Some(url) => out.push_str(&format!("Posted on issue [#{number}]({url}).\n\n")),
-            None => out.push_str(&format!("Posted on issue #{number}.\n\n")),
-        }
-    }
-    out.push_str(&format!("**The run stopped:** {reason}\n"));
-    out
+    doc
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::view::fixtures;
+    use crate::report::fixtures;
+    use crate::report::{RunMode, Stopped};
 
     const ISSUE: Option<(u64, &str)> = Some((
         42,
@@ -110,15 +112,22 @@ mod tests {
 
     #[test]
     fn a_stopped_run_says_why_and_links_the_issue() {
-        let out = render_stopped_summary(
-            "2026-11",
-            "nothing was written",
-            Some((7, "https://github.com/o/r/issues/7")),
+        let summary = RunSummary::stopped(
+            RunMode::Run { dry_run: false },
+            Some("2026-11".into()),
+            Stopped {
+                reason: "bad input or configuration (see the job log)".into(),
+                before_writing: true,
+                next: None,
+            },
+            false,
         );
+        let out = render_job_summary(&summary, None, Some((7, "https://github.com/o/r/issues/7")));
         assert_eq!(
             out,
             "## ❌ Pages/Zendesk sync 2026-11: failed\n\nPosted on issue \
-             [#7](https://github.com/o/r/issues/7).\n\n**The run stopped:** nothing was written\n"
+             [#7](https://github.com/o/r/issues/7).\n\n**The run stopped:** bad input or \
+             configuration (see the job log). Nothing was written.\n"
         );
     }
 
@@ -202,7 +211,7 @@ mod tests {
             ),
             "{out}"
         );
-        let text = crate::report::text::render_text(&summary);
+        let text = crate::report::terminal::render_text(&summary);
         assert!(
             text.contains(
                 "  - 3 manager tags not set: blocked by user.tagging.\n    next: Turn it on.\n"
