@@ -1113,6 +1113,16 @@ mod tests {
             c.rate_limit_wait(403, &h, "", 1),
             Some(Duration::from_secs(7))
         );
+        // The shared parser also reads decimals and HTTP dates.
+        h.insert("retry-after", "0.5".parse().unwrap());
+        assert_eq!(
+            c.rate_limit_wait(429, &h, "", 1),
+            Some(Duration::from_millis(500))
+        );
+        let at = (Utc::now() + chrono::Duration::seconds(20)).to_rfc2822();
+        h.insert("retry-after", at.parse().unwrap());
+        let wait = c.rate_limit_wait(429, &h, "", 1).unwrap();
+        assert!((18..=20).contains(&wait.as_secs()), "{wait:?}");
         let mut h = HeaderMap::new();
         h.insert("x-ratelimit-remaining", "0".parse().unwrap());
         h.insert(
