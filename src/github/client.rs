@@ -127,21 +127,23 @@ impl fmt::Debug for GithubClient {
     }
 }
 
-/// How a call should treat an answer whose outcome is unknown (5xx, transport failure).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    /// Safe to send again: GET, and PATCHes that set absolute values.
-    Idempotent,
-    /// Sending again could duplicate something: hand the doubt back to the caller.
-    Once,
-}
-
 /// Why a call did not succeed.
 #[derive(Debug)]
 enum CallError {
     /// The request may or may not have taken effect.
     Ambiguous(String),
     Final(GithubError),
+}
+
+impl CallError {
+    /// One try of a create or edit for [`http::send_once`]: the doubt goes to the
+    /// read-back, a final answer ends the call with `doing` as context.
+    fn into_sent(self, doing: impl FnOnce() -> String) -> Sent<anyhow::Error> {
+        match self {
+            CallError::Ambiguous(detail) => Sent::Unknown(detail),
+            CallError::Final(e) => Sent::Failed(anyhow!(e).context(doing())),
+        }
+    }
 }
 
 struct Reply {
@@ -279,7 +281,7 @@ impl GithubClient {
                 .finish();
             let route = format!("{}/issues?{query}", self.repo_path());
             let reply = self
-                .call(Method::GET, &route, None, Mode::Idempotent)
+                .call(Method::GET, &route, None, Resend::Idempotent)
                 .await
                 .map_err(CallError::into_anyhow)
                 .with_context(|| format!("listing issues of {}, page {page}", self.repository()))?;
@@ -426,7 +428,7 @@ impl GithubClient {
                 "assignees": *assignees.borrow(),
             });
             match self
-                .call(Method::POST, route, Some(&payload), Mode::Once)
+                .call(Method::POST, route, Some(&payload), Resend::OnlyIfNotSent)
                 .await
             {
                 Ok(reply) => {
@@ -464,7 +466,7 @@ impl GithubClient {
                 Method::POST,
                 &route,
                 Some(&json!({ "labels": [label] })),
-                Mode::Idempotent,
+                Resend::Idempotent,
             )
             .await
             .map_err(CallError::into_anyhow)
@@ -524,7 +526,7 @@ impl GithubClient {
                 Method::POST,
                 &route,
                 Some(&json!({ "body": note })),
-                Mode::Once,
+                Resend::OnlyIfNotSent,
             )
             .await
         {
@@ -546,7 +548,7 @@ impl GithubClient {
     pub async fn get_issue(&self, number: u64) -> Result<IssueRef> {
         let route = format!("{}/issues/{number}", self.repo_path());
         let reply = self
-            .call(Method::GET, &route, None, Mode::Idempotent)
+            .call(Method::GET, &route, None, Resend::Idempotent)
             .await
             .map_err(CallError::into_anyhow)
             .with_context(|| format!("reading issue #{number}"))?;
@@ -587,16 +589,10 @@ impl GithubClient {
                 };
                 check_body("issue", &new_body).map_err(Sent::Failed)?;
                 let payload = json!({ "body": new_body });
-                match self
-                    .call(Method::PATCH, route, Some(&payload), Mode::Once)
+                self.call(Method::PATCH, route, Some(&payload), Resend::OnlyIfNotSent)
                     .await
-                {
-                    Ok(_) => Ok(true),
-                    Err(CallError::Ambiguous(detail)) => Err(Sent::Unknown(detail)),
-                    Err(CallError::Final(e)) => Err(Sent::Failed(
-                        anyhow!(e).context(format!("editing the body of issue #{number}")),
-                    )),
-                }
+                    .map(|_| true)
+                    .map_err(|e| e.into_sent(|| format!("editing the body of issue #{number}")))
             },
             move |_| async move {
                 let current = self.get_issue(number).await?;
@@ -632,7 +628,7 @@ impl GithubClient {
     async fn patch_issue(&self, number: u64, payload: Value, action: &str) -> Result<IssueRef> {
         let route = format!("{}/issues/{number}", self.repo_path());
         let reply = self
-            .call(Method::PATCH, &route, Some(&payload), Mode::Idempotent)
+            .call(Method::PATCH, &route, Some(&payload), Resend::Idempotent)
             .await
             .map_err(CallError::into_anyhow)
             .with_context(|| format!("{action} issue #{number}"))?;
@@ -670,7 +666,7 @@ impl GithubClient {
             self.options.retry_backoff,
             move |_| async move {
                 match self
-                    .call(Method::POST, route, Some(payload), Mode::Once)
+                    .call(Method::POST, route, Some(payload), Resend::OnlyIfNotSent)
                     .await
                 {
                     Ok(reply) => {
@@ -685,10 +681,7 @@ impl GithubClient {
                             html_url: c.html_url,
                         })
                     }
-                    Err(CallError::Ambiguous(detail)) => Err(Sent::Unknown(detail)),
-                    Err(CallError::Final(e)) => Err(Sent::Failed(
-                        anyhow!(e).context(format!("commenting on issue #{number}")),
-                    )),
+                    Err(e) => Err(e.into_sent(|| format!("commenting on issue #{number}"))),
                 }
             },
             move |_| async move {
@@ -719,7 +712,7 @@ impl GithubClient {
                 Method::PATCH,
                 &route,
                 Some(&json!({ "body": body })),
-                Mode::Idempotent,
+                Resend::Idempotent,
             )
             .await
             .map_err(CallError::into_anyhow)
@@ -749,7 +742,7 @@ impl GithubClient {
                 self.repo_path()
             );
             let reply = self
-                .call(Method::GET, &route, None, Mode::Idempotent)
+                .call(Method::GET, &route, None, Resend::Idempotent)
                 .await
                 .map_err(CallError::into_anyhow)
                 .with_context(|| format!("listing comments of issue #{number}, page {page}"))?;
@@ -798,14 +791,14 @@ impl GithubClient {
     }
 
     /// One logical call by [`http::retry`]'s rules: rate limits are waited out, 5xx and
-    /// transport failures retried only in [`Mode::Idempotent`] (in [`Mode::Once`] the doubt
+    /// transport failures retried only for [`Resend::Idempotent`] calls (otherwise the doubt
     /// goes back to the caller, who reads back), at most `max_attempts` tries in all.
     async fn call(
         &self,
         method: Method,
         route: &str,
         body: Option<&Value>,
-        mode: Mode,
+        resend: Resend,
     ) -> Result<Reply, CallError> {
         let limits = http::Limits {
             max_attempts: self.options.max_attempts,
@@ -814,10 +807,6 @@ impl GithubClient {
             max_wait: self.options.max_rate_limit_wait,
             backoff_base: self.options.retry_backoff,
             max_backoff: self.options.retry_backoff.saturating_mul(64),
-        };
-        let resend = match mode {
-            Mode::Idempotent => Resend::Idempotent,
-            Mode::Once => Resend::OnlyIfNotSent,
         };
         let method = &method;
         http::retry(&limits, resend, |attempt| {
