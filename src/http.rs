@@ -73,16 +73,16 @@ pub(crate) enum Resend {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Limits {
     /// Tries in all, the first included (`u32::MAX`: bounded by the counts below only).
-    pub max_attempts: u32,
+    pub(crate) max_attempts: u32,
     /// Re-sends after an unknown outcome.
-    pub max_retries: u32,
+    pub(crate) max_retries: u32,
     /// Waits the server asked for.
-    pub max_waits: u32,
+    pub(crate) max_waits: u32,
     /// A longer requested wait fails the call instead of hanging the run.
-    pub max_wait: Duration,
+    pub(crate) max_wait: Duration,
     /// First backoff after an unknown outcome; doubles each time, up to `max_backoff`.
-    pub backoff_base: Duration,
-    pub max_backoff: Duration,
+    pub(crate) backoff_base: Duration,
+    pub(crate) max_backoff: Duration,
 }
 
 /// Why [`retry`] stopped without an answer.
@@ -269,10 +269,10 @@ pub(crate) fn parse_retry_after(v: &str, now: chrono::DateTime<chrono::Utc>) -> 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TransportError {
     /// False only when the connection was refused: the request never left.
-    pub reached: bool,
+    pub(crate) reached: bool,
     /// "could not connect: ...", "timed out: ..." or "transport error: ...", with the
     /// causes and never a URL's credentials, query or fragment.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 /// Longest transport-error message (proxies and TLS stacks can be verbose).
