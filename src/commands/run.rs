@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, Context, Result};
 use secrecy::SecretString;
 use tracing::{info, warn};
 
@@ -15,8 +15,10 @@ use crate::commands::flow::{self, env, Inputs};
 use crate::commands::{classify, Exit, UsageError};
 use crate::github::{GithubClient, GithubError, IssueRef, IssueTemplate, Month};
 use crate::plan::guard::GuardTripped;
+use crate::report::checklist::{self, Ticked};
 use crate::report::{self, comment, plural, Carry, RunMode, RunSummary, Stopped};
 use crate::source::SourceError;
+use crate::verify::Criterion;
 
 /// GitHub connection and run metadata, from the environment Actions sets.
 #[derive(Debug, Clone)]
@@ -263,8 +265,7 @@ async fn update_issue(
         .iter()
         .map(|c| (c.criterion, c.passed))
         .collect();
-    let ticked = gh
-        .tick_checklist(issue.number, &verdicts)
+    let ticked = tick_criteria(gh, issue.number, &verdicts)
         .await
         .context("ticking the acceptance criteria")?;
     // A criterion whose box a person deleted still counts: closing while it fails would
@@ -307,6 +308,31 @@ async fn update_issue(
         );
     }
     Ok(closed)
+}
+
+/// Ticks the acceptance-criteria checklist on the freshest issue body and writes it only if
+/// a box changed (the GitHub adapter's [`GithubClient::edit_body`] does the read, the
+/// write and the read-back; the rule of which box to tick is the report's). The returned
+/// [`Ticked`] describes the body as written.
+pub async fn tick_criteria(
+    gh: &GithubClient,
+    number: u64,
+    verdicts: &[(Criterion, bool)],
+) -> Result<Ticked> {
+    let mut last: Option<Ticked> = None;
+    let wrote = gh
+        .edit_body(number, |body| {
+            let ticked = checklist::tick(body, verdicts);
+            let new_body = ticked.changed.then(|| ticked.body.clone());
+            last = Some(ticked);
+            new_body
+        })
+        .await?;
+    let mut ticked =
+        last.ok_or_else(|| anyhow!("ticking issue #{number}: the body was never read"))?;
+    // After a lost answer the re-read body is already ticked; report what we wrote.
+    ticked.changed = wrote;
+    Ok(ticked)
 }
 
 /// The run stopped before a result: say so on the issue (a reason category and counts,

@@ -5,7 +5,10 @@
 //! transport error, which turns "GitHub created the issue but the answer was lost" into a
 //! duplicate issue. It is not compiled in (Cargo.toml does not enable octocrab's `retry`
 //! feature). Here, reads and PATCHes are retried; a create whose outcome is unknown is
-//! retried only after reading back that it did not happen.
+//! retried only after reading back that it did not happen. The rules (retry, backoff,
+//! `Retry-After`, transport wording, post-once-then-read-back) are [`crate::http`]'s, shared
+//! with the Zendesk client; this file adds GitHub's own: 403 rate limits and their reset
+//! headers.
 //!
 //! Why raw requests with our own small JSON structs instead of octocrab's models: those
 //! are strict (an unknown `state_reason` fails the whole issue), and we need the status
@@ -14,31 +17,26 @@
 //! Never logs or returns the token; error messages carry GitHub's message (trimmed),
 //! issue numbers and comment ids only.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use ::http::header::{HeaderMap, HeaderName, ACCEPT};
+use ::http::Method;
 use anyhow::{anyhow, bail, Context, Result};
 use chrono::{DateTime, Utc};
-use http::header::{HeaderMap, HeaderName, ACCEPT};
-use http::Method;
 use octocrab::Octocrab;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tracing::{debug, info, warn};
 
-use super::template::{Month, RenderedIssue};
-use crate::report::checklist::{tick, Ticked};
-use crate::verify::Criterion;
+use super::template::RenderedIssue;
+use crate::http::{self, Attempt, Class, GaveUp, Once, OnceError, Resend, Sent};
+use crate::month::{append_marker, run_marker, Month, CARRY_MARKER_PREFIX};
 
 /// GitHub's limit for issue and comment bodies, in characters.
 pub const MAX_BODY_CHARS: usize = 65_536;
-
-/// Prefix of the hidden marker that makes a results comment unique per run.
-pub const RUN_MARKER_PREFIX: &str = "<!-- pages-zendesk-sync:run=";
-
-/// Prefix of the hidden block that carries totals from one month to the next.
-pub const CARRY_MARKER_PREFIX: &str = "<!-- pages-zendesk-sync:carry ";
 
 const API_VERSION: &str = "2022-11-28";
 const PER_PAGE: usize = 100;
@@ -129,21 +127,23 @@ impl fmt::Debug for GithubClient {
     }
 }
 
-/// How a call should treat an answer whose outcome is unknown (5xx, transport failure).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    /// Safe to send again: GET, and PATCHes that set absolute values.
-    Idempotent,
-    /// Sending again could duplicate something: hand the doubt back to the caller.
-    Once,
-}
-
 /// Why a call did not succeed.
 #[derive(Debug)]
 enum CallError {
     /// The request may or may not have taken effect.
     Ambiguous(String),
     Final(GithubError),
+}
+
+impl CallError {
+    /// One try of a create or edit for [`http::send_once`]: the doubt goes to the
+    /// read-back, a final answer ends the call with `doing` as context.
+    fn into_sent(self, doing: impl FnOnce() -> String) -> Sent<anyhow::Error> {
+        match self {
+            CallError::Ambiguous(detail) => Sent::Unknown(detail),
+            CallError::Final(e) => Sent::Failed(anyhow!(e).context(doing())),
+        }
+    }
 }
 
 struct Reply {
@@ -281,7 +281,7 @@ impl GithubClient {
                 .finish();
             let route = format!("{}/issues?{query}", self.repo_path());
             let reply = self
-                .call(Method::GET, &route, None, Mode::Idempotent)
+                .call(Method::GET, &route, None, Resend::Idempotent)
                 .await
                 .map_err(CallError::into_anyhow)
                 .with_context(|| format!("listing issues of {}, page {page}", self.repository()))?;
@@ -375,66 +375,86 @@ impl GithubClient {
         if !labels.iter().any(|l| l == label) {
             labels.push(label.to_string());
         }
-        let mut assignees = rendered.assignees.clone();
+        let assignees = RefCell::new(rendered.assignees.clone());
         let route = format!("{}/issues", self.repo_path());
-        for attempt in 1..=self.options.max_attempts {
+        let (route, labels, assignees) = (&route, &labels, &assignees);
+        let created = http::send_once(
+            self.options.max_attempts,
+            self.options.retry_backoff,
+            move |_| self.post_issue(route, rendered, labels, assignees),
+            move |_| async move {
+                self.find(month, Some(&rendered.title))
+                    .await
+                    .context("checking whether the issue was created after all")
+            },
+        )
+        .await;
+        match created {
+            Ok(Once::Sent(issue)) => {
+                info!(number = issue.number, month = %month, "opened this month's issue");
+                self.settle_race(issue, month, &rendered.title, label).await
+            }
+            Ok(Once::Found(issue)) => {
+                info!(number = issue.number, "the issue had been created");
+                self.settle_race(issue, month, &rendered.title, label).await
+            }
+            Err(OnceError::Failed(e)) => Err(e.context(format!(
+                "creating the issue for {month} in {}",
+                self.repository()
+            ))),
+            Err(OnceError::Exhausted { attempts, last }) => bail!(
+                "creating the issue for {month} in {} failed {attempts} times (last: {last}); \
+                 no issue was created",
+                self.repository(),
+            ),
+        }
+    }
+
+    /// One try of creating the issue. A template naming someone who can no longer be
+    /// assigned must not stop the monthly job: GitHub's 422 about assignees (nothing was
+    /// created) is answered by opening the issue unassigned, and saying so.
+    async fn post_issue(
+        &self,
+        route: &str,
+        rendered: &RenderedIssue,
+        labels: &[String],
+        assignees: &RefCell<Vec<String>>,
+    ) -> Result<IssueRef, Sent<anyhow::Error>> {
+        loop {
             let payload = json!({
                 "title": rendered.title,
                 "body": rendered.body,
                 "labels": labels,
-                "assignees": assignees,
+                "assignees": *assignees.borrow(),
             });
             match self
-                .call(Method::POST, &route, Some(&payload), Mode::Once)
+                .call(Method::POST, route, Some(&payload), Resend::OnlyIfNotSent)
                 .await
             {
                 Ok(reply) => {
-                    let issue: IssueJson =
-                        serde_json::from_str(&reply.body).context("reading the created issue")?;
-                    info!(number = issue.number, month = %month, "opened this month's issue");
-                    let ours = issue.into_ref();
-                    return self.settle_race(ours, month, &rendered.title, label).await;
+                    let issue: IssueJson = serde_json::from_str(&reply.body)
+                        .context("reading the created issue")
+                        .map_err(Sent::Failed)?;
+                    return Ok(issue.into_ref());
                 }
-                Err(CallError::Ambiguous(detail)) => {
-                    warn!(attempt, %detail, "creating the issue may have failed; checking before trying again");
-                    tokio::time::sleep(self.backoff(attempt)).await;
-                    if let Some(issue) = self
-                        .find(month, Some(&rendered.title))
-                        .await
-                        .context("checking whether the issue was created after all")?
-                    {
-                        info!(number = issue.number, "the issue had been created");
-                        return self.settle_race(issue, month, &rendered.title, label).await;
-                    }
-                }
+                Err(CallError::Ambiguous(detail)) => return Err(Sent::Unknown(detail)),
                 Err(CallError::Final(GithubError::Rejected {
                     status: 422,
                     message,
-                })) if !assignees.is_empty() && message.contains("assignees") => {
-                    // A template naming someone who can no longer be assigned must not
-                    // stop the monthly job: open the issue unassigned and say so.
+                })) if !assignees.borrow().is_empty() && message.contains("assignees") => {
                     warn!(%message, "GitHub refused the template's assignees; opening the issue without them");
-                    assignees.clear();
+                    assignees.borrow_mut().clear();
                 }
-                Err(CallError::Final(e)) => {
-                    return Err(anyhow!(e)).with_context(|| {
-                        format!("creating the issue for {month} in {}", self.repository())
-                    });
-                }
+                Err(CallError::Final(e)) => return Err(Sent::Failed(anyhow!(e))),
             }
         }
-        bail!(
-            "creating the issue for {month} in {} failed {} times; no issue was created",
-            self.repository(),
-            self.options.max_attempts
-        )
     }
 
     /// Makes a month's issue found by marker or title the tool's own: adds the label if
     /// it is missing and the hidden month marker if the body lacks it (appended after the
     /// person's text, which stays as it is, so a later retitle does not lose the issue).
-    /// The boxes are ticked later by [`Self::tick_checklist`], which changes only the
-    /// acceptance-criteria boxes it recognises, whoever wrote the body.
+    /// The boxes are ticked later through [`Self::edit_body`] by the command, which changes
+    /// only the acceptance-criteria boxes it recognises, whoever wrote the body.
     async fn adopt(&self, issue: IssueRef, month: Month, label: &str) -> Result<IssueRef> {
         let number = issue.number;
         let labelled = issue.labels.iter().any(|l| l.eq_ignore_ascii_case(label));
@@ -446,7 +466,7 @@ impl GithubClient {
                 Method::POST,
                 &route,
                 Some(&json!({ "labels": [label] })),
-                Mode::Idempotent,
+                Resend::Idempotent,
             )
             .await
             .map_err(CallError::into_anyhow)
@@ -456,8 +476,7 @@ impl GithubClient {
         let marker = month.marker();
         if !issue.body.contains(&marker) {
             self.edit_body(number, |body| {
-                (!body.contains(&marker))
-                    .then(|| format!("{}\n\n{marker}\n", body.trim_end_matches(['\r', '\n'])))
+                (!body.contains(&marker)).then(|| append_marker(body, &marker))
             })
             .await
             .with_context(|| format!("adding the month marker to issue #{number}"))?;
@@ -507,7 +526,7 @@ impl GithubClient {
                 Method::POST,
                 &route,
                 Some(&json!({ "body": note })),
-                Mode::Once,
+                Resend::OnlyIfNotSent,
             )
             .await
         {
@@ -529,7 +548,7 @@ impl GithubClient {
     pub async fn get_issue(&self, number: u64) -> Result<IssueRef> {
         let route = format!("{}/issues/{number}", self.repo_path());
         let reply = self
-            .call(Method::GET, &route, None, Mode::Idempotent)
+            .call(Method::GET, &route, None, Resend::Idempotent)
             .await
             .map_err(CallError::into_anyhow)
             .with_context(|| format!("reading issue #{number}"))?;
@@ -547,69 +566,48 @@ impl GithubClient {
     }
 
     /// Reads the body right before editing, applies `edit` (None = nothing to change) and
-    /// writes the result. After an answer whose outcome is unknown it reads again and
-    /// re-applies `edit`, so `edit` must be idempotent. Returns whether it wrote.
-    pub async fn edit_body<F>(&self, number: u64, mut edit: F) -> Result<bool>
+    /// writes the result if it differs. After an answer whose outcome is unknown it reads
+    /// the body again: if `edit` has nothing left to change the write happened, otherwise it
+    /// is written again from the fresh body; so `edit` must be idempotent. Returns whether
+    /// it wrote.
+    pub async fn edit_body<F>(&self, number: u64, edit: F) -> Result<bool>
     where
         F: FnMut(&str) -> Option<String>,
     {
         let route = format!("{}/issues/{number}", self.repo_path());
-        for attempt in 1..=self.options.max_attempts {
-            let current = self.get_issue(number).await?;
-            let Some(new_body) = edit(&current.body) else {
-                return Ok(attempt > 1);
-            };
-            if new_body == current.body {
-                return Ok(attempt > 1);
-            }
-            check_body("issue", &new_body)?;
-            match self
-                .call(
-                    Method::PATCH,
-                    &route,
-                    Some(&json!({ "body": new_body })),
-                    Mode::Once,
-                )
-                .await
-            {
-                Ok(_) => return Ok(true),
-                Err(CallError::Ambiguous(detail)) => {
-                    warn!(number, attempt, %detail, "editing the issue body may have failed; reading it again");
-                    tokio::time::sleep(self.backoff(attempt)).await;
-                }
-                Err(CallError::Final(e)) => {
-                    return Err(anyhow!(e))
-                        .with_context(|| format!("editing the body of issue #{number}"))
-                }
+        let edit = RefCell::new(edit);
+        // The new body when `edit` changes `body`; the closure's borrow ends before any await.
+        let pending = |body: &str| (edit.borrow_mut())(body).filter(|new| new != body);
+        let (route, pending) = (&route, &pending);
+        let wrote = http::send_once(
+            self.options.max_attempts,
+            self.options.retry_backoff,
+            move |_| async move {
+                let current = self.get_issue(number).await.map_err(Sent::Failed)?;
+                let Some(new_body) = pending(&current.body) else {
+                    return Ok(false);
+                };
+                check_body("issue", &new_body).map_err(Sent::Failed)?;
+                let payload = json!({ "body": new_body });
+                self.call(Method::PATCH, route, Some(&payload), Resend::OnlyIfNotSent)
+                    .await
+                    .map(|_| true)
+                    .map_err(|e| e.into_sent(|| format!("editing the body of issue #{number}")))
+            },
+            move |_| async move {
+                let current = self.get_issue(number).await?;
+                Ok(pending(&current.body).is_none().then_some(true))
+            },
+        )
+        .await;
+        match wrote {
+            Ok(Once::Sent(wrote)) => Ok(wrote),
+            Ok(Once::Found(wrote)) => Ok(wrote),
+            Err(OnceError::Failed(e)) => Err(e),
+            Err(OnceError::Exhausted { attempts, last }) => {
+                bail!("editing the body of issue #{number} failed {attempts} times (last: {last})")
             }
         }
-        bail!(
-            "editing the body of issue #{number} failed {} times",
-            self.options.max_attempts
-        )
-    }
-
-    /// Ticks the acceptance-criteria checklist on the freshest body and writes it only if
-    /// a box changed. The returned [`Ticked`] describes the body as written.
-    pub async fn tick_checklist(
-        &self,
-        number: u64,
-        verdicts: &[(Criterion, bool)],
-    ) -> Result<Ticked> {
-        let mut last: Option<Ticked> = None;
-        let wrote = self
-            .edit_body(number, |body| {
-                let ticked = tick(body, verdicts);
-                let new_body = ticked.changed.then(|| ticked.body.clone());
-                last = Some(ticked);
-                new_body
-            })
-            .await?;
-        let mut ticked =
-            last.ok_or_else(|| anyhow!("ticking issue #{number}: the body was never read"))?;
-        // After a lost answer the re-read body is already ticked; report what we wrote.
-        ticked.changed = wrote;
-        Ok(ticked)
     }
 
     /// Closes as completed (GitHub applies `state_reason` only when the state changes).
@@ -630,7 +628,7 @@ impl GithubClient {
     async fn patch_issue(&self, number: u64, payload: Value, action: &str) -> Result<IssueRef> {
         let route = format!("{}/issues/{number}", self.repo_path());
         let reply = self
-            .call(Method::PATCH, &route, Some(&payload), Mode::Idempotent)
+            .call(Method::PATCH, &route, Some(&payload), Resend::Idempotent)
             .await
             .map_err(CallError::into_anyhow)
             .with_context(|| format!("{action} issue #{number}"))?;
@@ -647,7 +645,7 @@ impl GithubClient {
         let body = if body.contains(&marker) {
             body.to_string()
         } else {
-            format!("{}\n\n{marker}\n", body.trim_end_matches(['\r', '\n']))
+            append_marker(body, &marker)
         };
         check_body("comment", &body)?;
 
@@ -661,46 +659,50 @@ impl GithubClient {
             });
         }
         let route = format!("{}/issues/{number}/comments", self.repo_path());
-        for attempt in 1..=self.options.max_attempts {
-            match self
-                .call(
-                    Method::POST,
-                    &route,
-                    Some(&json!({ "body": body })),
-                    Mode::Once,
-                )
-                .await
-            {
-                Ok(reply) => {
-                    let c: CommentJson = serde_json::from_str(&reply.body).with_context(|| {
-                        format!("reading the comment posted on issue #{number}")
-                    })?;
-                    info!(number, comment = c.id, "posted the results comment");
-                    return Ok(CommentRef {
-                        id: c.id,
-                        html_url: c.html_url,
-                    });
-                }
-                Err(CallError::Ambiguous(detail)) => {
-                    warn!(number, attempt, %detail, "posting the comment may have failed; checking before trying again");
-                    tokio::time::sleep(self.backoff(attempt)).await;
-                    if let Some(c) = self.find_comment(number, &marker).await? {
-                        return Ok(CommentRef {
+        let payload = json!({ "body": body });
+        let (route, payload, marker) = (&route, &payload, &marker);
+        let posted = http::send_once(
+            self.options.max_attempts,
+            self.options.retry_backoff,
+            move |_| async move {
+                match self
+                    .call(Method::POST, route, Some(payload), Resend::OnlyIfNotSent)
+                    .await
+                {
+                    Ok(reply) => {
+                        let c: CommentJson = serde_json::from_str(&reply.body)
+                            .with_context(|| {
+                                format!("reading the comment posted on issue #{number}")
+                            })
+                            .map_err(Sent::Failed)?;
+                        info!(number, comment = c.id, "posted the results comment");
+                        Ok(CommentRef {
                             id: c.id,
                             html_url: c.html_url,
-                        });
+                        })
                     }
+                    Err(e) => Err(e.into_sent(|| format!("commenting on issue #{number}"))),
                 }
-                Err(CallError::Final(e)) => {
-                    return Err(anyhow!(e))
-                        .with_context(|| format!("commenting on issue #{number}"));
-                }
-            }
-        }
-        bail!(
-            "commenting on issue #{number} failed {} times; no comment was posted",
-            self.options.max_attempts
+            },
+            move |_| async move {
+                Ok(self
+                    .find_comment(number, marker)
+                    .await?
+                    .map(|c| CommentRef {
+                        id: c.id,
+                        html_url: c.html_url,
+                    }))
+            },
         )
+        .await;
+        match posted {
+            Ok(c) => Ok(c.into_inner()),
+            Err(OnceError::Failed(e)) => Err(e),
+            Err(OnceError::Exhausted { attempts, last }) => bail!(
+                "commenting on issue #{number} failed {attempts} times (last: {last}); \
+                 no comment was posted"
+            ),
+        }
     }
 
     async fn update_comment(&self, id: u64, body: &str) -> Result<CommentRef> {
@@ -710,7 +712,7 @@ impl GithubClient {
                 Method::PATCH,
                 &route,
                 Some(&json!({ "body": body })),
-                Mode::Idempotent,
+                Resend::Idempotent,
             )
             .await
             .map_err(CallError::into_anyhow)
@@ -740,7 +742,7 @@ impl GithubClient {
                 self.repo_path()
             );
             let reply = self
-                .call(Method::GET, &route, None, Mode::Idempotent)
+                .call(Method::GET, &route, None, Resend::Idempotent)
                 .await
                 .map_err(CallError::into_anyhow)
                 .with_context(|| format!("listing comments of issue #{number}, page {page}"))?;
@@ -788,82 +790,95 @@ impl GithubClient {
             .and_then(|c| c.body))
     }
 
-    fn backoff(&self, attempt: u32) -> Duration {
-        self.options
-            .retry_backoff
-            .saturating_mul(1u32 << (attempt.saturating_sub(1)).min(6))
-    }
-
-    /// One logical call: retries rate limits always, and 5xx/transport failures only in
-    /// [`Mode::Idempotent`].
+    /// One logical call by [`http::retry`]'s rules: rate limits are waited out, 5xx and
+    /// transport failures retried only for [`Resend::Idempotent`] calls (otherwise the doubt
+    /// goes back to the caller, who reads back), at most `max_attempts` tries in all.
     async fn call(
         &self,
         method: Method,
         route: &str,
         body: Option<&Value>,
-        mode: Mode,
+        resend: Resend,
     ) -> Result<Reply, CallError> {
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            let last = attempt >= self.options.max_attempts;
-            let started = Instant::now();
-            let outcome = self.send(&method, route, body).await;
-            let ms = started.elapsed().as_millis() as u64;
-            let (status, headers, text) = match outcome {
-                Ok(parts) => parts,
-                Err(detail) => {
-                    debug!(%method, path = path_only(route), ms, %detail, "GitHub request failed");
-                    if mode == Mode::Once {
-                        return Err(CallError::Ambiguous(detail));
-                    }
-                    if last {
-                        return Err(CallError::Final(GithubError::Unavailable { detail }));
-                    }
-                    tokio::time::sleep(self.backoff(attempt)).await;
-                    continue;
-                }
+        let limits = http::Limits {
+            max_attempts: self.options.max_attempts,
+            max_retries: u32::MAX,
+            max_waits: u32::MAX,
+            max_wait: self.options.max_rate_limit_wait,
+            backoff_base: self.options.retry_backoff,
+            max_backoff: self.options.retry_backoff.saturating_mul(64),
+        };
+        let method = &method;
+        http::retry(&limits, resend, |attempt| {
+            self.attempt(method, route, body, attempt)
+        })
+        .await
+        .map_err(|gave_up| match gave_up {
+            GaveUp::Fatal(e) => CallError::Final(e),
+            GaveUp::MayHaveReached(detail) => CallError::Ambiguous(detail),
+            GaveUp::Unavailable { last, .. } => {
+                CallError::Final(GithubError::Unavailable { detail: last })
+            }
+            GaveUp::RateLimited {
+                last,
+                wait,
+                attempts,
+            } => CallError::Final(GithubError::RateLimited {
+                detail: format!(
+                    "{last}; asked to wait {}s after {attempts} attempts",
+                    wait.as_secs()
+                ),
+            }),
+        })
+    }
+
+    /// One try of a call, classified for [`http::retry`].
+    async fn attempt(
+        &self,
+        method: &Method,
+        route: &str,
+        body: Option<&Value>,
+        attempt: u32,
+    ) -> Attempt<Reply, GithubError> {
+        let started = Instant::now();
+        let outcome = self.send(method, route, body).await;
+        let ms = started.elapsed().as_millis() as u64;
+        let (status, headers, text) = match outcome {
+            Ok(parts) => parts,
+            Err(failure) => {
+                debug!(%method, path = path_only(route), ms, detail = %failure.message, "GitHub request failed");
+                return Attempt::Unknown {
+                    reached: failure.reached,
+                    detail: failure.message,
+                };
+            }
+        };
+        debug!(%method, path = path_only(route), status, ms, "GitHub request");
+        if http::class(status) == Class::Success {
+            return Attempt::Done(Reply { body: text });
+        }
+        let message = error_message(status, &text);
+        if let Some(wait) = self.rate_limit_wait(status, &headers, &message, attempt) {
+            warn!(
+                status,
+                wait_s = wait.as_secs(),
+                "GitHub rate limit; waiting before trying again"
+            );
+            return Attempt::Wait {
+                wait,
+                detail: format!("{status} {message}"),
             };
-            debug!(%method, path = path_only(route), status, ms, "GitHub request");
-            if (200..300).contains(&status) {
-                return Ok(Reply { body: text });
+        }
+        match http::class(status) {
+            Class::ServerError => Attempt::Unknown {
+                reached: true,
+                detail: format!("{status} {message}"),
+            },
+            Class::Unauthorized => Attempt::Fatal(GithubError::BadToken { message }),
+            _ if status == 403 && message.contains("Resource not accessible by integration") => {
+                Attempt::Fatal(GithubError::MissingPermission)
             }
-            let message = error_message(status, &text);
-            if let Some(wait) = self.rate_limit_wait(status, &headers, &message, attempt) {
-                if last || wait > self.options.max_rate_limit_wait {
-                    return Err(CallError::Final(GithubError::RateLimited {
-                        detail: format!(
-                            "{status} {message}; asked to wait {}s after {attempt} attempts",
-                            wait.as_secs()
-                        ),
-                    }));
-                }
-                warn!(
-                    status,
-                    wait_s = wait.as_secs(),
-                    "GitHub rate limit; waiting before trying again"
-                );
-                tokio::time::sleep(wait).await;
-                continue;
-            }
-            if status >= 500 {
-                let detail = format!("{status} {message}");
-                if mode == Mode::Once {
-                    return Err(CallError::Ambiguous(detail));
-                }
-                if last {
-                    return Err(CallError::Final(GithubError::Unavailable { detail }));
-                }
-                tokio::time::sleep(self.backoff(attempt)).await;
-                continue;
-            }
-            return Err(CallError::Final(match status {
-                401 => GithubError::BadToken { message },
-                403 if message.contains("Resource not accessible by integration") => {
-                    GithubError::MissingPermission
-                }
-                _ => GithubError::Rejected { status, message },
-            }));
+            _ => Attempt::Fatal(GithubError::Rejected { status, message }),
         }
     }
 
@@ -873,20 +888,31 @@ impl GithubClient {
         method: &Method,
         route: &str,
         body: Option<&Value>,
-    ) -> Result<(u16, HeaderMap, String), String> {
+    ) -> Result<(u16, HeaderMap, String), http::TransportError> {
         let response = match *method {
             Method::GET => self.crab._get(route).await,
             Method::POST => self.crab._post(route, body).await,
             Method::PATCH => self.crab._patch(route, body).await,
-            _ => return Err(format!("unsupported method {method}")),
+            _ => {
+                return Err(http::TransportError {
+                    reached: false,
+                    message: format!("unsupported method {method}"),
+                })
+            }
         }
-        .map_err(|e| transport_detail(&e))?;
+        .map_err(|e| http::transport_error(&e))?;
         let (parts, payload) = response.into_parts();
         let text = self
             .crab
-            .body_to_string(http::Response::new(payload))
+            .body_to_string(::http::Response::new(payload))
             .await
-            .map_err(|e| format!("reading the answer: {}", transport_detail(&e)))?;
+            .map_err(|e| {
+                let failure = http::transport_error(&e);
+                http::TransportError {
+                    reached: true,
+                    message: format!("reading the answer: {}", failure.message),
+                }
+            })?;
         Ok((parts.status.as_u16(), parts.headers, text))
     }
 
@@ -906,7 +932,7 @@ impl GithubClient {
                 .and_then(|v| v.to_str().ok())
                 .map(str::trim)
         };
-        let retry_after = header("retry-after").and_then(|v| v.parse::<u64>().ok());
+        let retry_after = http::retry_after(headers);
         let exhausted = header("x-ratelimit-remaining") == Some("0");
         let limited = status == 429
             || (status == 403
@@ -916,8 +942,8 @@ impl GithubClient {
         if !limited {
             return None;
         }
-        if let Some(secs) = retry_after {
-            return Some(Duration::from_secs(secs));
+        if let Some(wait) = retry_after {
+            return Some(wait);
         }
         if exhausted {
             if let Some(reset) = header("x-ratelimit-reset").and_then(|v| v.parse::<i64>().ok()) {
@@ -925,11 +951,12 @@ impl GithubClient {
                 return Some(Duration::from_secs(secs));
             }
         }
-        Some(
-            self.options
-                .rate_limit_fallback_wait
-                .saturating_mul(1u32 << (attempt.saturating_sub(1)).min(6)),
-        )
+        let fallback = self.options.rate_limit_fallback_wait;
+        Some(http::doubling(
+            fallback,
+            attempt,
+            fallback.saturating_mul(64),
+        ))
     }
 }
 
@@ -960,20 +987,6 @@ fn parse_repository(repository: &str) -> Result<(String, String)> {
         bail!("GITHUB_REPOSITORY must be owner/name (letters, digits, - _ .), got {repository:?}");
     }
     Ok((owner.to_string(), repo.to_string()))
-}
-
-fn run_marker(run_id: &str) -> Result<String> {
-    if run_id.is_empty()
-        || run_id.len() > 100
-        || !run_id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    {
-        bail!(
-            "run id for the comment marker must be 1-100 letters, digits, - _ or ., got {run_id:?}"
-        );
-    }
-    Ok(format!("{RUN_MARKER_PREFIX}{run_id} -->"))
 }
 
 fn check_body(what: &'static str, body: &str) -> Result<()> {
@@ -1012,25 +1025,13 @@ fn error_message(status: u16, text: &str) -> String {
     let one_line: String = message.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut short: String = one_line.chars().take(300).collect();
     if short.is_empty() {
-        short = http::StatusCode::from_u16(status)
+        short = ::http::StatusCode::from_u16(status)
             .ok()
             .and_then(|s| s.canonical_reason())
             .unwrap_or("no message")
             .to_string();
     }
     short
-}
-
-fn transport_detail(e: &octocrab::Error) -> String {
-    // octocrab's own Display for GitHub errors is just "GitHub"; include the source chain.
-    let mut s = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(inner) = source {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    s.chars().take(300).collect()
 }
 
 fn path_only(route: &str) -> &str {
@@ -1056,16 +1057,6 @@ mod tests {
         ] {
             assert!(parse_repository(bad).is_err(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn run_markers_refuse_odd_ids() {
-        assert_eq!(
-            run_marker("1234-2").unwrap(),
-            "<!-- pages-zendesk-sync:run=1234-2 -->"
-        );
-        assert!(run_marker("x -->").is_err());
-        assert!(run_marker("").is_err());
     }
 
     #[test]
@@ -1111,6 +1102,16 @@ mod tests {
             c.rate_limit_wait(403, &h, "", 1),
             Some(Duration::from_secs(7))
         );
+        // The shared parser also reads decimals and HTTP dates.
+        h.insert("retry-after", "0.5".parse().unwrap());
+        assert_eq!(
+            c.rate_limit_wait(429, &h, "", 1),
+            Some(Duration::from_millis(500))
+        );
+        let at = (Utc::now() + chrono::Duration::seconds(20)).to_rfc2822();
+        h.insert("retry-after", at.parse().unwrap());
+        let wait = c.rate_limit_wait(429, &h, "", 1).unwrap();
+        assert!((18..=20).contains(&wait.as_secs()), "{wait:?}");
         let mut h = HeaderMap::new();
         h.insert("x-ratelimit-remaining", "0".parse().unwrap());
         h.insert(

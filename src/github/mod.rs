@@ -10,8 +10,8 @@ mod client;
 pub mod probe;
 pub mod template;
 
-pub use client::{
-    ClientOptions, CommentRef, GithubClient, GithubError, IssueRef, CARRY_MARKER_PREFIX,
-    MAX_BODY_CHARS, RUN_MARKER_PREFIX,
-};
-pub use template::{IssueTemplate, Month, RenderedIssue, MONTH_MARKER_PREFIX};
+/// The month and its markers are [`crate::month`]'s; re-exported here for callers that
+/// still name them through the adapter.
+pub use crate::month::{Month, CARRY_MARKER_PREFIX, MONTH_MARKER_PREFIX, RUN_MARKER_PREFIX};
+pub use client::{ClientOptions, CommentRef, GithubClient, GithubError, IssueRef, MAX_BODY_CHARS};
+pub use template::{IssueTemplate, RenderedIssue};

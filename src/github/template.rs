@@ -1,153 +1,16 @@
-//! The issue template (`.github/ISSUE_TEMPLATE/*.md`: YAML front matter + markdown body),
-//! the month a run reports on, and the rendering of this month's issue from the template.
+//! The issue template (`.github/ISSUE_TEMPLATE/*.md`: YAML front matter + markdown body)
+//! and the rendering of this month's issue from it (the month and its hidden marker are
+//! [`crate::month`]'s).
 //!
 //! Pure: no I/O except [`IssueTemplate::load`], which only reads the file. It never talks
 //! to GitHub and never decides which issue is "this month's" (that is `github::client`).
 
-use std::fmt;
 use std::path::Path;
-use std::str::FromStr;
 
 use anyhow::{bail, Context, Result};
-use chrono::{DateTime, Datelike, TimeZone, Utc};
 use serde::Deserialize;
 
-/// Prefix of the hidden marker that ties an issue to its month, whatever its title becomes.
-pub const MONTH_MARKER_PREFIX: &str = "<!-- pages-zendesk-sync:month=";
-
-/// The month a run reports on (`YYYY-MM`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Month {
-    year: i32,
-    /// 1..=12
-    month: u32,
-}
-
-const MONTH_NAMES: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-
-impl Month {
-    /// Strict `YYYY-MM` (four-digit year, two-digit month 01..=12); nothing around it.
-    pub fn parse(text: &str) -> Result<Month> {
-        let bytes = text.as_bytes();
-        let shape_ok = bytes.len() == 7
-            && bytes[4] == b'-'
-            && bytes[..4].iter().all(u8::is_ascii_digit)
-            && bytes[5..].iter().all(u8::is_ascii_digit);
-        if !shape_ok {
-            bail!("month must be written YYYY-MM (for example 2026-11), got {text:?}");
-        }
-        // The shape check above makes both parses infallible; keep the error path anyway.
-        let year: i32 = text[..4].parse().context("parsing the year of a month")?;
-        let month: u32 = text[5..].parse().context("parsing the month number")?;
-        Month::new(year, month)
-            .with_context(|| format!("month must be written YYYY-MM, got {text:?}"))
-    }
-
-    pub fn new(year: i32, month: u32) -> Result<Month> {
-        if !(1..=12).contains(&month) {
-            bail!("month number must be between 01 and 12, got {month:02}");
-        }
-        if !(1000..=9999).contains(&year) {
-            bail!("year must have four digits, got {year}");
-        }
-        Ok(Month { year, month })
-    }
-
-    /// The month of the current date in UTC (the workflow's cron runs in UTC).
-    pub fn current_utc() -> Month {
-        Month::of(Utc::now())
-    }
-
-    /// The month of an instant, in UTC.
-    pub fn of(at: DateTime<Utc>) -> Month {
-        Month {
-            year: at.year(),
-            month: at.month(),
-        }
-    }
-
-    /// The English month name, as the template's `[month]` placeholder wants it.
-    pub fn name(self) -> &'static str {
-        MONTH_NAMES[(self.month - 1) as usize]
-    }
-
-    pub fn year(self) -> i32 {
-        self.year
-    }
-
-    /// 1..=12
-    pub fn number(self) -> u32 {
-        self.month
-    }
-
-    pub fn previous(self) -> Month {
-        if self.month == 1 {
-            Month {
-                year: self.year - 1,
-                month: 12,
-            }
-        } else {
-            Month {
-                year: self.year,
-                month: self.month - 1,
-            }
-        }
-    }
-
-    pub fn next(self) -> Month {
-        if self.month == 12 {
-            Month {
-                year: self.year + 1,
-                month: 1,
-            }
-        } else {
-            Month {
-                year: self.year,
-                month: self.month + 1,
-            }
-        }
-    }
-
-    /// Midnight UTC on the first day of the month.
-    pub fn start_utc(self) -> DateTime<Utc> {
-        // Day 1 at midnight exists for every valid month, so `single` cannot be None.
-        Utc.with_ymd_and_hms(self.year, self.month, 1, 0, 0, 0)
-            .single()
-            .unwrap_or(DateTime::<Utc>::MIN_UTC)
-    }
-
-    /// The hidden marker written into the month's issue body.
-    pub fn marker(self) -> String {
-        format!("{MONTH_MARKER_PREFIX}{self} -->")
-    }
-}
-
-impl fmt::Display for Month {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04}-{:02}", self.year, self.month)
-    }
-}
-
-impl FromStr for Month {
-    type Err = anyhow::Error;
-
-    fn from_str(s: &str) -> Result<Self> {
-        Month::parse(s)
-    }
-}
+use crate::month::Month;
 
 /// An issue template as GitHub reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -306,39 +169,6 @@ mod tests {
     use super::*;
 
     const REFERENCE: &str = "---\nname: Run Pages/Zendesk user, role, and org sync\ntitle: \"Run [month] [year] Pages/Zendesk user, role, and org sync\"\nabout: INTERNAL ONLY schedule pages/zendesk syncs\nlabels: ''\nassignees: ''\n---\n\nMonthly review.\n\n## Acceptance criteria\n\n- [ ] Orgs in Zendesk match current Pages orgs\n";
-
-    #[test]
-    fn months_parse_strictly() {
-        let m = Month::parse("2026-11").unwrap();
-        assert_eq!((m.year(), m.number(), m.name()), (2026, 11, "November"));
-        assert_eq!(m.to_string(), "2026-11");
-        for bad in [
-            "2026-13",
-            "2026-00",
-            "2026-1",
-            "26-11",
-            "2026/11",
-            " 2026-11",
-            "2026-11 ",
-            "2026-11-01",
-            "",
-            "２０２６-11",
-        ] {
-            assert!(Month::parse(bad).is_err(), "{bad:?} should be refused");
-        }
-    }
-
-    #[test]
-    fn previous_and_next_cross_years() {
-        let jan = Month::parse("2027-01").unwrap();
-        assert_eq!(jan.previous().to_string(), "2026-12");
-        assert_eq!(jan.previous().next(), jan);
-        assert_eq!(Month::parse("2026-05").unwrap().previous().name(), "April");
-        assert_eq!(
-            Month::parse("2026-11").unwrap().start_utc().to_rfc3339(),
-            "2026-11-01T00:00:00+00:00"
-        );
-    }
 
     #[test]
     fn the_reference_template_parses_with_no_labels_or_assignees() {

@@ -6,6 +6,7 @@
 //! GitHub's comment size limit (65,536 characters): detail is dropped first, the status,
 //! the criteria and the hidden blocks always stay.
 
+use crate::month::{CARRY_TAG, RUN_TAG};
 use crate::report::document::{Align, Block, Document, Item, Table, Text};
 use crate::report::history::{self, HistoryPoint};
 use crate::report::wording::{self, plural, NOTHING_WRITTEN};
@@ -17,9 +18,6 @@ pub const COMMENT_CHAR_CAP: usize = 60_000;
 
 /// The version of the carry block this build writes and reads.
 pub const CARRY_VERSION: u32 = 1;
-
-const RUN_TAG: &str = "pages-zendesk-sync:run=";
-const CARRY_TAG: &str = "pages-zendesk-sync:carry";
 
 /// How much detail a rendering keeps; each step drops more to fit the size cap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

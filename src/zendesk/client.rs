@@ -1,5 +1,7 @@
 //! The one HTTP client of the Zendesk adapter: authentication, the shared request budget,
-//! `Retry-After`, bounded retries and the mapping of HTTP answers to [`ZendeskError`].
+//! Zendesk's rate-limit and job-queue headers, and the mapping of HTTP answers to
+//! [`ZendeskError`]. Retry, backoff, `Retry-After` and transport wording follow
+//! [`crate::http`], shared with the GitHub client.
 //!
 //! Must never: log a token (the header is marked sensitive and tokens stay `SecretString`),
 //! log request or response bodies above trace level, log emails at info/debug (query
@@ -12,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use base64::Engine as _;
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
@@ -23,6 +25,7 @@ use url::Url;
 use super::wire::ApiError;
 use super::{ZendeskError, ZendeskSettings};
 use crate::config::ZendeskTuning;
+use crate::http::{self, Attempt, Class, GaveUp, Resend};
 use crate::outcome::{Reason, RequestStats};
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -36,7 +39,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Longest body excerpt in trace logs.
 const TRACE_BODY_CHARS: usize = 2000;
 
-/// Whether a request may be sent again after an answer that leaves its effect unknown.
+/// Whether a request may be sent again after an answer that leaves its effect unknown
+/// (mapped onto [`http::Resend`]).
 ///
 /// Why this exists: a timeout after sending, a 500, 502 or 504 do not tell whether Zendesk
 /// carried the request out. Re-sending a read, an `update_many`, a `destroy_many` or a
@@ -277,8 +281,8 @@ impl Client {
     }
 
     /// Sends a call within the budget, waiting on 429/503 and retrying transient failures
-    /// as its [`Safety`] allows. Returns 2xx answers and the 4xx answers a caller decides
-    /// about; 401, exhausted retries and unsafe re-sends are errors.
+    /// as its [`Safety`] allows ([`http::retry`]). Returns 2xx answers and the 4xx answers
+    /// a caller decides about; 401, exhausted retries and unsafe re-sends are errors.
     pub async fn send(&self, call: &Call<'_>) -> Result<Answer> {
         let url = self.url(call)?;
         let route = route_key(&call.method, &call.path);
@@ -288,170 +292,155 @@ impl Client {
             .map(serde_json::to_vec)
             .transpose()
             .context("encoding a Zendesk request body")?;
-        let mut transient_failures = 0u32;
-        let mut rate_waits = 0u32;
-        loop {
-            self.limiter.acquire(&route).await;
-            let started = Instant::now();
-            let mut request = self
-                .http
-                .request(call.method.clone(), url.clone())
-                .header(AUTHORIZATION, self.auth.clone())
-                .header(ACCEPT, "application/json");
-            if let Some(b) = &body {
-                request = request
-                    .header(CONTENT_TYPE, "application/json")
-                    .body(b.clone());
-                if enabled!(Level::TRACE) {
-                    trace!(method = %call.method, path = %log_path, body = %excerpt(b), "request body");
-                }
+        let limits = http::Limits {
+            max_attempts: u32::MAX,
+            max_retries: self.tuning.max_retries,
+            max_waits: MAX_RATE_LIMIT_WAITS,
+            // `Retry-After` is clamped to MAX_RETRY_AFTER when read.
+            max_wait: Duration::MAX,
+            backoff_base: self.backoff_base,
+            max_backoff: MAX_BACKOFF,
+        };
+        let resend = match call.safety {
+            Safety::Idempotent => Resend::Idempotent,
+            Safety::CreatesRecords => Resend::OnlyIfNotSent,
+        };
+        let (url, route, log_path, body) = (&url, &route, &log_path, body.as_deref());
+        http::retry(&limits, resend, |attempt| {
+            self.attempt(call, url, route, log_path, body, attempt)
+        })
+        .await
+        .map_err(|gave_up| match gave_up {
+            GaveUp::Fatal(e) => e,
+            GaveUp::MayHaveReached(last) => ZendeskError::Unavailable {
+                what: call.what.to_string(),
+                last: format!(
+                    "{last}; the request may have reached Zendesk, so it is not sent again \
+                     (a repeat could create duplicates); the next run re-reads Zendesk and finishes the work"
+                ),
             }
-            self.stats.requests.fetch_add(1, Ordering::Relaxed);
-            if call.method != Method::GET {
-                self.stats.write_requests.fetch_add(1, Ordering::Relaxed);
+            .into(),
+            GaveUp::Unavailable { last, retries } => ZendeskError::Unavailable {
+                what: call.what.to_string(),
+                last: format!("{last} (after {retries} retries)"),
             }
-            let problem = match request.send().await {
-                Err(e) => {
-                    let ms = started.elapsed().as_millis() as u64;
-                    let msg = transport_message(&e);
-                    debug!(method = %call.method, path = %log_path, ms, error = %msg, "Zendesk request failed");
-                    // Only a failed connect proves the request never left this machine.
-                    Problem::Transient {
-                        reached: !e.is_connect(),
-                        last: msg,
-                    }
-                }
-                Ok(response) => {
-                    let status = response.status();
-                    let headers = response.headers().clone();
-                    self.limiter.observe(&headers, &route);
-                    if let Some(jobs) = InflightJobs::parse(&headers) {
-                        *self.inflight_jobs.lock().unwrap_or_else(|p| p.into_inner()) = Some(jobs);
-                    }
-                    let read = response.bytes().await;
-                    let ms = started.elapsed().as_millis() as u64;
-                    let request_id = request_id(&headers);
-                    debug!(method = %call.method, path = %log_path, status = status.as_u16(), ms, request_id, "Zendesk request");
-                    match read {
-                        Err(e) => Problem::Transient {
-                            reached: true,
-                            last: format!("reading the answer: {}", transport_message(&e)),
-                        },
-                        Ok(bytes) => {
-                            let bytes = bytes.to_vec();
-                            if enabled!(Level::TRACE) {
-                                trace!(path = %log_path, body = %excerpt(&bytes), "response body");
-                            }
-                            let verdict = classify(status, &headers, &bytes);
-                            log_failed_call(call, &log_path, status, request_id, &verdict);
-                            match verdict {
-                                Verdict::Done => {
-                                    return Ok(Answer {
-                                        status,
-                                        body: bytes,
-                                    })
-                                }
-                                Verdict::Unauthorized => {
-                                    return Err(ZendeskError::Unauthorized.into())
-                                }
-                                Verdict::Wait { wait, account_wide } => Problem::RateLimited {
-                                    wait,
-                                    account_wide,
-                                    status,
-                                    request_id: request_id.to_string(),
-                                },
-                                // A conflict on a create is an answer about that record.
-                                Verdict::Transient(_)
-                                    if status == StatusCode::CONFLICT
-                                        && call.safety == Safety::CreatesRecords =>
-                                {
-                                    return Ok(Answer {
-                                        status,
-                                        body: bytes,
-                                    });
-                                }
-                                Verdict::Transient(last) => Problem::Transient {
-                                    reached: true,
-                                    last,
-                                },
-                            }
-                        }
-                    }
-                }
-            };
-            match problem {
-                Problem::RateLimited {
-                    wait,
-                    account_wide,
-                    status,
-                    request_id,
-                } => {
-                    rate_waits += 1;
-                    self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
-                    if rate_waits > MAX_RATE_LIMIT_WAITS {
-                        return Err(ZendeskError::Unavailable {
-                            what: call.what.to_string(),
-                            last: format!(
-                                "HTTP {} after waiting {MAX_RATE_LIMIT_WAITS} times as asked",
-                                status.as_u16()
-                            ),
-                        }
-                        .into());
-                    }
-                    warn!(
-                        method = %call.method,
-                        path = %log_path,
-                        status = status.as_u16(),
-                        wait_s = wait.as_secs_f64(),
-                        request_id = %request_id,
-                        "Zendesk asked to wait; retrying after Retry-After"
-                    );
-                    if account_wide {
-                        self.limiter.pause(wait);
-                    }
-                    tokio::time::sleep(wait).await;
-                }
-                Problem::Transient { reached, last } => {
-                    if reached && call.safety == Safety::CreatesRecords {
-                        return Err(ZendeskError::Unavailable {
-                            what: call.what.to_string(),
-                            last: format!(
-                                "{last}; the request may have reached Zendesk, so it is not sent again \
-                                 (a repeat could create duplicates); the next run re-reads Zendesk and finishes the work"
-                            ),
-                        }
-                        .into());
-                    }
-                    transient_failures += 1;
-                    if transient_failures > self.tuning.max_retries {
-                        return Err(ZendeskError::Unavailable {
-                            what: call.what.to_string(),
-                            last: format!("{last} (after {} retries)", self.tuning.max_retries),
-                        }
-                        .into());
-                    }
-                    let wait = backoff(self.backoff_base, transient_failures);
-                    debug!(path = %log_path, attempt = transient_failures, wait_ms = wait.as_millis() as u64, "retrying Zendesk request");
-                    tokio::time::sleep(wait).await;
-                }
+            .into(),
+            GaveUp::RateLimited { last, .. } => ZendeskError::Unavailable {
+                what: call.what.to_string(),
+                last: format!("{last} after waiting {MAX_RATE_LIMIT_WAITS} times as asked"),
             }
+            .into(),
+        })
+    }
+
+    /// One try of a call, within the budget, classified for [`http::retry`].
+    async fn attempt(
+        &self,
+        call: &Call<'_>,
+        url: &Url,
+        route: &str,
+        log_path: &str,
+        body: Option<&[u8]>,
+        attempt: u32,
+    ) -> Attempt<Answer, anyhow::Error> {
+        if attempt > 1 {
             self.stats.retries.fetch_add(1, Ordering::Relaxed);
         }
+        self.limiter.acquire(route).await;
+        let started = Instant::now();
+        let mut request = self
+            .http
+            .request(call.method.clone(), url.clone())
+            .header(AUTHORIZATION, self.auth.clone())
+            .header(ACCEPT, "application/json");
+        if let Some(b) = body {
+            request = request
+                .header(CONTENT_TYPE, "application/json")
+                .body(b.to_vec());
+            if enabled!(Level::TRACE) {
+                trace!(method = %call.method, path = %log_path, body = %excerpt(b), "request body");
+            }
+        }
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        if call.method != Method::GET {
+            self.stats.write_requests.fetch_add(1, Ordering::Relaxed);
+        }
+        let response = match request.send().await {
+            Err(e) => {
+                let ms = started.elapsed().as_millis() as u64;
+                let failure = http::transport_error(&e);
+                debug!(method = %call.method, path = %log_path, ms, error = %failure.message, "Zendesk request failed");
+                // Only a failed connect proves the request never left this machine.
+                return Attempt::Unknown {
+                    reached: failure.reached,
+                    detail: failure.message,
+                };
+            }
+            Ok(response) => response,
+        };
+        let status = response.status();
+        let headers = response.headers().clone();
+        self.limiter.observe(&headers, route);
+        if let Some(jobs) = InflightJobs::parse(&headers) {
+            *self.inflight_jobs.lock().unwrap_or_else(|p| p.into_inner()) = Some(jobs);
+        }
+        let read = response.bytes().await;
+        let ms = started.elapsed().as_millis() as u64;
+        let request_id = request_id(&headers);
+        debug!(method = %call.method, path = %log_path, status = status.as_u16(), ms, request_id, "Zendesk request");
+        let bytes = match read {
+            Err(e) => {
+                return Attempt::Unknown {
+                    reached: true,
+                    detail: format!("reading the answer: {}", http::transport_error(&e).message),
+                }
+            }
+            Ok(bytes) => bytes.to_vec(),
+        };
+        if enabled!(Level::TRACE) {
+            trace!(path = %log_path, body = %excerpt(&bytes), "response body");
+        }
+        let verdict = classify(status, &headers, &bytes);
+        log_failed_call(call, log_path, status, request_id, &verdict);
+        match verdict {
+            Verdict::Done => Attempt::Done(Answer {
+                status,
+                body: bytes,
+            }),
+            Verdict::Unauthorized => Attempt::Fatal(ZendeskError::Unauthorized.into()),
+            Verdict::Wait { wait, account_wide } => {
+                self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+                warn!(
+                    method = %call.method,
+                    path = %log_path,
+                    status = status.as_u16(),
+                    wait_s = wait.as_secs_f64(),
+                    request_id = %request_id,
+                    "Zendesk asked to wait; retrying after Retry-After"
+                );
+                if account_wide {
+                    self.limiter.pause(wait);
+                }
+                Attempt::Wait {
+                    wait,
+                    detail: format!("HTTP {}", status.as_u16()),
+                }
+            }
+            // A conflict on a create is an answer about that record.
+            Verdict::Transient(_)
+                if status == StatusCode::CONFLICT && call.safety == Safety::CreatesRecords =>
+            {
+                Attempt::Done(Answer {
+                    status,
+                    body: bytes,
+                })
+            }
+            Verdict::Transient(last) => Attempt::Unknown {
+                reached: true,
+                detail: last,
+            },
+        }
     }
-}
-
-enum Problem {
-    RateLimited {
-        wait: Duration,
-        account_wide: bool,
-        status: StatusCode,
-        request_id: String,
-    },
-    Transient {
-        /// The request may have been carried out.
-        reached: bool,
-        last: String,
-    },
 }
 
 enum Verdict {
@@ -462,10 +451,7 @@ enum Verdict {
 }
 
 fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Verdict {
-    let retry_after = headers
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_retry_after);
+    let retry_after = retry_after(headers);
     // Zendesk documents the `TooManyJobs` error code of a full job queue, not its HTTP
     // status (reference §6): the code decides, whatever the status. It is about queued
     // background jobs, not the request budget: only the submission waits, reads and
@@ -482,26 +468,36 @@ fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Verdict {
             account_wide: false,
         };
     }
-    match status {
-        s if s.is_success() => Verdict::Done,
-        StatusCode::UNAUTHORIZED => Verdict::Unauthorized,
-        StatusCode::TOO_MANY_REQUESTS => Verdict::Wait {
+    match http::class(status.as_u16()) {
+        Class::Success => Verdict::Done,
+        Class::Unauthorized => Verdict::Unauthorized,
+        Class::TooManyRequests => Verdict::Wait {
             wait: retry_after.unwrap_or(DEFAULT_RETRY_AFTER),
             account_wide: true,
         },
-        StatusCode::SERVICE_UNAVAILABLE if retry_after.is_some() => Verdict::Wait {
-            wait: retry_after.unwrap_or(DEFAULT_RETRY_AFTER),
-            account_wide: true,
-        },
-        s if s.is_server_error() || s == StatusCode::CONFLICT => {
+        // Zendesk's 503 with `Retry-After` is its "wait" (reference §1), not a failure.
+        Class::ServerError
+            if status == StatusCode::SERVICE_UNAVAILABLE && retry_after.is_some() =>
+        {
+            Verdict::Wait {
+                wait: retry_after.unwrap_or(DEFAULT_RETRY_AFTER),
+                account_wide: true,
+            }
+        }
+        Class::ServerError | Class::Other if is_transient(status) => {
             let code = ApiError::parse(body)
                 .code
                 .map(|c| format!(" {}", Reason::new(&c)))
                 .unwrap_or_default();
-            Verdict::Transient(format!("HTTP {}{code}", s.as_u16()))
+            Verdict::Transient(format!("HTTP {}{code}", status.as_u16()))
         }
         _ => Verdict::Done,
     }
+}
+
+/// A 5xx, or a 409 (Zendesk's answer when two writes to one record race): no final answer.
+fn is_transient(status: StatusCode) -> bool {
+    http::class(status.as_u16()) == Class::ServerError || status == StatusCode::CONFLICT
 }
 
 /// Zendesk's id of the answer, to quote in a support case: `X-Zendesk-Request-Id`
@@ -566,45 +562,10 @@ impl InflightJobs {
     }
 }
 
-/// Seconds (integer or decimal) or an HTTP date; clamped to [`MAX_RETRY_AFTER`].
-fn parse_retry_after(v: &str) -> Option<Duration> {
-    let v = v.trim();
-    let d = if let Ok(secs) = v.parse::<f64>() {
-        if !secs.is_finite() || secs < 0.0 {
-            return None;
-        }
-        Duration::from_secs_f64(secs.min(MAX_RETRY_AFTER.as_secs_f64()))
-    } else {
-        let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
-        let secs = (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_seconds();
-        Duration::from_secs(secs.max(0) as u64)
-    };
-    Some(d.min(MAX_RETRY_AFTER))
-}
-
-fn backoff(base: Duration, attempt: u32) -> Duration {
-    let exp = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
-    let d = exp.min(MAX_BACKOFF);
-    // Jitter in [d/2, d]: retries of parallel requests spread out.
-    d / 2 + d.mul_f64(fastrand::f64() / 2.0)
-}
-
-fn transport_message(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else {
-        "transport error"
-    };
-    let mut msg = kind.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        source = s.source();
-    }
-    msg
+/// `Retry-After` ([`http::retry_after`]: seconds or an HTTP date), clamped to
+/// [`MAX_RETRY_AFTER`] so a run cannot hang.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    http::retry_after(headers).map(|d| d.min(MAX_RETRY_AFTER))
 }
 
 /// `method path` with numeric segments as `{id}`, for per-endpoint budgets.
@@ -831,20 +792,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn retry_after_accepts_seconds_and_is_capped() {
-        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
-        assert_eq!(parse_retry_after("1.5"), Some(Duration::from_millis(1500)));
-        assert_eq!(parse_retry_after("99999"), Some(MAX_RETRY_AFTER));
-        assert_eq!(parse_retry_after("soon"), None);
+    fn retry_after_is_capped() {
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+        h.insert("retry-after", HeaderValue::from_static("99999"));
+        assert_eq!(retry_after(&h), Some(MAX_RETRY_AFTER));
+        h.insert("retry-after", HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&h), None);
     }
 
     #[test]
-    fn backoff_grows_and_stays_bounded() {
-        let base = Duration::from_millis(100);
-        let first = backoff(base, 1);
-        assert!(first >= Duration::from_millis(50) && first <= base);
-        let late = backoff(base, 30);
-        assert!(late <= MAX_BACKOFF && late >= MAX_BACKOFF / 2);
+    fn a_503_waits_only_when_it_says_how_long() {
+        let mut h = HeaderMap::new();
+        assert!(matches!(
+            classify(StatusCode::SERVICE_UNAVAILABLE, &h, b""),
+            Verdict::Transient(_)
+        ));
+        assert!(matches!(
+            classify(StatusCode::CONFLICT, &h, b""),
+            Verdict::Transient(_)
+        ));
+        assert!(matches!(
+            classify(StatusCode::UNPROCESSABLE_ENTITY, &h, b""),
+            Verdict::Done
+        ));
+        h.insert("retry-after", HeaderValue::from_static("2"));
+        assert!(matches!(
+            classify(StatusCode::SERVICE_UNAVAILABLE, &h, b""),
+            Verdict::Wait { wait, account_wide: true } if wait == Duration::from_secs(2)
+        ));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
+use pages_zendesk_sync::commands::run::tick_criteria;
 use pages_zendesk_sync::github::{
     ClientOptions, GithubClient, GithubError, IssueTemplate, Month, RenderedIssue,
 };
@@ -362,8 +363,7 @@ async fn a_person_edit_between_our_read_and_our_tick_survives() {
         + "- [ ] Agency names confirmed with the Pages team\r\n";
     assert!(standin.edit_issue_body(issue.number, &edited));
     // ... then we tick.
-    let ticked = client
-        .tick_checklist(issue.number, &verdicts(true))
+    let ticked = tick_criteria(&client, issue.number, &verdicts(true))
         .await
         .unwrap();
     assert!(ticked.changed);
@@ -389,8 +389,7 @@ async fn a_person_edit_between_our_read_and_our_tick_survives() {
         &format!("{ISSUES}/{}", issue.number),
     )
     .len();
-    let again = client
-        .tick_checklist(issue.number, &verdicts(true))
+    let again = tick_criteria(&client, issue.number, &verdicts(true))
         .await
         .unwrap();
     assert!(!again.changed);
