@@ -9,11 +9,9 @@ use chrono::{TimeZone, Utc};
 use pages_zendesk_sync::github::{
     ClientOptions, GithubClient, GithubError, IssueTemplate, Month, RenderedIssue,
 };
-use pages_zendesk_sync::standin::github::{
-    Endpoint, Fault, GithubStandin, LoggedRequest, SeedIssue, StandinOptions,
-};
 use pages_zendesk_sync::verify::Criterion;
 use secrecy::SecretString;
+use standins::github::{Endpoint, Fault, GithubStandin, LoggedRequest, SeedIssue, StandinOptions};
 
 const LABEL: &str = "pages-zendesk-sync";
 
