@@ -14,7 +14,7 @@
 use std::process::Command;
 use std::time::Instant;
 
-use pages_zendesk_sync::standin::zendesk::{StandinOptions, UserSeed, ZendeskStandin};
+use standins::zendesk::{StandinOptions, UserSeed, ZendeskStandin};
 
 #[path = "../benches/common/world.rs"]
 #[allow(dead_code)] // `World::desired` serves the bench only

@@ -62,6 +62,8 @@ pub enum Command {
     /// Write Zendesk data-importer CSV files from the reports (offline fallback).
     Export(ExportArgs),
     /// Run the whole monthly job against local Zendesk and GitHub stand-ins.
+    // Only in builds with the default `demo` feature; without it, hidden and refused.
+    #[cfg_attr(not(feature = "demo"), command(hide = true))]
     Demo(DemoArgs),
     /// Read-only preflight: the Pages reports, the Zendesk account and settings, GitHub.
     /// Writes nothing. Exit 0 all pass, 1 warnings only, 2 a run would fail.

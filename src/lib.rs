@@ -16,6 +16,5 @@ pub mod outcome;
 pub mod plan;
 pub mod report;
 pub mod source;
-pub mod standin;
 pub mod verify;
 pub mod zendesk;

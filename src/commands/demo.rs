@@ -18,6 +18,8 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use chrono::Duration as ChronoDuration;
 use secrecy::SecretString;
+use standins::github::{GithubStandin, SeedIssue, StandinOptions as GithubOptions};
+use standins::zendesk::{StandinOptions as ZendeskOptions, UserSeed, ZendeskStandin};
 
 use crate::cli::DemoArgs;
 use crate::commands::doctor::{self, DoctorEnv};
@@ -30,8 +32,6 @@ use crate::model::{name_from_email, DesiredState, DesiredUser, EmailKey, OrgKey,
 use crate::plan::ChangeKind;
 use crate::report::{self, Carry, JobStatus, Totals};
 use crate::source::{self, Reports};
-use crate::standin::github::{GithubStandin, SeedIssue, StandinOptions as GithubOptions};
-use crate::standin::zendesk::{StandinOptions as ZendeskOptions, UserSeed, ZendeskStandin};
 use crate::verify::Criterion;
 use crate::zendesk::ZendeskSettings;
 

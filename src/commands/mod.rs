@@ -1,6 +1,7 @@
 //! One module per command: the only place that wires adapters to the pure core.
 //! Plan-only and dry-run are decided here, once, not by `if dry_run` in every write.
 
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod doctor;
 pub mod export;
@@ -95,7 +96,15 @@ pub async fn dispatch(command: Command) -> Exit {
             print!("{summary}");
             Exit::Satisfied
         }),
+        #[cfg(feature = "demo")]
         Command::Demo(args) => demo::demo(&args).await,
+        #[cfg(not(feature = "demo"))]
+        Command::Demo(_) => Err(UsageError(
+            "this build has no `demo`: it was built without the default `demo` feature \
+             (the stand-ins it runs against); build with the default features to get it"
+                .to_string(),
+        )
+        .into()),
         Command::Doctor(args) => doctor::doctor(&args).await,
     };
     match result {

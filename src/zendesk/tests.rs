@@ -1342,7 +1342,7 @@ async fn a_first_sync_costs_the_minimum_number_of_requests() {
 // Against the stateful stand-in: job results, the job queue, the identities sideload
 // ---------------------------------------------------------------------------------------
 
-use crate::standin::zendesk::{StandinOptions, UserSeed, ZendeskStandin};
+use standins::zendesk::{StandinOptions, UserSeed, ZendeskStandin};
 
 fn standin_zendesk(zd: &ZendeskStandin) -> Zendesk {
     let creds = zd.credentials();

@@ -6,9 +6,9 @@
 
 use std::path::Path;
 
-use pages_zendesk_sync::standin::github::{self as github_standin, GithubStandin};
-use pages_zendesk_sync::standin::zendesk::{LoggedRequest, StandinOptions, ZendeskStandin};
 use serde_json::Value;
+use standins::github::{self as github_standin, GithubStandin};
+use standins::zendesk::{LoggedRequest, StandinOptions, ZendeskStandin};
 
 use crate::sync::{orgs_csv, users_csv, Case, Ran, Row, BIN};
 
@@ -241,7 +241,7 @@ async fn the_monthly_comment_names_the_setting_and_the_box_is_ticked_once_it_is_
 /// against that user, explained in counts, and the memberships are still written.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_protected_user_does_not_stop_the_month() {
-    use pages_zendesk_sync::standin::zendesk::{Fault, FaultRule, UserSeed};
+    use standins::zendesk::{Fault, FaultRule, UserSeed};
     let case = case(StandinOptions::default());
     case.zd
         .seed_user(UserSeed {

@@ -20,8 +20,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use openapiv3::{OpenAPI, Operation, Parameter, PathItem, ReferenceOr};
-use pages_zendesk_sync::standin::zendesk::LoggedRequest;
 use serde_json::{json, Value};
+use standins::zendesk::LoggedRequest;
 
 /// Zendesk's OpenAPI file, snapshot of 2025-06-10 (see the fixtures README).
 const DESCRIPTION: &str = include_str!("../fixtures/zendesk/openapi.yaml");

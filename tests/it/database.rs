@@ -17,8 +17,8 @@ use pages_zendesk_sync::config::{PagesOptions, Policy};
 use pages_zendesk_sync::model::Role;
 use pages_zendesk_sync::source::database::{self, CheckStatus, DatabaseFailure, DatabaseSource};
 use pages_zendesk_sync::source::{self, Reports, RowProblem};
-use pages_zendesk_sync::standin::github::{GithubStandin, StandinOptions as GithubOptions};
-use pages_zendesk_sync::standin::zendesk::{StandinOptions, ZendeskStandin};
+use standins::github::{GithubStandin, StandinOptions as GithubOptions};
+use standins::zendesk::{StandinOptions, ZendeskStandin};
 use tokio_postgres::{Client, NoTls};
 
 const URL_VAR: &str = "PAGES_ZENDESK_SYNC_TEST_DATABASE_URL";

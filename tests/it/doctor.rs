@@ -6,8 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use pages_zendesk_sync::standin::github::{self as github_standin, GithubStandin};
-use pages_zendesk_sync::standin::zendesk::{StandinOptions, ZendeskStandin};
+use standins::github::{self as github_standin, GithubStandin};
+use standins::zendesk::{StandinOptions, ZendeskStandin};
 
 use crate::sync::{orgs_csv, users_csv, Ran, Row, BIN};
 

@@ -11,10 +11,10 @@ use chrono::{TimeZone, Utc};
 use pages_zendesk_sync::github::{IssueTemplate, Month};
 use pages_zendesk_sync::report::comment::render_comment;
 use pages_zendesk_sync::report::{JobStatus, RunMode, RunSummary, Totals};
-use pages_zendesk_sync::standin::github::{
+use standins::github::{
     Endpoint, Fault as GithubFault, GithubStandin, IssueRecord, SeedIssue, StandinOptions,
 };
-use pages_zendesk_sync::standin::zendesk::{self as zendesk_standin, UserSeed, ZendeskStandin};
+use standins::zendesk::{self as zendesk_standin, UserSeed, ZendeskStandin};
 
 const MONTH: &str = "2026-11";
 const TITLE: &str = "Run November 2026 Pages/Zendesk user, role, and org sync";

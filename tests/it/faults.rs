@@ -13,9 +13,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use pages_zendesk_sync::standin::zendesk::{
-    Fault, FaultRule, StandinOptions, UserSeed, World, ZendeskStandin,
-};
+use standins::zendesk::{Fault, FaultRule, StandinOptions, UserSeed, World, ZendeskStandin};
 
 use crate::sync::{Case, Row, BIN};
 

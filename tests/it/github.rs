@@ -10,11 +10,9 @@ use pages_zendesk_sync::commands::run::tick_criteria;
 use pages_zendesk_sync::github::{
     ClientOptions, GithubClient, GithubError, IssueTemplate, Month, RenderedIssue,
 };
-use pages_zendesk_sync::standin::github::{
-    Endpoint, Fault, GithubStandin, LoggedRequest, SeedIssue, StandinOptions,
-};
 use pages_zendesk_sync::verify::Criterion;
 use secrecy::SecretString;
+use standins::github::{Endpoint, Fault, GithubStandin, LoggedRequest, SeedIssue, StandinOptions};
 
 const LABEL: &str = "pages-zendesk-sync";
 

@@ -11,7 +11,8 @@
 //! - `zendesk_standin`: the Zendesk stand-in: limits, errors, jobs, recorded shapes.
 //! - `github`: the GitHub adapter (real client) against the GitHub stand-in.
 //! - `demo`: the real binary's `demo` (both stand-ins in-process, two runs), judged by what
-//!   it printed.
+//!   it printed. Built without the default `demo` feature, `no_demo` checks instead that
+//!   the subcommand is hidden and refused with a way to get it.
 //! - `end_to_end`: the real binary's monthly `run` against both stand-ins: one issue per
 //!   month, comments, ticking, close/reopen, Actions files, no personal data on GitHub.
 //! - `sync`: `plan`, `sync` and `verify` end to end: the real binary against the Zendesk
@@ -35,11 +36,14 @@ mod account_settings;
 mod api_description;
 mod cli;
 mod database;
+#[cfg(feature = "demo")]
 mod demo;
 mod doctor;
 mod end_to_end;
 mod faults;
 mod github;
+#[cfg(not(feature = "demo"))]
+mod no_demo;
 mod plan_props;
 mod source;
 mod sync;

@@ -7,10 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use pages_zendesk_sync::standin::zendesk::{
+use serde_json::Value;
+use standins::zendesk::{
     Fault, FaultRule, JobCompletion, LoggedRequest, StandinOptions, UserSeed, World, ZendeskStandin,
 };
-use serde_json::Value;
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_pages-zendesk-sync");
 const TAG: &str = "pages_org_manager";
@@ -191,7 +191,7 @@ fn org_names_of(w: &World, user_id: u64) -> BTreeSet<String> {
         .collect()
 }
 
-fn user<'a>(w: &'a World, email: &str) -> &'a pages_zendesk_sync::standin::zendesk::User {
+fn user<'a>(w: &'a World, email: &str) -> &'a standins::zendesk::User {
     w.user_by_email(email)
         .unwrap_or_else(|| panic!("no Zendesk user with {email}"))
 }

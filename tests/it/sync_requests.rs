@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 use std::time::Instant;
 
-use pages_zendesk_sync::standin::zendesk::StandinOptions;
+use standins::zendesk::StandinOptions;
 
 use crate::sync::{by_kind, Case};
 

@@ -5,12 +5,12 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use pages_zendesk_sync::standin::zendesk::{
-    Fault, FaultRule, JobCompletion, StandinOptions, UserSeed, ZendeskStandin,
-};
 use reqwest::header::HeaderMap;
 use reqwest::Method;
 use serde_json::{json, Value};
+use standins::zendesk::{
+    Fault, FaultRule, JobCompletion, StandinOptions, UserSeed, ZendeskStandin,
+};
 
 struct Api {
     zd: ZendeskStandin,

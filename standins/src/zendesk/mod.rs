@@ -16,7 +16,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
-//! use pages_zendesk_sync::standin::zendesk::{StandinOptions, ZendeskStandin};
+//! use standins::zendesk::{StandinOptions, ZendeskStandin};
 //! let zd = ZendeskStandin::start(StandinOptions::default())?;
 //! let org = zd.seed_org("Agency", None)?;
 //! let api = zd.base_url().join("api/v2/organizations")?; // client calls go here
