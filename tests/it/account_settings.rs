@@ -10,7 +10,7 @@ use pages_zendesk_sync::standin::github::{self as github_standin, GithubStandin}
 use pages_zendesk_sync::standin::zendesk::{LoggedRequest, StandinOptions, ZendeskStandin};
 use serde_json::Value;
 
-use crate::sync::{orgs_csv, users_csv, Case, Ran, Row, BIN};
+use crate::support::{orgs_csv, ticked, users_csv, Case, Ran, Row, BIN};
 
 const TAG: &str = "pages_org_manager";
 const ORGS: &[(&str, &str)] = &[("agency-a-web", "Agency A"), ("agency-b-web", "Agency B")];
@@ -176,15 +176,6 @@ async fn monthly_run(zd: &ZendeskStandin, gh: &GithubStandin, dir: &Path, id: &s
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
-}
-
-/// Whether the checklist line containing `text` is ticked.
-fn ticked(body: &str, text: &str) -> bool {
-    let line = body
-        .lines()
-        .find(|l| l.contains(text) && l.contains("- ["))
-        .unwrap_or_else(|| panic!("no checkbox with {text:?} in\n{body}"));
-    line.contains("- [x]") || line.contains("- [X]")
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -3,7 +3,7 @@
 
 use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_pages-zendesk-sync");
+use crate::support::BIN;
 
 fn bin() -> Command {
     let mut cmd = Command::new(BIN);

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use pages_zendesk_sync::standin::github::{self as github_standin, GithubStandin};
 use pages_zendesk_sync::standin::zendesk::{StandinOptions, ZendeskStandin};
 
-use crate::sync::{orgs_csv, users_csv, Ran, Row, BIN};
+use crate::support::{orgs_csv, users_csv, Ran, Row, BIN};
 
 const REPOSITORY: &str = "cloud-gov/pages-zendesk-sync";
 

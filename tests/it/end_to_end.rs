@@ -16,6 +16,8 @@ use pages_zendesk_sync::standin::github::{
 };
 use pages_zendesk_sync::standin::zendesk::{self as zendesk_standin, UserSeed, ZendeskStandin};
 
+use crate::support::{boxes, ticked, BIN};
+
 const MONTH: &str = "2026-11";
 const TITLE: &str = "Run November 2026 Pages/Zendesk user, role, and org sync";
 const LABEL: &str = "pages-zendesk-sync";
@@ -148,7 +150,7 @@ impl Env {
 
     /// The binary with only the environment the workflow would give it.
     fn command(&self, args: &[&str], run_id: &str) -> std::process::Command {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pages-zendesk-sync"));
+        let mut cmd = std::process::Command::new(BIN);
         let creds = self.zd.credentials();
         cmd.env_clear()
             .args(args)
@@ -229,26 +231,6 @@ fn parse_outputs(text: &str) -> BTreeMap<String, String> {
         .filter_map(|l| l.split_once('='))
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
-}
-
-/// `- [x] text` or `- [ ] text` → (text, ticked), for every checkbox line of a body.
-fn boxes(body: &str) -> Vec<(String, bool)> {
-    body.lines()
-        .filter_map(|l| {
-            let t = l.trim_start().strip_prefix("- [")?;
-            let (mark, text) = t.split_at(1);
-            let text = text.strip_prefix("] ")?;
-            Some((text.trim().to_string(), mark != " "))
-        })
-        .collect()
-}
-
-fn ticked(body: &str, text: &str) -> bool {
-    boxes(body)
-        .into_iter()
-        .find(|(t, _)| t == text)
-        .unwrap_or_else(|| panic!("no box {text:?} in\n{body}"))
-        .1
 }
 
 const ORGS_BOX: &str = "Orgs in Zendesk match current Pages orgs";

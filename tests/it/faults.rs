@@ -17,7 +17,7 @@ use pages_zendesk_sync::standin::zendesk::{
     Fault, FaultRule, StandinOptions, UserSeed, World, ZendeskStandin,
 };
 
-use crate::sync::{Case, Row, BIN};
+use crate::support::{Case, Row, BIN};
 
 const ORGS: &[(&str, &str)] = &[
     ("agency-a-web", "Agency A"),
