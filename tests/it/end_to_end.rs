@@ -183,8 +183,11 @@ impl Env {
     }
 
     async fn exec(&self, args: &[&str], run_id: &str) -> Run {
+        self.finish(self.command(args, run_id), run_id).await
+    }
+
+    async fn finish(&self, mut cmd: std::process::Command, run_id: &str) -> Run {
         // The stand-ins answer on this runtime's workers while the child runs.
-        let mut cmd = self.command(args, run_id);
         let out = tokio::task::spawn_blocking(move || cmd.output())
             .await
             .expect("the waiting task ends")
@@ -464,6 +467,36 @@ async fn a_dry_run_comments_but_ticks_nothing_closes_nothing_and_writes_nothing(
     let issue = env.the_issue();
     assert_eq!(issue.state, "open");
     assert_eq!(issue.body.unwrap(), rendered_body(MONTH));
+}
+
+/// The action passes its `dry-run` input ("true"/"false") through
+/// PAGES_ZENDESK_SYNC_DRY_RUN, set here on the child process only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dry_run_input_is_read_from_the_environment() {
+    let env = Env::new().await;
+    let template = env.template.to_string_lossy().to_string();
+    let args = ["run", "--month", MONTH, "--template", &template];
+    let mut dry = env.command(&args, "7001");
+    dry.env("PAGES_ZENDESK_SYNC_DRY_RUN", "true");
+    let dry = env.finish(dry, "7001").await;
+    assert_eq!(
+        dry.output("dry-run").as_deref(),
+        Some("true"),
+        "{}",
+        dry.describe()
+    );
+    assert_eq!(env.zendesk_writes(), 0);
+
+    let mut real = env.command(&args, "7002");
+    real.env("PAGES_ZENDESK_SYNC_DRY_RUN", "false");
+    let real = env.finish(real, "7002").await;
+    assert_eq!(
+        real.output("dry-run").as_deref(),
+        Some("false"),
+        "{}",
+        real.describe()
+    );
+    assert!(env.zendesk_writes() > 0, "{}", real.describe());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
