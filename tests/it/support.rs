@@ -15,6 +15,19 @@ pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_pages-zendesk-sync");
 #[derive(Clone, Copy)]
 pub(crate) struct Row<'a>(pub u64, pub &'a str, pub &'a [(&'a str, &'a str)]);
 
+/// Two Pages organizations and two users: one manages the first and is a user of the
+/// second, the other a user of the second (account_settings, doctor).
+pub(crate) const ORGS: &[(&str, &str)] =
+    &[("agency-a-web", "Agency A"), ("agency-b-web", "Agency B")];
+pub(crate) const USERS: &[Row<'static>] = &[
+    Row(
+        17,
+        "jane.doe@agency-a.example.gov",
+        &[("agency-a-web", "manager"), ("agency-b-web", "user")],
+    ),
+    Row(18, "sam_lee@example.gov", &[("agency-b-web", "user")]),
+];
+
 /// Quotes a CSV field the way json2csv does.
 pub(crate) fn q(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
