@@ -16,7 +16,7 @@ use pages_zendesk_sync::standin::github::{
 };
 use pages_zendesk_sync::standin::zendesk::{self as zendesk_standin, UserSeed, ZendeskStandin};
 
-use crate::support::{boxes, ticked, BIN};
+use crate::support::{boxes, ticked, Ran, BIN};
 
 const MONTH: &str = "2026-11";
 const TITLE: &str = "Run November 2026 Pages/Zendesk user, role, and org sync";
@@ -186,16 +186,16 @@ impl Env {
         self.finish(self.command(args, run_id), run_id).await
     }
 
-    async fn finish(&self, mut cmd: std::process::Command, run_id: &str) -> Run {
-        // The stand-ins answer on this runtime's workers while the child runs.
-        let out = tokio::task::spawn_blocking(move || cmd.output())
-            .await
-            .expect("the waiting task ends")
-            .expect("the binary starts");
+    async fn finish(&self, cmd: std::process::Command, run_id: &str) -> Run {
+        let Ran {
+            code,
+            stdout,
+            stderr,
+        } = Ran::of(cmd).await;
         Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            code,
+            stdout,
+            stderr,
             step_summary: std::fs::read_to_string(self.path(&format!("summary-{run_id}.md"))).ok(),
             outputs: std::fs::read_to_string(self.path(&format!("output-{run_id}.txt"))).ok(),
         }
@@ -858,12 +858,9 @@ async fn a_token_github_refuses_stops_before_zendesk_with_exit_2() {
         "7001",
     );
     cmd.env("GITHUB_TOKEN", "ghs_not_the_right_one");
-    let out = tokio::task::spawn_blocking(move || cmd.output())
-        .await
-        .unwrap()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let ran = env.finish(cmd, "7001").await;
+    let stderr = ran.stderr;
+    assert_eq!(ran.code, 2, "{stderr}");
     assert!(stderr.contains("GITHUB_TOKEN"), "{stderr}");
     assert!(!stderr.contains("ghs_not_the_right_one"), "{stderr}");
     assert!(env.zd.requests().is_empty(), "Zendesk was not touched");
