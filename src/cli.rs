@@ -218,25 +218,40 @@ mod tests {
         super::Cli::command().debug_assert();
     }
 
-    /// The action passes its `dry-run` input ("true"/"false") through this variable.
+    /// `run` parsed as if PAGES_ZENDESK_SYNC_DRY_RUN held `value` (None: unset), without
+    /// touching the process environment: the argument's own lookup is turned off and the
+    /// value stands in as its default, which clap reads through the same value parser.
+    fn dry_run_with(value: Option<&'static str>) -> bool {
+        use clap::FromArgMatches;
+        let cli = super::Cli::command().mut_subcommand("run", |run| {
+            run.mut_arg("dry_run", |arg| {
+                assert_eq!(
+                    arg.get_env(),
+                    Some(std::ffi::OsStr::new("PAGES_ZENDESK_SYNC_DRY_RUN"))
+                );
+                let arg = arg.env(None);
+                match value {
+                    Some(v) => arg.default_value(v),
+                    None => arg,
+                }
+            })
+        });
+        let matches = cli
+            .try_get_matches_from(["pages-zendesk-sync", "run"])
+            .unwrap();
+        match super::Cli::from_arg_matches(&matches).unwrap().command {
+            super::Command::Run(args) => args.dry_run,
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    /// The action passes its `dry-run` input ("true"/"false") through this variable;
+    /// tests/it/end_to_end.rs runs the binary with the variable set.
     #[test]
     fn dry_run_reads_the_workflow_input_from_the_environment() {
-        use clap::Parser;
-        let parse = |value: Option<&str>| {
-            match value {
-                Some(v) => std::env::set_var("PAGES_ZENDESK_SYNC_DRY_RUN", v),
-                None => std::env::remove_var("PAGES_ZENDESK_SYNC_DRY_RUN"),
-            }
-            let cli = super::Cli::try_parse_from(["pages-zendesk-sync", "run"]).unwrap();
-            match cli.command {
-                super::Command::Run(args) => args.dry_run,
-                other => panic!("parsed as {other:?}"),
-            }
-        };
-        assert!(parse(Some("true")));
-        assert!(!parse(Some("false")));
-        assert!(!parse(Some("")));
-        assert!(!parse(None));
-        std::env::remove_var("PAGES_ZENDESK_SYNC_DRY_RUN");
+        assert!(dry_run_with(Some("true")));
+        assert!(!dry_run_with(Some("false")));
+        assert!(!dry_run_with(Some("")));
+        assert!(!dry_run_with(None));
     }
 }

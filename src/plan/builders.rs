@@ -76,6 +76,10 @@ impl DesiredBuilder {
     pub(crate) fn build(self) -> DesiredState {
         self.0
     }
+
+    pub(crate) fn state(&self) -> &DesiredState {
+        &self.0
+    }
 }
 
 pub(crate) struct ActualBuilder {
@@ -169,6 +173,30 @@ impl ActualBuilder {
                 org_id,
             },
         );
+        self
+    }
+
+    /// Replaces the email of the user's primary identity (the identity keeps its id).
+    pub(crate) fn primary_email(mut self, user_id: u64, address: &str) -> Self {
+        let user = self.user_mut(user_id);
+        for identity in user.identities.iter_mut().filter(|i| i.primary) {
+            identity.email = email(address);
+        }
+        self
+    }
+
+    pub(crate) fn name(mut self, user_id: u64, name: &str) -> Self {
+        self.user_mut(user_id).name = name.into();
+        self
+    }
+
+    pub(crate) fn role(mut self, user_id: u64, role: ZendeskRole) -> Self {
+        self.user_mut(user_id).role = role;
+        self
+    }
+
+    pub(crate) fn without_external_id(mut self, user_id: u64) -> Self {
+        self.user_mut(user_id).external_id = None;
         self
     }
 

@@ -1,26 +1,87 @@
-//! Planner behaviour, one rule per test, from small builders; plans are snapshots.
+//! Planner behaviour, one rule per test, from small builders; plans are snapshots
+//! (inline where they are short).
+//!
+//! Most tests start from a Zendesk that is in step with the desired state, derived from it
+//! by [`in_step_with`], and change one thing on one side.
 
 use insta::assert_debug_snapshot;
 
 use super::builders::{actual, desired, policy, ActualBuilder, DesiredBuilder, Manager, User};
 use super::simulate::apply_in_memory;
 use super::{plan, Plan};
+use crate::model::ZendeskRole;
 use crate::verify::verify;
 
-/// Jane manages Agency A in Pages and Zendesk holds exactly that.
+/// What a perfect previous run leaves in Zendesk for `d`: every organization with its
+/// agency as details (ids from 10, in key order), every user as an end-user (ids from 20,
+/// in email order) named from its email, with its external id, canonical roles text, the
+/// manager tag when it manages an organization, and a membership per organization.
+fn in_step_with(d: &DesiredBuilder) -> ActualBuilder {
+    let d = d.state();
+    let mut a = actual();
+    let mut org_ids = std::collections::BTreeMap::new();
+    for (id, (key, org)) in (10..).zip(&d.orgs) {
+        a = a.org(id, &org.name, Some(&org.details));
+        org_ids.insert(key, id);
+    }
+    for (id, user) in (20..).zip(d.users.values()) {
+        a = a
+            .user(id, &user.name(), user.email.as_str())
+            .external_id(id, &user.external_id)
+            .roles_text(id, &d.roles_text(user));
+        if user.is_manager() {
+            a = a.tags(id, &[&policy().manager_tag]);
+        }
+        for key in user.roles.keys() {
+            a = a.member(id, org_ids[key]);
+        }
+    }
+    a
+}
+
+/// Jane manages Agency A in Pages and Zendesk holds exactly that: Agency A is
+/// organization 10, Jane user 20, her membership 900.
 fn in_step() -> (DesiredBuilder, ActualBuilder) {
-    (
-        desired()
-            .org("Agency A", "A")
-            .user("jane@x.gov", 1, &[("Agency A", Manager)]),
-        actual()
-            .org(10, "Agency A", Some("A"))
-            .user(20, "Jane Doe", "jane@x.gov")
-            .external_id(20, "pages-user-1")
-            .roles_text(20, "Agency A: manager")
-            .tags(20, &["pages_org_manager"])
-            .member(20, 10),
-    )
+    let d = desired()
+        .org("Agency A", "A")
+        .user("jane@x.gov", 1, &[("Agency A", Manager)]);
+    let a = in_step_with(&d);
+    (d, a)
+}
+
+/// The derived state is what the planner's own writes lead to: planning from an empty
+/// Zendesk, applying in memory, gives the same organizations, users and memberships.
+#[test]
+fn the_derived_in_step_state_is_what_a_first_run_leaves() {
+    let (d, a) = in_step();
+    let (d, a) = (d.build(), a.build());
+    let empty = actual().build();
+    let after = apply_in_memory(&empty, &plan(&d, &empty, &policy()));
+    let orgs = |s: &crate::model::ActualState| -> Vec<_> {
+        s.orgs
+            .values()
+            .map(|o| (o.name.clone(), o.details.clone()))
+            .collect()
+    };
+    let users = |s: &crate::model::ActualState| -> Vec<_> {
+        s.users
+            .values()
+            .map(|u| {
+                let emails: Vec<_> = u.identities.iter().map(|i| i.email.clone()).collect();
+                let m = s.memberships.values().filter(|m| m.user_id == u.id).count();
+                (
+                    u.name.clone(),
+                    emails,
+                    u.external_id.clone(),
+                    u.roles_text.clone(),
+                    u.tags.clone(),
+                    m,
+                )
+            })
+            .collect()
+    };
+    assert_eq!(orgs(&after), orgs(&a));
+    assert_eq!(users(&after), users(&a));
 }
 
 fn plan_of(d: DesiredBuilder, a: ActualBuilder) -> Plan {
@@ -38,33 +99,47 @@ fn a_zendesk_in_step_with_pages_needs_no_change() {
 #[test]
 fn a_missing_organization_is_created_with_its_agency_as_details() {
     let (d, a) = in_step();
-    assert_debug_snapshot!(plan_of(d.org("Dept. of Tests, Office: X", "Dept"), a));
+    assert_debug_snapshot!(plan_of(d.org("Dept. of Tests, Office: X", "Dept"), a), @r#"
+    Plan {
+        changes: [
+            CreateOrganization {
+                key: "dept. of tests, office: x",
+                name: "Dept. of Tests, Office: X",
+                details: "Dept",
+            },
+        ],
+        notes: [],
+    }
+    "#);
 }
 
 #[test]
 fn an_organization_with_other_details_is_updated() {
-    let (d, _) = in_step();
-    let a = actual()
-        .org(10, "Agency A", Some("Old agency"))
-        .user(20, "Jane Doe", "jane@x.gov")
-        .external_id(20, "pages-user-1")
-        .roles_text(20, "Agency A: manager")
-        .tags(20, &["pages_org_manager"])
-        .member(20, 10);
-    assert_debug_snapshot!(plan_of(d, a));
+    let (d, a) = in_step();
+    assert_debug_snapshot!(plan_of(d, a.org(10, "Agency A", Some("Old agency"))), @r#"
+    Plan {
+        changes: [
+            UpdateOrganization {
+                org_id: 10,
+                details: "A",
+            },
+        ],
+        notes: [],
+    }
+    "#);
 }
 
 #[test]
 fn missing_details_read_as_an_empty_agency() {
     let d = desired().org("Agency B", "");
-    let a = actual().org(11, "Agency B", None);
+    let a = in_step_with(&d).org(10, "Agency B", None);
     assert!(plan_of(d, a).is_empty());
 }
 
 #[test]
 fn organizations_match_by_name_ignoring_case_and_space_and_are_never_renamed() {
     let d = desired().org("Agency B", "B");
-    let a = actual().org(11, "  AGENCY b ", Some("B"));
+    let a = in_step_with(&d).org(10, "  AGENCY b ", Some("B"));
     assert_eq!(plan_of(d, a), Plan::default());
 }
 
@@ -74,7 +149,21 @@ fn zendesk_organizations_not_in_pages_are_noted_and_kept() {
     assert_debug_snapshot!(plan_of(
         d,
         a.org(12, "Old org", Some("X")).org(13, "", None)
-    ));
+    ), @r#"
+    Plan {
+        changes: [],
+        notes: [
+            Note {
+                kind: OrganizationNotInPages,
+                zendesk_id: 12,
+            },
+            Note {
+                kind: OrganizationNotInPages,
+                zendesk_id: 13,
+            },
+        ],
+    }
+    "#);
 }
 
 #[test]
@@ -104,46 +193,41 @@ fn a_new_user_is_created_with_roles_text_and_the_manager_tag() {
 
 #[test]
 fn a_pages_email_that_is_a_secondary_identity_matches_that_user_and_becomes_primary() {
+    // Matched by email only: the Zendesk user has no external id yet.
     let d = desired()
         .org("Agency A", "A")
         .user("jane@x.gov", 1, &[("Agency A", User)]);
-    let a = actual()
-        .org(10, "Agency A", Some("A"))
-        .user(20, "Jane Doe", "jane.doe@old.gov")
+    let a = in_step_with(&d)
+        .primary_email(20, "jane.doe@old.gov")
         .identity(20, "JANE@x.gov")
-        .roles_text(20, "Agency A: user")
-        .member(20, 10);
+        .without_external_id(20);
     assert_debug_snapshot!(plan_of(d, a));
 }
 
 #[test]
 fn a_user_found_by_external_id_gets_the_new_pages_email_as_primary() {
-    let (d, _) = in_step();
-    let a = actual()
-        .org(10, "Agency A", Some("A"))
-        .user(20, "Jane Doe", "jane@old.gov")
-        .external_id(20, "pages-user-1")
-        .roles_text(20, "Agency A: manager")
-        .tags(20, &["pages_org_manager"])
-        .member(20, 10);
-    assert_debug_snapshot!(plan_of(d, a));
+    let (d, a) = in_step();
+    assert_debug_snapshot!(plan_of(d, a.primary_email(20, "jane@old.gov")), @r#"
+    Plan {
+        changes: [
+            SetPrimaryEmail {
+                user_id: 20,
+                email: "jane@x.gov",
+                identity_id: None,
+            },
+        ],
+        notes: [],
+    }
+    "#);
 }
 
 /// docs/design.md "Never lose data": never change the role, name, suspension or primary
 /// email of a Zendesk agent or admin; a staff login is left for a person to decide.
 #[test]
 fn an_agents_or_admins_primary_email_is_never_changed_and_needs_a_person() {
-    for staff in [
-        actual().agent(20, "Jane Doe", "jane@old.gov"),
-        actual().admin(20, "Jane Doe", "jane@old.gov"),
-    ] {
-        let a = staff
-            .org(10, "Agency A", Some("A"))
-            .external_id(20, "pages-user-1")
-            .roles_text(20, "Agency A: manager")
-            .tags(20, &["pages_org_manager"])
-            .member(20, 10);
-        let (d, _) = in_step();
+    for role in [ZendeskRole::Agent, ZendeskRole::Admin] {
+        let (d, a) = in_step();
+        let a = a.role(20, role).primary_email(20, "jane@old.gov");
         let p = plan_of(d, a);
         assert!(
             !p.changes
@@ -160,16 +244,24 @@ fn an_agents_or_admins_primary_email_is_never_changed_and_needs_a_person() {
 
 #[test]
 fn a_secondary_identity_becomes_primary_when_the_user_is_found_by_external_id() {
-    let (d, _) = in_step();
-    let a = actual()
-        .org(10, "Agency A", Some("A"))
-        .user(20, "Jane Doe", "jane@old.gov")
-        .identity(20, "jane@x.gov")
-        .external_id(20, "pages-user-1")
-        .roles_text(20, "Agency A: manager")
-        .tags(20, &["pages_org_manager"])
-        .member(20, 10);
-    assert_debug_snapshot!(plan_of(d, a));
+    let (d, a) = in_step();
+    let a = a
+        .primary_email(20, "jane@old.gov")
+        .identity(20, "jane@x.gov");
+    assert_debug_snapshot!(plan_of(d, a), @r#"
+    Plan {
+        changes: [
+            SetPrimaryEmail {
+                user_id: 20,
+                email: "jane@x.gov",
+                identity_id: Some(
+                    2001,
+                ),
+            },
+        ],
+        notes: [],
+    }
+    "#);
 }
 
 #[test]
@@ -185,34 +277,47 @@ fn an_email_held_by_another_user_is_noted_and_the_rest_of_the_user_still_syncs()
 
 #[test]
 fn external_ids_match_ignoring_case() {
-    let (d, _) = in_step();
-    let a = actual()
-        .org(10, "Agency A", Some("A"))
-        .user(20, "Jane Doe", "jane@x.gov")
-        .external_id(20, "PAGES-User-1")
-        .roles_text(20, "Agency A: manager")
-        .tags(20, &["pages_org_manager"])
-        .member(20, 10);
-    assert!(plan_of(d, a).is_empty());
+    let (d, a) = in_step();
+    assert!(plan_of(d, a.external_id(20, "PAGES-User-1")).is_empty());
 }
 
 #[test]
 fn the_external_id_is_stamped_when_the_user_has_none() {
-    let (d, _) = in_step();
-    let a = actual()
-        .org(10, "Agency A", Some("A"))
-        .user(20, "Jane Doe", "jane@x.gov")
-        .external_id(20, " ")
-        .roles_text(20, "Agency A: manager")
-        .tags(20, &["pages_org_manager"])
-        .member(20, 10);
-    assert_debug_snapshot!(plan_of(d, a));
+    let (d, a) = in_step();
+    assert_debug_snapshot!(plan_of(d, a.external_id(20, " ")), @r#"
+    Plan {
+        changes: [
+            UpdateUser {
+                user_id: 20,
+                update: UserUpdate {
+                    name: None,
+                    external_id: Some(
+                        "pages-user-1",
+                    ),
+                    roles_text: None,
+                    tags: None,
+                },
+            },
+        ],
+        notes: [],
+    }
+    "#);
 }
 
 #[test]
 fn an_external_id_someone_else_set_is_kept_and_noted() {
     let (d, a) = in_step();
-    assert_debug_snapshot!(plan_of(d, a.external_id(20, "crm-77")));
+    assert_debug_snapshot!(plan_of(d, a.external_id(20, "crm-77")), @r#"
+    Plan {
+        changes: [],
+        notes: [
+            Note {
+                kind: ExternalIdKept,
+                zendesk_id: 20,
+            },
+        ],
+    }
+    "#);
 }
 
 #[test]
@@ -232,25 +337,42 @@ fn an_external_id_held_by_another_user_is_not_stamped() {
         .user(21, "Bob", "bob@x.gov")
         .roles_text(21, "Agency A: user")
         .member(21, 10);
-    assert_debug_snapshot!(plan_of(d, a));
+    assert_debug_snapshot!(plan_of(d, a), @r#"
+    Plan {
+        changes: [],
+        notes: [
+            Note {
+                kind: ExternalIdOwnedByAnotherUser,
+                zendesk_id: 21,
+            },
+        ],
+    }
+    "#);
 }
 
 #[test]
 fn a_named_user_keeps_its_name_and_a_blank_name_is_filled() {
     let (d, _) = in_step();
     let d = d.user("sam.smith@x.gov", 2, &[("Agency A", User)]);
-    let a = actual()
-        .org(10, "Agency A", Some("A"))
-        .user(20, "J. D. (support)", "jane@x.gov")
-        .external_id(20, "pages-user-1")
-        .roles_text(20, "Agency A: manager")
-        .tags(20, &["pages_org_manager"])
-        .member(20, 10)
-        .user(21, "  ", "sam.smith@x.gov")
-        .external_id(21, "pages-user-2")
-        .roles_text(21, "Agency A: user")
-        .member(21, 10);
-    assert_debug_snapshot!(plan_of(d, a));
+    let a = in_step_with(&d).name(20, "J. D. (support)").name(21, "  ");
+    assert_debug_snapshot!(plan_of(d, a), @r#"
+    Plan {
+        changes: [
+            UpdateUser {
+                user_id: 21,
+                update: UserUpdate {
+                    name: Some(
+                        "Sam Smith",
+                    ),
+                    external_id: None,
+                    roles_text: None,
+                    tags: None,
+                },
+            },
+        ],
+        notes: [],
+    }
+    "#);
 }
 
 #[test]
@@ -300,7 +422,18 @@ fn memberships_are_added_for_new_users_and_new_organizations() {
 fn an_end_user_no_longer_in_a_pages_org_is_removed_from_it() {
     let (d, a) = in_step();
     let d = d.org("Agency B", "B");
-    assert_debug_snapshot!(plan_of(d, a.org(11, "Agency B", Some("B")).member(20, 11)));
+    assert_debug_snapshot!(plan_of(d, a.org(11, "Agency B", Some("B")).member(20, 11)), @r#"
+    Plan {
+        changes: [
+            RemoveMembership {
+                membership_id: 901,
+                user_id: 20,
+                org_id: 11,
+            },
+        ],
+        notes: [],
+    }
+    "#);
 }
 
 #[test]
@@ -309,7 +442,18 @@ fn end_users_missing_from_the_users_report_are_removed_from_pages_orgs() {
     assert_debug_snapshot!(plan_of(
         d,
         a.user(30, "Ex Partner", "ex@x.gov").member(30, 10)
-    ));
+    ), @r#"
+    Plan {
+        changes: [
+            RemoveMembership {
+                membership_id: 901,
+                user_id: 30,
+                org_id: 10,
+            },
+        ],
+        notes: [],
+    }
+    "#);
 }
 
 #[test]
@@ -330,7 +474,17 @@ fn agent_memberships_in_pages_orgs_are_kept_and_noted() {
     assert_debug_snapshot!(plan_of(
         d,
         a.agent(30, "Support", "support@x.gov").member(30, 10)
-    ));
+    ), @r#"
+    Plan {
+        changes: [],
+        notes: [
+            Note {
+                kind: NonEndUserMembershipKept,
+                zendesk_id: 30,
+            },
+        ],
+    }
+    "#);
 }
 
 #[test]
@@ -345,7 +499,21 @@ fn users_whose_report_row_was_skipped_keep_their_memberships() {
         .user(31, "Bad Id", "other@x.gov")
         .external_id(31, "PAGES-USER-9")
         .member(31, 10);
-    assert_debug_snapshot!(plan_of(d, a));
+    assert_debug_snapshot!(plan_of(d, a), @r#"
+    Plan {
+        changes: [],
+        notes: [
+            Note {
+                kind: ProtectedMembershipKept,
+                zendesk_id: 30,
+            },
+            Note {
+                kind: ProtectedMembershipKept,
+                zendesk_id: 31,
+            },
+        ],
+    }
+    "#);
 }
 
 #[test]

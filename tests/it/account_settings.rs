@@ -10,18 +10,9 @@ use serde_json::Value;
 use standins::github::{self as github_standin, GithubStandin};
 use standins::zendesk::{LoggedRequest, StandinOptions, ZendeskStandin};
 
-use crate::sync::{orgs_csv, users_csv, Case, Ran, Row, BIN};
+use crate::support::{orgs_csv, ticked, users_csv, Case, Ran, BIN, ORGS, USERS};
 
 const TAG: &str = "pages_org_manager";
-const ORGS: &[(&str, &str)] = &[("agency-a-web", "Agency A"), ("agency-b-web", "Agency B")];
-const USERS: &[Row<'static>] = &[
-    Row(
-        17,
-        "jane.doe@agency-a.example.gov",
-        &[("agency-a-web", "manager"), ("agency-b-web", "user")],
-    ),
-    Row(18, "sam_lee@example.gov", &[("agency-b-web", "user")]),
-];
 
 fn case(options: StandinOptions) -> Case {
     let case = Case::with(options);
@@ -167,24 +158,7 @@ async fn monthly_run(zd: &ZendeskStandin, gh: &GithubStandin, dir: &Path, id: &s
         .env("PAGES_ORGANIZATIONS_REPORT", dir.join("organizations.csv"))
         .env("PAGES_USERS_REPORT", dir.join("users.csv"))
         .env("PAGES_ZENDESK_SYNC_CONFIG", dir.join("config.yml"));
-    let out = tokio::task::spawn_blocking(move || cmd.output())
-        .await
-        .expect("join")
-        .expect("the binary runs");
-    Ran {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-/// Whether the checklist line containing `text` is ticked.
-fn ticked(body: &str, text: &str) -> bool {
-    let line = body
-        .lines()
-        .find(|l| l.contains(text) && l.contains("- ["))
-        .unwrap_or_else(|| panic!("no checkbox with {text:?} in\n{body}"));
-    line.contains("- [x]") || line.contains("- [X]")
+    Ran::of(cmd).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

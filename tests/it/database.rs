@@ -21,9 +21,10 @@ use standins::github::{GithubStandin, StandinOptions as GithubOptions};
 use standins::zendesk::{StandinOptions, ZendeskStandin};
 use tokio_postgres::{Client, NoTls};
 
+use crate::support::{q, Ran, BIN};
+
 const URL_VAR: &str = "PAGES_ZENDESK_SYNC_TEST_DATABASE_URL";
 const SCHEMA: &str = include_str!("../fixtures/pages-database/schema.sql");
-const BIN: &str = env!("CARGO_BIN_EXE_pages-zendesk-sync");
 
 /// The admin URL of the test server, or `None` (skipped) on a developer machine without
 /// one. In CI (`CI` set to anything but `false`/`0`) a missing server fails the test.
@@ -206,11 +207,6 @@ impl TestDb {
             .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             .await;
     }
-}
-
-/// Quotes a string the way json2csv does: always quoted, `"` doubled.
-fn q(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
 }
 
 /// A nullable string: json2csv writes null as an empty, unquoted cell.
@@ -737,20 +733,7 @@ async fn tls_off_loopback_is_required_and_its_certificate_verified() {
 
 // --- the real binary ---------------------------------------------------------------
 
-struct Ran {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 impl Ran {
-    fn describe(&self) -> String {
-        format!(
-            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-
     /// Neither the URL nor the password appears anywhere in what the binary printed.
     fn assert_no_secret(&self, url: &str) {
         let password = url::Url::parse(url)
@@ -808,23 +791,11 @@ impl Bin {
     }
 
     async fn run(&self, args: &[&str], database_url: &str) -> Ran {
-        output(self.command(args, database_url)).await
+        Ran::of(self.command(args, database_url)).await
     }
 
     fn writes(&self) -> usize {
         self.zd.requests().iter().filter(|r| r.is_write()).count()
-    }
-}
-
-async fn output(mut cmd: std::process::Command) -> Ran {
-    let out = tokio::task::spawn_blocking(move || cmd.output())
-        .await
-        .unwrap()
-        .expect("the binary runs");
-    Ran {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
 
@@ -910,7 +881,7 @@ async fn run_from_the_database_closes_the_month_and_the_next_run_has_nothing_to_
             .env("GITHUB_TOKEN", gh.token())
             .env("GITHUB_REPOSITORY", "cloud-gov/pages-zendesk-sync")
             .env("GITHUB_RUN_ID", run_id);
-        output(cmd)
+        Ran::of(cmd)
     };
     let first = run("8001").await;
     assert_eq!(first.code, 0, "{}", first.describe());
@@ -984,7 +955,7 @@ async fn a_database_that_goes_away_mid_read_exits_3_with_nothing_written() {
     lock.batch_execute("LOCK TABLE \"user\" IN ACCESS EXCLUSIVE MODE")
         .await
         .unwrap();
-    let child = tokio::spawn(output(bin.command(&["sync"], &db.url)));
+    let child = tokio::spawn(Ran::of(bin.command(&["sync"], &db.url)));
     let watcher = connect(&db.admin_url).await;
     let started = Instant::now();
     let mut killed = false;

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_pages-zendesk-sync");
+use crate::support::BIN;
 
 /// Runs `demo` with hostile job variables; returns the output and the temp dir holding
 /// the files those variables name (so the test can check nothing was written there).

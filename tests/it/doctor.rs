@@ -9,20 +9,9 @@ use std::path::{Path, PathBuf};
 use standins::github::{self as github_standin, GithubStandin};
 use standins::zendesk::{StandinOptions, ZendeskStandin};
 
-use crate::sync::{orgs_csv, users_csv, Ran, Row, BIN};
+use crate::support::{orgs_csv, users_csv, Ran, BIN, ORGS, USERS};
 
 const REPOSITORY: &str = "cloud-gov/pages-zendesk-sync";
-
-/// One Pages user in two organizations, one manager.
-const ORGS: &[(&str, &str)] = &[("agency-a-web", "Agency A"), ("agency-b-web", "Agency B")];
-const USERS: &[Row<'static>] = &[
-    Row(
-        17,
-        "jane.doe@agency-a.example.gov",
-        &[("agency-a-web", "manager"), ("agency-b-web", "user")],
-    ),
-    Row(18, "sam_lee@example.gov", &[("agency-b-web", "user")]),
-];
 
 struct Doc {
     zd: ZendeskStandin,
@@ -86,15 +75,7 @@ impl Doc {
             .env("GITHUB_REPOSITORY", REPOSITORY)
             .env("PAGES_ORGANIZATIONS_REPORT", self.path("organizations.csv"))
             .env("PAGES_USERS_REPORT", self.path("users.csv"));
-        let out = tokio::task::spawn_blocking(move || cmd.output())
-            .await
-            .expect("join")
-            .expect("the binary runs");
-        let ran = Ran {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
+        let ran = Ran::of(cmd).await;
         self.assert_nothing_written();
         ran
     }

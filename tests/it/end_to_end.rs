@@ -16,6 +16,8 @@ use standins::github::{
 };
 use standins::zendesk::{self as zendesk_standin, UserSeed, ZendeskStandin};
 
+use crate::support::{boxes, ticked, Ran, BIN};
+
 const MONTH: &str = "2026-11";
 const TITLE: &str = "Run November 2026 Pages/Zendesk user, role, and org sync";
 const LABEL: &str = "pages-zendesk-sync";
@@ -148,7 +150,7 @@ impl Env {
 
     /// The binary with only the environment the workflow would give it.
     fn command(&self, args: &[&str], run_id: &str) -> std::process::Command {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pages-zendesk-sync"));
+        let mut cmd = std::process::Command::new(BIN);
         let creds = self.zd.credentials();
         cmd.env_clear()
             .args(args)
@@ -181,16 +183,19 @@ impl Env {
     }
 
     async fn exec(&self, args: &[&str], run_id: &str) -> Run {
-        // The stand-ins answer on this runtime's workers while the child runs.
-        let mut cmd = self.command(args, run_id);
-        let out = tokio::task::spawn_blocking(move || cmd.output())
-            .await
-            .expect("the waiting task ends")
-            .expect("the binary starts");
+        self.finish(self.command(args, run_id), run_id).await
+    }
+
+    async fn finish(&self, cmd: std::process::Command, run_id: &str) -> Run {
+        let Ran {
+            code,
+            stdout,
+            stderr,
+        } = Ran::of(cmd).await;
         Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            code,
+            stdout,
+            stderr,
             step_summary: std::fs::read_to_string(self.path(&format!("summary-{run_id}.md"))).ok(),
             outputs: std::fs::read_to_string(self.path(&format!("output-{run_id}.txt"))).ok(),
         }
@@ -229,26 +234,6 @@ fn parse_outputs(text: &str) -> BTreeMap<String, String> {
         .filter_map(|l| l.split_once('='))
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
-}
-
-/// `- [x] text` or `- [ ] text` → (text, ticked), for every checkbox line of a body.
-fn boxes(body: &str) -> Vec<(String, bool)> {
-    body.lines()
-        .filter_map(|l| {
-            let t = l.trim_start().strip_prefix("- [")?;
-            let (mark, text) = t.split_at(1);
-            let text = text.strip_prefix("] ")?;
-            Some((text.trim().to_string(), mark != " "))
-        })
-        .collect()
-}
-
-fn ticked(body: &str, text: &str) -> bool {
-    boxes(body)
-        .into_iter()
-        .find(|(t, _)| t == text)
-        .unwrap_or_else(|| panic!("no box {text:?} in\n{body}"))
-        .1
 }
 
 const ORGS_BOX: &str = "Orgs in Zendesk match current Pages orgs";
@@ -482,6 +467,36 @@ async fn a_dry_run_comments_but_ticks_nothing_closes_nothing_and_writes_nothing(
     let issue = env.the_issue();
     assert_eq!(issue.state, "open");
     assert_eq!(issue.body.unwrap(), rendered_body(MONTH));
+}
+
+/// The action passes its `dry-run` input ("true"/"false") through
+/// PAGES_ZENDESK_SYNC_DRY_RUN, set here on the child process only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dry_run_input_is_read_from_the_environment() {
+    let env = Env::new().await;
+    let template = env.template.to_string_lossy().to_string();
+    let args = ["run", "--month", MONTH, "--template", &template];
+    let mut dry = env.command(&args, "7001");
+    dry.env("PAGES_ZENDESK_SYNC_DRY_RUN", "true");
+    let dry = env.finish(dry, "7001").await;
+    assert_eq!(
+        dry.output("dry-run").as_deref(),
+        Some("true"),
+        "{}",
+        dry.describe()
+    );
+    assert_eq!(env.zendesk_writes(), 0);
+
+    let mut real = env.command(&args, "7002");
+    real.env("PAGES_ZENDESK_SYNC_DRY_RUN", "false");
+    let real = env.finish(real, "7002").await;
+    assert_eq!(
+        real.output("dry-run").as_deref(),
+        Some("false"),
+        "{}",
+        real.describe()
+    );
+    assert!(env.zendesk_writes() > 0, "{}", real.describe());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -843,12 +858,9 @@ async fn a_token_github_refuses_stops_before_zendesk_with_exit_2() {
         "7001",
     );
     cmd.env("GITHUB_TOKEN", "ghs_not_the_right_one");
-    let out = tokio::task::spawn_blocking(move || cmd.output())
-        .await
-        .unwrap()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let ran = env.finish(cmd, "7001").await;
+    let stderr = ran.stderr;
+    assert_eq!(ran.code, 2, "{stderr}");
     assert!(stderr.contains("GITHUB_TOKEN"), "{stderr}");
     assert!(!stderr.contains("ghs_not_the_right_one"), "{stderr}");
     assert!(env.zd.requests().is_empty(), "Zendesk was not touched");

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use standins::zendesk::{Fault, FaultRule, StandinOptions, UserSeed, World, ZendeskStandin};
 
-use crate::sync::{Case, Row, BIN};
+use crate::support::{Case, Row, BIN};
 
 const ORGS: &[(&str, &str)] = &[
     ("agency-a-web", "Agency A"),

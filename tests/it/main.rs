@@ -27,6 +27,8 @@
 //!   `sync`, `run`, `plan`, `verify` and `export` from the database.
 //! - `sync_requests`: request efficiency of a first sync of 5,000 users in 500 orgs
 //!   against the minimum the API allows (figures in BENCHMARKS.md).
+//! - `support`: helpers the modules share (the binary, report CSVs, one run's result, the
+//!   Zendesk stand-in case, request tallies, checklist boxes).
 //! - `faults`: fault matrix (issue 14): the real binary's `sync` against the Zendesk
 //!   stand-in with seeded 429 bursts, 500/503 before and after a write, slow answers,
 //!   failed jobs and job items, bulk import off, and the process killed after the n-th
@@ -46,6 +48,7 @@ mod github;
 mod no_demo;
 mod plan_props;
 mod source;
+mod support;
 mod sync;
 mod sync_requests;
 mod zendesk_standin;

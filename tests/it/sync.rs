@@ -4,184 +4,16 @@
 //! request log, the exit status and stdout/stderr.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use standins::zendesk::{
-    Fault, FaultRule, JobCompletion, LoggedRequest, StandinOptions, UserSeed, World, ZendeskStandin,
+    Fault, FaultRule, JobCompletion, LoggedRequest, StandinOptions, UserSeed, World,
 };
 
-pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_pages-zendesk-sync");
+use crate::support::{by_kind, Case, Row};
+
 const TAG: &str = "pages_org_manager";
-
-/// A Pages user row: id, email, (organization, role) pairs in report order.
-#[derive(Clone, Copy)]
-pub(crate) struct Row<'a>(pub u64, pub &'a str, pub &'a [(&'a str, &'a str)]);
-
-/// Quotes a CSV field the way json2csv does.
-fn q(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
-
-pub(crate) fn orgs_csv(orgs: &[(&str, &str)]) -> String {
-    let mut out = String::from("\"Organization\",\"Agency\",\"Self Authorized\"\n");
-    for (name, agency) in orgs {
-        out.push_str(&format!("{},{},false\n", q(name), q(agency)));
-    }
-    out
-}
-
-pub(crate) fn users_csv(rows: &[Row<'_>]) -> String {
-    let mut out = String::from(
-        "\"ID\",\"Email\",\"Organizations\",\"Details\",\"Created\",\"Last Signed In\"\n",
-    );
-    for Row(id, email, roles) in rows {
-        let names: Vec<&str> = roles.iter().map(|(o, _)| *o).collect();
-        let details: Vec<String> = roles.iter().map(|(o, r)| format!("{o}: {r}")).collect();
-        out.push_str(&format!(
-            "{id},{},{},{},\"2024-03-05T14:07:09.123Z\",\n",
-            q(email),
-            q(&names.join("|")),
-            q(&details.join(", "))
-        ));
-    }
-    out
-}
-
-/// What one run of the binary left behind.
-#[derive(Debug)]
-pub(crate) struct Ran {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Ran {
-    pub(crate) fn assert_code(&self, code: i32) -> &Self {
-        assert_eq!(
-            self.code, code,
-            "exit status\n--- stdout\n{}\n--- stderr\n{}",
-            self.stdout, self.stderr
-        );
-        self
-    }
-}
-
-/// A stand-in plus a temp dir with the reports and the config file.
-pub(crate) struct Case {
-    pub zd: ZendeskStandin,
-    dir: tempfile::TempDir,
-    token: String,
-    /// The binary's log filter (PAGES_ZENDESK_SYNC_LOG).
-    log: String,
-}
-
-/// Every request the binary sent to this test's stand-in must be one Zendesk's API
-/// description allows (checked when the test ends, unless it already failed).
-impl Drop for Case {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            crate::api_description::assert_requests_conform(
-                "requests the binary sent",
-                &self.zd.all_requests(),
-            );
-        }
-    }
-}
-
-impl Case {
-    fn new() -> Case {
-        Case::with(StandinOptions::default())
-    }
-
-    pub(crate) fn with(options: StandinOptions) -> Case {
-        let zd = ZendeskStandin::start(options).expect("stand-in starts");
-        let dir = tempfile::tempdir().expect("temp dir");
-        std::fs::write(
-            dir.path().join("config.yml"),
-            "zendesk: {job_poll_interval_ms: 5}\n",
-        )
-        .unwrap();
-        let token = zd.credentials().token.clone();
-        // PZS_TEST_LOG=debug shows the binary's request lines with --nocapture.
-        let log = std::env::var("PZS_TEST_LOG").unwrap_or_else(|_| "warn".into());
-        Case {
-            zd,
-            dir,
-            token,
-            log,
-        }
-    }
-
-    pub(crate) fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    pub(crate) fn config(&self, yaml: &str) {
-        std::fs::write(self.path("config.yml"), yaml).unwrap();
-    }
-
-    pub(crate) fn reports(&self, orgs: &[(&str, &str)], users: &[Row<'_>]) {
-        std::fs::write(self.path("organizations.csv"), orgs_csv(orgs)).unwrap();
-        std::fs::write(self.path("users.csv"), users_csv(users)).unwrap();
-    }
-
-    /// Runs the binary with a cleared, explicit environment.
-    pub(crate) async fn run(&self, args: &[&str]) -> Ran {
-        self.run_as(args, &self.zd.credentials().email.clone(), &self.token)
-            .await
-    }
-
-    async fn run_as(&self, args: &[&str], email: &str, token: &str) -> Ran {
-        let mut cmd = std::process::Command::new(BIN);
-        cmd.args(args)
-            .arg("--config")
-            .arg(self.path("config.yml"))
-            .env_clear()
-            .env("ZENDESK_URL", self.zd.base_url().as_str())
-            .env("ZENDESK_EMAIL", email)
-            .env("ZENDESK_API_TOKEN", token)
-            .env("PAGES_ORGANIZATIONS_REPORT", self.path("organizations.csv"))
-            .env("PAGES_USERS_REPORT", self.path("users.csv"))
-            .env("PAGES_ZENDESK_SYNC_LOG", &self.log);
-        let out = tokio::task::spawn_blocking(move || cmd.output())
-            .await
-            .expect("join")
-            .expect("the binary runs");
-        if std::env::var_os("PZS_TEST_LOG").is_some() {
-            eprintln!("{}", String::from_utf8_lossy(&out.stderr));
-        }
-        Ran {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    pub(crate) fn world(&self) -> World {
-        self.zd.snapshot()
-    }
-
-    fn writes(&self) -> Vec<LoggedRequest> {
-        self.zd
-            .requests()
-            .into_iter()
-            .filter(LoggedRequest::is_write)
-            .collect()
-    }
-
-    fn seed_user(&self, name: &str, email: &str, role: &str) -> u64 {
-        self.zd
-            .seed_user(UserSeed {
-                name: name.into(),
-                email: Some(email.into()),
-                role: role.into(),
-                ..UserSeed::default()
-            })
-            .expect("seed user")
-    }
-}
 
 /// Organization names of a user's memberships, sorted.
 fn org_names_of(w: &World, user_id: u64) -> BTreeSet<String> {
@@ -194,27 +26,6 @@ fn org_names_of(w: &World, user_id: u64) -> BTreeSet<String> {
 fn user<'a>(w: &'a World, email: &str) -> &'a standins::zendesk::User {
     w.user_by_email(email)
         .unwrap_or_else(|| panic!("no Zendesk user with {email}"))
-}
-
-/// Requests by "METHOD path" (path without /api/v2/ and ids kept).
-pub(crate) fn by_kind(requests: &[LoggedRequest]) -> BTreeMap<String, usize> {
-    let mut out = BTreeMap::new();
-    for r in requests {
-        let path = r.path.trim_start_matches("/api/v2/");
-        let shape: Vec<&str> = path
-            .split('/')
-            .map(|s| {
-                if s.chars().all(|c| c.is_ascii_digit()) {
-                    "{id}"
-                } else {
-                    s
-                }
-            })
-            .collect();
-        *out.entry(format!("{} {}", r.method, shape.join("/")))
-            .or_default() += 1;
-    }
-    out
 }
 
 const ORGS: &[(&str, &str)] = &[

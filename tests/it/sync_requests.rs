@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use standins::zendesk::StandinOptions;
 
-use crate::sync::{by_kind, Case};
+use crate::support::{by_kind, Case};
 
 const USERS: usize = 5_000;
 const ORGS: usize = 500;
