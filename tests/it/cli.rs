@@ -53,6 +53,8 @@ fn assert_help(args: &[&str], snapshot: snapbox::Data) {
     }
 }
 
+/// The snapshot lists `demo`, which a build without the `demo` feature has not.
+#[cfg(feature = "demo")]
 #[test]
 fn help_matches_its_snapshot() {
     assert_help(&["--help"], snapbox::file!["help/top.txt"]);
@@ -83,6 +85,7 @@ fn export_help_matches_its_snapshot() {
     assert_help(&["export", "--help"], snapbox::file!["help/export.txt"]);
 }
 
+#[cfg(feature = "demo")]
 #[test]
 fn demo_help_matches_its_snapshot() {
     assert_help(&["demo", "--help"], snapbox::file!["help/demo.txt"]);
