@@ -19,6 +19,8 @@
 //! present and some drift (changed details, stale memberships, missing users and
 //! organizations, changed emails, users no longer in Pages).
 
+#![allow(clippy::print_stdout, clippy::print_stderr)] // a bench reports by printing
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::process::Command;
@@ -277,18 +279,18 @@ mod memory {
             .unwrap_or(0)
     }
 
-    pub fn current() -> u64 {
+    pub(crate) fn current() -> u64 {
         status_kb("VmRSS:") * 1024
     }
 
     /// The high-water mark since the last [`fresh_phase`].
-    pub fn peak() -> u64 {
+    pub(crate) fn peak() -> u64 {
         status_kb("VmHWM:") * 1024
     }
 
     /// Hands freed heap pages back to the kernel, then resets the high-water mark to the
     /// current RSS, so that the next [`peak`] is this phase's own (on top of what is held).
-    pub fn fresh_phase() {
+    pub(crate) fn fresh_phase() {
         // SAFETY: malloc_trim only releases free memory of the glibc allocator.
         unsafe {
             libc::malloc_trim(0);

@@ -19,6 +19,8 @@
 //! stderr (1M u64 inserts + lookups in a std `HashMap`, as in `parse_and_plan`) tells how
 //! fast the machine was.
 
+#![allow(clippy::print_stdout, clippy::print_stderr)] // a bench reports by printing
+
 use std::process::Command;
 use std::time::Instant;
 
@@ -217,16 +219,16 @@ mod memory {
             .unwrap_or(0)
     }
 
-    pub fn current() -> u64 {
+    pub(crate) fn current() -> u64 {
         status_kb("VmRSS:") * 1024
     }
 
-    pub fn peak() -> u64 {
+    pub(crate) fn peak() -> u64 {
         status_kb("VmHWM:") * 1024
     }
 
     /// Trims the heap and resets the high-water mark to the current RSS.
-    pub fn fresh_phase() {
+    pub(crate) fn fresh_phase() {
         // SAFETY: malloc_trim only returns free heap pages to the system.
         unsafe {
             libc::malloc_trim(0);

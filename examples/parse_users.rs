@@ -1,6 +1,8 @@
 //! Timing of the report parser on a generated 1M-user users.csv (invented data).
 //! Run: `cargo run --release --example parse_users [users]`. Prints the size and the time.
 
+#![allow(clippy::print_stdout, clippy::print_stderr)] // a program that reports by printing
+
 use std::fmt::Write as _;
 use std::time::Instant;
 

@@ -11,6 +11,8 @@
 //! `ms` of its phase log lines, its wall and CPU time, and this process's CPU time in that
 //! interval (the stand-in's: it is the only work this process does meanwhile).
 
+#![allow(clippy::print_stdout, clippy::print_stderr)] // a program that reports by printing
+
 use std::process::Command;
 use std::time::Instant;
 

@@ -5,6 +5,8 @@
 //! users in users/10 organizations; the same world as `cargo bench --bench parse_and_plan`).
 //! Writes `DIR/organizations.csv` and `DIR/users.csv` and prints their sizes.
 
+#![allow(clippy::print_stdout, clippy::print_stderr)] // a program that reports by printing
+
 use std::path::PathBuf;
 
 #[path = "../benches/common/world.rs"]

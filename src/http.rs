@@ -228,6 +228,11 @@ where
 }
 
 /// `base` doubled for each try after the first (`attempt` counts from 1), at most `cap`.
+/// Milliseconds since `started`, for logs and request counts (saturating, never truncating).
+pub(crate) fn elapsed_ms(started: std::time::Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
 pub(crate) fn doubling(base: Duration, attempt: u32, cap: Duration) -> Duration {
     base.saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
         .min(cap)

@@ -3,6 +3,8 @@
 
 pub mod account;
 pub mod cli;
+// The commands are the one place in the library that prints (Cargo.toml [lints]).
+#[allow(clippy::print_stdout, clippy::print_stderr)]
 pub mod commands;
 pub mod config;
 pub mod doctor;

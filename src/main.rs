@@ -1,6 +1,8 @@
 //! Entry point: parse the command line, start logging, run the command, map the result to
 //! the exit codes of docs/design.md ("Exit status") in one place.
 
+#![allow(clippy::print_stdout, clippy::print_stderr)] // the command line prints its results
+
 use std::process::ExitCode;
 
 use clap::Parser;

@@ -11,17 +11,17 @@ use pages_zendesk_sync::model::{
 
 /// The Pages side as plain rows, from which both the CSV reports and the desired state
 /// (plan-only mode) are made, so both modes plan the same world.
-pub struct World {
+pub(crate) struct World {
     pub orgs: Vec<(String, String)>,
     /// (Pages id, email, [(org index, manager)]); an empty list is a user without org.
     pub users: Vec<PagesRow>,
 }
 
 /// Pages id, email, and (organization index, manager) per organization.
-pub type PagesRow = (u64, String, Vec<(usize, bool)>);
+pub(crate) type PagesRow = (u64, String, Vec<(usize, bool)>);
 
 impl World {
-    pub fn generate(users: usize) -> Self {
+    pub(crate) fn generate(users: usize) -> Self {
         let n_orgs = (users / 10).max(1);
         let orgs = (0..n_orgs)
             .map(|i| {
@@ -35,12 +35,12 @@ impl World {
                 )
             })
             .collect();
-        let users = (0..users as u64)
+        let users = (0..users)
             .map(|i| {
-                let first = (i as usize * 7919) % n_orgs;
+                let first = (i * 7919) % n_orgs;
                 let mut roles = vec![(first, i % 7 == 0)];
                 if i % 2 == 1 {
-                    let second = (first + 1 + (i as usize % 5)) % n_orgs;
+                    let second = (first + 1 + (i % 5)) % n_orgs;
                     if second != first {
                         roles.push((second, false));
                     }
@@ -48,13 +48,17 @@ impl World {
                 if i % 101 == 0 {
                     roles.clear(); // not a partner user: skipped by the parser
                 }
-                (i + 1, format!("first{i}.last@agency{}.gov", i % 211), roles)
+                (
+                    i as u64 + 1,
+                    format!("first{i}.last@agency{}.gov", i % 211),
+                    roles,
+                )
             })
             .collect();
         World { orgs, users }
     }
 
-    pub fn csv(&self) -> (Vec<u8>, Vec<u8>) {
+    pub(crate) fn csv(&self) -> (Vec<u8>, Vec<u8>) {
         let mut orgs = String::from("\"Organization\",\"Agency\",\"Self Authorized\"\n");
         for (i, (name, agency)) in self.orgs.iter().enumerate() {
             let _ = writeln!(orgs, "\"{name}\",\"{agency}\",{}", i % 2 == 0);
@@ -87,7 +91,7 @@ impl World {
         (orgs.into_bytes(), users.into_bytes())
     }
 
-    pub fn desired(&self, policy: &Policy) -> DesiredState {
+    pub(crate) fn desired(&self, policy: &Policy) -> DesiredState {
         let mut d = DesiredState::default();
         let keys: Vec<OrgKey> = self
             .orgs

@@ -164,7 +164,7 @@ pub async fn load_reports(inputs: &Inputs) -> Result<Reports> {
         organizations = reports.desired.orgs.len(),
         partner_users = reports.desired.users.len(),
         row_issues = reports.issues.len(),
-        ms = started.elapsed().as_millis() as u64,
+        ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         "read the Pages reports"
     );
     Ok(reports)
@@ -200,7 +200,7 @@ pub async fn execute(
         organizations = actual.orgs.len(),
         users = actual.users.len(),
         memberships = actual.memberships.len(),
-        ms = started.elapsed().as_millis() as u64,
+        ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         "read Zendesk"
     );
 
@@ -234,7 +234,7 @@ pub async fn execute(
         }
         info!(
             changes = plan.changes.len(),
-            ms = planning.elapsed().as_millis() as u64,
+            ms = u64::try_from(planning.elapsed().as_millis()).unwrap_or(u64::MAX),
             "planned"
         );
         if mode == Mode::Apply && !plan.is_empty() {
@@ -265,7 +265,7 @@ pub async fn execute(
         held_back: &held_back,
         settings_unreadable,
         requests: zendesk.stats(),
-        elapsed_ms: started.elapsed().as_millis() as u64,
+        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     });
     Ok(Outcome {
         summary,
@@ -406,7 +406,7 @@ async fn pipeline_command(args: &CommonArgs, mode: RunMode) -> Result<Exit> {
     // With the `ms` of "read the Pages reports", "read Zendesk" and "planned": where a
     // run's time went, phase by phase.
     info!(
-        ms = rendering.elapsed().as_millis() as u64,
+        ms = u64::try_from(rendering.elapsed().as_millis()).unwrap_or(u64::MAX),
         "rendered the summary"
     );
     if let Some(path) = &args.report_json {

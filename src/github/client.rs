@@ -842,7 +842,7 @@ impl GithubClient {
     ) -> Attempt<Reply, GithubError> {
         let started = Instant::now();
         let outcome = self.send(method, route, body).await;
-        let ms = started.elapsed().as_millis() as u64;
+        let ms = crate::http::elapsed_ms(started);
         let (status, headers, text) = match outcome {
             Ok(parts) => parts,
             Err(failure) => {
@@ -947,7 +947,7 @@ impl GithubClient {
         }
         if exhausted {
             if let Some(reset) = header("x-ratelimit-reset").and_then(|v| v.parse::<i64>().ok()) {
-                let secs = (reset - Utc::now().timestamp()).max(0) as u64 + 1;
+                let secs = u64::try_from(reset - Utc::now().timestamp()).unwrap_or(0) + 1;
                 return Some(Duration::from_secs(secs));
             }
         }

@@ -77,11 +77,8 @@ pub(crate) struct Matching<'a> {
 impl<'a> Matching<'a> {
     pub(crate) fn new(desired: &'a DesiredState, actual: &'a ActualState) -> Self {
         let orgs: Vec<(&OrgKey, &DesiredOrg)> = desired.orgs.iter().collect();
-        let org_index: HashMap<&OrgKey, u32> = orgs
-            .iter()
-            .enumerate()
-            .map(|(i, (k, _))| (*k, i as u32))
-            .collect();
+        let org_index: HashMap<&OrgKey, u32> =
+            orgs.iter().zip(0u32..).map(|((k, _), i)| (*k, i)).collect();
         // `actual.orgs` iterates by id, so the first seen per key is the lowest.
         let mut zendesk_org = vec![None; orgs.len()];
         let mut managed = HashMap::default();

@@ -9,10 +9,10 @@ use crate::report::{Carry, CriterionResult, FailureCount, JobStatus, RunMode, Ru
 use crate::source::{ReportKind, SourceStats};
 use crate::verify::{Criterion, MismatchKind};
 
-pub struct Builder(pub RunSummary);
+pub(crate) struct Builder(pub RunSummary);
 
 /// A `run` for 2025-03 with realistic source figures and nothing else set.
-pub fn run() -> Builder {
+pub(crate) fn run() -> Builder {
     Builder(RunSummary {
         mode: RunMode::Run { dry_run: false },
         status: JobStatus::Succeeded,
@@ -65,18 +65,18 @@ pub fn run() -> Builder {
 }
 
 impl Builder {
-    pub fn build(self) -> RunSummary {
+    pub(crate) fn build(self) -> RunSummary {
         self.0
     }
-    pub fn mode(mut self, m: RunMode) -> Self {
+    pub(crate) fn mode(mut self, m: RunMode) -> Self {
         self.0.mode = m;
         self
     }
-    pub fn status(mut self, s: JobStatus) -> Self {
+    pub(crate) fn status(mut self, s: JobStatus) -> Self {
         self.0.status = s;
         self
     }
-    pub fn dry_run(mut self) -> Self {
+    pub(crate) fn dry_run(mut self) -> Self {
         self.0.mode = match self.0.mode {
             RunMode::Sync { .. } => RunMode::Sync { dry_run: true },
             RunMode::Run { .. } => RunMode::Run { dry_run: true },
@@ -85,33 +85,33 @@ impl Builder {
         self.0.status = JobStatus::DryRun;
         self
     }
-    pub fn no_run_url(mut self) -> Self {
+    pub(crate) fn no_run_url(mut self) -> Self {
         self.0.run_url = None;
         self
     }
-    pub fn month(mut self, m: Option<&str>) -> Self {
+    pub(crate) fn month(mut self, m: Option<&str>) -> Self {
         self.0.month = m.map(String::from);
         self
     }
     /// Planned and applied alike.
-    pub fn changed(mut self, kind: ChangeKind, n: usize) -> Self {
+    pub(crate) fn changed(mut self, kind: ChangeKind, n: usize) -> Self {
         self.0.planned.insert(kind, n);
         self.0.applied.insert(kind, n);
         self
     }
-    pub fn planned(mut self, kind: ChangeKind, n: usize) -> Self {
+    pub(crate) fn planned(mut self, kind: ChangeKind, n: usize) -> Self {
         self.0.planned.insert(kind, n);
         self
     }
-    pub fn applied(mut self, kind: ChangeKind, n: usize) -> Self {
+    pub(crate) fn applied(mut self, kind: ChangeKind, n: usize) -> Self {
         self.0.applied.insert(kind, n);
         self
     }
-    pub fn skipped(mut self, kind: ChangeKind, n: usize) -> Self {
+    pub(crate) fn skipped(mut self, kind: ChangeKind, n: usize) -> Self {
         self.0.skipped.insert(kind, n);
         self
     }
-    pub fn failed(mut self, kind: ChangeKind, reason: &str, n: usize) -> Self {
+    pub(crate) fn failed(mut self, kind: ChangeKind, reason: &str, n: usize) -> Self {
         self.0.failures.push(FailureCount {
             kind,
             reason: Reason::new(reason),
@@ -119,43 +119,49 @@ impl Builder {
         });
         self
     }
-    pub fn row_problem(mut self, code: &'static str, n: usize) -> Self {
+    pub(crate) fn row_problem(mut self, code: &'static str, n: usize) -> Self {
         self.0.row_problems.insert(code, n);
         self
     }
-    pub fn row_lines(mut self, report: ReportKind, lines: &[u64]) -> Self {
+    pub(crate) fn row_lines(mut self, report: ReportKind, lines: &[u64]) -> Self {
         self.0.row_lines.insert(report, lines.to_vec());
         self
     }
-    pub fn note(mut self, kind: NoteKind, n: usize) -> Self {
+    pub(crate) fn note(mut self, kind: NoteKind, n: usize) -> Self {
         self.0.notes.insert(kind, n);
         self
     }
-    pub fn guard(mut self, removals: usize, managed: usize) -> Self {
+    pub(crate) fn guard(mut self, removals: usize, managed: usize) -> Self {
         self.0.guard.removals = removals;
         self.0.guard.managed_memberships = managed;
         self
     }
-    pub fn guard_users(mut self, report: usize, zendesk: usize) -> Self {
+    pub(crate) fn guard_users(mut self, report: usize, zendesk: usize) -> Self {
         self.0.guard.report_users = report;
         self.0.guard.zendesk_partner_users = zendesk;
         self
     }
-    pub fn guard_tripped(mut self) -> Self {
+    pub(crate) fn guard_tripped(mut self) -> Self {
         self.0.guard_tripped = true;
         self.0.status = JobStatus::Failed;
         self
     }
-    pub fn needs(mut self, item: crate::report::attention::NeedsAttention) -> Self {
+    pub(crate) fn needs(mut self, item: crate::report::attention::NeedsAttention) -> Self {
         self.0.needs_attention.push(item);
         self
     }
 
-    pub fn bulk_disabled(mut self) -> Self {
+    pub(crate) fn bulk_disabled(mut self) -> Self {
         self.0.bulk_user_import_disabled = true;
         self
     }
-    pub fn requests(mut self, requests: u64, writes: u64, limited: u64, retries: u64) -> Self {
+    pub(crate) fn requests(
+        mut self,
+        requests: u64,
+        writes: u64,
+        limited: u64,
+        retries: u64,
+    ) -> Self {
         self.0.requests = RequestStats {
             requests,
             write_requests: writes,
@@ -164,16 +170,16 @@ impl Builder {
         };
         self
     }
-    pub fn elapsed_ms(mut self, ms: u64) -> Self {
+    pub(crate) fn elapsed_ms(mut self, ms: u64) -> Self {
         self.0.elapsed_ms = ms;
         self
     }
-    pub fn totals(mut self, f: impl FnOnce(&mut Totals)) -> Self {
+    pub(crate) fn totals(mut self, f: impl FnOnce(&mut Totals)) -> Self {
         f(&mut self.0.totals);
         self
     }
     /// Every criterion passing, with plausible checked counts.
-    pub fn all_criteria_pass(mut self) -> Self {
+    pub(crate) fn all_criteria_pass(mut self) -> Self {
         self.0.criteria = Criterion::ALL
             .iter()
             .map(|&criterion| CriterionResult {
@@ -186,7 +192,11 @@ impl Builder {
         self
     }
     /// Fails `criterion` (and its parent) with the given mismatches.
-    pub fn criterion_fails(mut self, criterion: Criterion, m: &[(MismatchKind, usize)]) -> Self {
+    pub(crate) fn criterion_fails(
+        mut self,
+        criterion: Criterion,
+        m: &[(MismatchKind, usize)],
+    ) -> Self {
         let mismatches: BTreeMap<MismatchKind, usize> = m.iter().copied().collect();
         for c in &mut self.0.criteria {
             if c.criterion == criterion || c.criterion.children().contains(&criterion) {
@@ -208,7 +218,7 @@ fn checked_for(c: Criterion) -> usize {
     }
 }
 
-pub fn previous() -> Carry {
+pub(crate) fn previous() -> Carry {
     Carry {
         version: 1,
         month: "2025-02".into(),
@@ -228,7 +238,7 @@ pub fn previous() -> Carry {
 
 // The scenarios every renderer is snapshotted with.
 
-pub fn successful_first_run() -> RunSummary {
+pub(crate) fn successful_first_run() -> RunSummary {
     run()
         .changed(ChangeKind::CreateOrganization, 42)
         .changed(ChangeKind::CreateUser, 280)
@@ -241,11 +251,11 @@ pub fn successful_first_run() -> RunSummary {
         .build()
 }
 
-pub fn partly_failed() -> RunSummary {
+pub(crate) fn partly_failed() -> RunSummary {
     partly_failed_builder().build()
 }
 
-pub fn partly_failed_builder() -> Builder {
+pub(crate) fn partly_failed_builder() -> Builder {
     run()
         .status(JobStatus::PartlyFailed)
         .changed(ChangeKind::CreateOrganization, 2)
@@ -281,7 +291,7 @@ pub fn partly_failed_builder() -> Builder {
         .criterion_fails(Criterion::NamesAndEmails, &[(MismatchKind::UserMissing, 3)])
 }
 
-pub fn dry_run() -> RunSummary {
+pub(crate) fn dry_run() -> RunSummary {
     run()
         .dry_run()
         .planned(ChangeKind::CreateOrganization, 2)
@@ -294,7 +304,7 @@ pub fn dry_run() -> RunSummary {
         .build()
 }
 
-pub fn plan() -> RunSummary {
+pub(crate) fn plan() -> RunSummary {
     run()
         .mode(RunMode::Plan)
         .dry_run()
@@ -311,7 +321,7 @@ pub fn plan() -> RunSummary {
         .build()
 }
 
-pub fn with_previous() -> RunSummary {
+pub(crate) fn with_previous() -> RunSummary {
     run()
         .changed(ChangeKind::CreateOrganization, 2)
         .changed(ChangeKind::CreateUser, 4)
@@ -325,7 +335,7 @@ pub fn with_previous() -> RunSummary {
         .build()
 }
 
-pub fn bulk_disabled() -> RunSummary {
+pub(crate) fn bulk_disabled() -> RunSummary {
     run()
         .bulk_disabled()
         .changed(ChangeKind::CreateUser, 30)
@@ -338,7 +348,7 @@ pub fn bulk_disabled() -> RunSummary {
 }
 
 /// Every scenario above.
-pub fn all() -> Vec<RunSummary> {
+pub(crate) fn all() -> Vec<RunSummary> {
     vec![
         successful_first_run(),
         partly_failed(),
@@ -350,7 +360,7 @@ pub fn all() -> Vec<RunSummary> {
     ]
 }
 
-pub fn guard_tripped() -> RunSummary {
+pub(crate) fn guard_tripped() -> RunSummary {
     let mut b = run()
         .guard_tripped()
         .planned(ChangeKind::AddMembership, 2)

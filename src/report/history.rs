@@ -185,8 +185,8 @@ mod tests {
 
     #[test]
     fn history_rolls_keeps_twelve_months_and_replaces_the_same_month() {
-        let old: Vec<HistoryPoint> = (1..=12)
-            .map(|m| HistoryPoint::new(&format!("2025-{m:02}"), &totals(m as usize)))
+        let old: Vec<HistoryPoint> = (1..=12usize)
+            .map(|m| HistoryPoint::new(&format!("2025-{m:02}"), &totals(m)))
             .collect();
         let base = carry("2026-01", 20, old);
         let h = roll(Some(&base), "2026-02", Some(&totals(21)));

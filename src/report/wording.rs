@@ -225,11 +225,23 @@ pub fn requests_text(summary: &RunSummary) -> String {
     let r = &summary.requests;
     format!(
         "{} ({}), {} rate-limited {} (429), {}, elapsed {}",
-        plural(r.requests as usize, "request", "requests"),
-        plural(r.write_requests as usize, "write", "writes"),
+        plural(
+            usize::try_from(r.requests).unwrap_or(usize::MAX),
+            "request",
+            "requests"
+        ),
+        plural(
+            usize::try_from(r.write_requests).unwrap_or(usize::MAX),
+            "write",
+            "writes"
+        ),
         r.rate_limited,
         if r.rate_limited == 1 { "wait" } else { "waits" },
-        plural(r.retries as usize, "retry", "retries"),
+        plural(
+            usize::try_from(r.retries).unwrap_or(usize::MAX),
+            "retry",
+            "retries"
+        ),
         duration(summary.elapsed_ms)
     )
 }

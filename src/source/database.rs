@@ -753,7 +753,7 @@ pub async fn load(
 ) -> anyhow::Result<Reports> {
     let started = Instant::now();
     let rows = read_rows(source).await?;
-    let read_ms = started.elapsed().as_millis();
+    let read_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let policy = policy.clone();
     let options = *options;
     let reports = tokio::task::spawn_blocking(move || build(&rows, &policy, &options))
@@ -763,7 +763,7 @@ pub async fn load(
         database = source.label(),
         organizations = reports.stats.organization_rows,
         users = reports.stats.user_rows,
-        read_ms = read_ms as u64,
+        read_ms,
         "read the Pages database"
     );
     Ok(reports)

@@ -69,7 +69,7 @@ pub(crate) struct Call<'a> {
 }
 
 impl<'a> Call<'a> {
-    pub fn get(path: impl Into<String>, what: &'a str) -> Self {
+    pub(super) fn get(path: impl Into<String>, what: &'a str) -> Self {
         Call {
             method: Method::GET,
             path: path.into(),
@@ -80,7 +80,7 @@ impl<'a> Call<'a> {
         }
     }
 
-    pub fn write(
+    pub(super) fn write(
         method: Method,
         path: impl Into<String>,
         body: Option<&'a Value>,
@@ -97,7 +97,7 @@ impl<'a> Call<'a> {
         }
     }
 
-    pub fn query(mut self, key: &'static str, value: impl Into<String>) -> Self {
+    pub(super) fn query(mut self, key: &'static str, value: impl Into<String>) -> Self {
         self.query.push((key, value.into()));
         self
     }
@@ -110,13 +110,13 @@ pub(crate) struct Answer {
 }
 
 impl Answer {
-    pub fn is_success(&self) -> bool {
+    pub(super) fn is_success(&self) -> bool {
         self.status.is_success()
     }
 
     /// Parses a success body. Errors name the action and the JSON position, never the
     /// body (it can hold emails and names).
-    pub fn json<T: DeserializeOwned>(&self, what: &str) -> Result<T> {
+    pub(super) fn json<T: DeserializeOwned>(&self, what: &str) -> Result<T> {
         serde_json::from_slice(&self.body).map_err(|e| {
             anyhow::anyhow!(
                 "unexpected answer from Zendesk while {what} (HTTP {}): {:?} error at line {} column {}",
@@ -128,12 +128,12 @@ impl Answer {
         })
     }
 
-    pub fn api_error(&self) -> ApiError {
+    pub(super) fn api_error(&self) -> ApiError {
         ApiError::parse(&self.body)
     }
 
     /// The error for an answer the run cannot go on without.
-    pub fn into_error(self, what: &str) -> anyhow::Error {
+    pub(super) fn into_error(self, what: &str) -> anyhow::Error {
         if self.status == StatusCode::FORBIDDEN {
             return ZendeskError::Forbidden {
                 what: what.to_string(),
@@ -179,7 +179,7 @@ pub(crate) struct Client {
 }
 
 impl Client {
-    pub fn new(settings: &ZendeskSettings) -> Result<Client> {
+    pub(super) fn new(settings: &ZendeskSettings) -> Result<Client> {
         let mut base = settings.base_url.clone();
         if !base.path().ends_with('/') {
             let path = format!("{}/", base.path());
@@ -225,11 +225,11 @@ impl Client {
     }
 
     /// First wait of the exponential backoff (tests shorten it).
-    pub fn set_backoff_base(&mut self, base: Duration) {
+    pub(super) fn set_backoff_base(&mut self, base: Duration) {
         self.backoff_base = base;
     }
 
-    pub fn stats(&self) -> RequestStats {
+    pub(super) fn stats(&self) -> RequestStats {
         RequestStats {
             requests: self.stats.requests.load(Ordering::Relaxed),
             write_requests: self.stats.write_requests.load(Ordering::Relaxed),
@@ -238,21 +238,21 @@ impl Client {
         }
     }
 
-    pub fn job_estimate(&self) -> Option<Duration> {
+    pub(super) fn job_estimate(&self) -> Option<Duration> {
         match self.job_estimate_ms.load(Ordering::Relaxed) {
             0 => None,
             ms => Some(Duration::from_millis(ms)),
         }
     }
 
-    pub fn set_job_estimate(&self, d: Duration) {
+    pub(super) fn set_job_estimate(&self, d: Duration) {
         let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1);
         self.job_estimate_ms.store(ms, Ordering::Relaxed);
     }
 
     /// The job-queue budget announced since the last call, if any (taken: each
     /// announcement is read once).
-    pub fn take_inflight_jobs(&self) -> Option<InflightJobs> {
+    pub(super) fn take_inflight_jobs(&self) -> Option<InflightJobs> {
         self.inflight_jobs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -260,12 +260,12 @@ impl Client {
     }
 
     /// The request budget now in force (requests per minute).
-    pub fn budget(&self) -> u32 {
+    pub(super) fn budget(&self) -> u32 {
         self.limiter.budget()
     }
 
     /// The account limit Zendesk announced last (`X-Rate-Limit` and its spellings).
-    pub fn announced_limit(&self) -> Option<u32> {
+    pub(super) fn announced_limit(&self) -> Option<u32> {
         self.limiter.lock().announced
     }
 
@@ -283,7 +283,7 @@ impl Client {
     /// Sends a call within the budget, waiting on 429/503 and retrying transient failures
     /// as its [`Safety`] allows ([`http::retry`]). Returns 2xx answers and the 4xx answers
     /// a caller decides about; 401, exhausted retries and unsafe re-sends are errors.
-    pub async fn send(&self, call: &Call<'_>) -> Result<Answer> {
+    pub(super) async fn send(&self, call: &Call<'_>) -> Result<Answer> {
         let url = self.url(call)?;
         let route = route_key(&call.method, &call.path);
         let log_path = loggable_path(&call.path, &call.query);
@@ -367,7 +367,7 @@ impl Client {
         }
         let response = match request.send().await {
             Err(e) => {
-                let ms = started.elapsed().as_millis() as u64;
+                let ms = crate::http::elapsed_ms(started);
                 let failure = http::transport_error(&e);
                 debug!(method = %call.method, path = %log_path, ms, error = %failure.message, "Zendesk request failed");
                 // Only a failed connect proves the request never left this machine.
@@ -385,7 +385,7 @@ impl Client {
             *self.inflight_jobs.lock().unwrap_or_else(|p| p.into_inner()) = Some(jobs);
         }
         let read = response.bytes().await;
-        let ms = started.elapsed().as_millis() as u64;
+        let ms = crate::http::elapsed_ms(started);
         let request_id = request_id(&headers);
         debug!(method = %call.method, path = %log_path, status = status.as_u16(), ms, request_id, "Zendesk request");
         let bytes = match read {
@@ -753,11 +753,14 @@ impl Limiter {
             if remaining < low_water {
                 // Spread what is left over the time until Zendesk's window resets.
                 let reset = Duration::from_secs(reset.unwrap_or(60).min(60));
-                let gap = reset / (remaining as u32 + 1);
+                let gap = reset
+                    / u32::try_from(remaining)
+                        .unwrap_or(u32::MAX)
+                        .saturating_add(1);
                 let until = Instant::now() + gap;
                 debug!(
                     remaining,
-                    gap_ms = gap.as_millis() as u64,
+                    gap_ms = u64::try_from(gap.as_millis()).unwrap_or(u64::MAX),
                     "few Zendesk requests remain; pacing"
                 );
                 s.pause_until = Some(s.pause_until.map_or(until, |p| p.max(until)));

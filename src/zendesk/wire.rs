@@ -141,12 +141,12 @@ pub(crate) struct JobStatus {
 }
 
 impl JobStatus {
-    pub fn is_running(&self) -> bool {
+    pub(super) fn is_running(&self) -> bool {
         matches!(self.status.as_str(), "queued" | "working")
     }
 
     /// Per-item results, read loosely: anything that is not an object is ignored.
-    pub fn items(&self) -> Vec<JobItem> {
+    pub(super) fn items(&self) -> Vec<JobItem> {
         match &self.results {
             Some(Value::Array(items)) => items.iter().filter_map(JobItem::from_value).collect(),
             _ => Vec::new(),
@@ -192,7 +192,7 @@ impl JobItem {
         })
     }
 
-    pub fn is_failure(&self) -> bool {
+    pub(super) fn is_failure(&self) -> bool {
         self.error.is_some() || self.success == Some(false)
     }
 }
@@ -208,7 +208,7 @@ pub(crate) struct ApiError {
 }
 
 impl ApiError {
-    pub fn parse(body: &[u8]) -> ApiError {
+    pub(super) fn parse(body: &[u8]) -> ApiError {
         let Ok(v) = serde_json::from_slice::<Value>(body) else {
             let text = String::from_utf8_lossy(body).trim().to_string();
             return ApiError {

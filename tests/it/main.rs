@@ -34,6 +34,8 @@
 //!   failed jobs and job items, bulk import off, and the process killed after the n-th
 //!   write; at most two runs reach the clean run's state without duplicates.
 
+#![allow(clippy::print_stdout, clippy::print_stderr)] // tests print what they measure or saw
+
 mod account_settings;
 mod api_description;
 mod cli;

@@ -1008,7 +1008,7 @@ fn record_budget(shared: &Shared, kind: &'static str, id: u64) -> Result<(u32, u
         .first()
         .map(|t| ceil_secs(window.saturating_sub(now.duration_since(*t))))
         .unwrap_or_else(|| ceil_secs(window));
-    if stamps.len() as u32 >= total {
+    if u32::try_from(stamps.len()).unwrap_or(u32::MAX) >= total {
         let header = format!("total={total}; remaining=0; resets={resets}");
         return Err(
             Reply::too_many_requests("Too many requests to update", resets)
@@ -1016,7 +1016,7 @@ fn record_budget(shared: &Shared, kind: &'static str, id: u64) -> Result<(u32, u
         );
     }
     stamps.push(now);
-    Ok((total - stamps.len() as u32, resets))
+    Ok((total - u32::try_from(stamps.len()).unwrap_or(total), resets))
 }
 
 fn update_single(shared: &Shared, w: &mut World, req: &Req, key: &str, id: u64) -> Reply {
