@@ -64,13 +64,8 @@ pub fn classify(err: &anyhow::Error) -> Exit {
 }
 
 /// Logging to stderr, one line per event; `PAGES_ZENDESK_SYNC_LOG` (or `RUST_LOG`) sets the
-/// filter, default `info`. No colour unless stderr is a terminal outside CI.
-pub fn init_logging() {
-    init_logging_with_default("info");
-}
-
-/// [`init_logging`] with another default filter (`demo` uses `warn` so its stdout reads
-/// cleanly next to the log); the environment variables still win.
+/// filter, else `default` (`info`; `demo` uses `warn` so its stdout reads cleanly next to
+/// the log). No colour unless stderr is a terminal outside CI.
 pub fn init_logging_with_default(default: &str) {
     let filter = std::env::var("PAGES_ZENDESK_SYNC_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))

@@ -66,14 +66,6 @@ pub fn run_marker_line(run_marker: &str) -> String {
     format!("<!-- {RUN_TAG}{} -->", clean_marker(run_marker))
 }
 
-/// The run marker a comment carries, if any.
-pub fn find_run_marker(comment_body: &str) -> Option<&str> {
-    let start = comment_body.find(RUN_TAG)? + RUN_TAG.len();
-    let rest = &comment_body[start..];
-    let end = rest.find("-->")?;
-    Some(rest[..end].trim())
-}
-
 /// Reads the carry block back from a results comment. Tolerates any text around it;
 /// `None` when there is no block, its JSON is malformed, or its version is unknown.
 pub fn parse_carry(comment_body: &str) -> Option<Carry> {
@@ -629,7 +621,6 @@ mod tests {
         let summary = fixtures::successful_first_run();
         let comment = render(&summary);
         assert!(comment.contains("<!-- pages-zendesk-sync:run=run-123 -->"));
-        assert_eq!(find_run_marker(&comment), Some("run-123"));
         assert!(comment.contains(&run_marker_line(MARKER)));
         assert_eq!(parse_carry(&comment), summary.carry());
         assert!(comment.trim_end().ends_with("-->"));
@@ -711,7 +702,6 @@ mod tests {
     fn run_marker_cannot_close_the_comment_early() {
         let line = run_marker_line("abc --> <script> --- x");
         assert_eq!(line, "<!-- pages-zendesk-sync:run=abc-script-x -->");
-        assert_eq!(find_run_marker(&line), Some("abc-script-x"));
     }
 
     fn enormous() -> RunSummary {
