@@ -280,7 +280,8 @@ pub fn plan(desired: &DesiredState, actual: &ActualState, policy: &Policy) -> Pl
     // matching too, are planned on a second thread. Each part is sorted on its own: the
     // parts make disjoint kinds in dependency order (organizations < users and identities
     // < memberships), so the stable sort of each part, concatenated, is exactly the stable
-    // sort of the whole. One vector throughout: no second copy of the plan at its peak.
+    // sort of the whole. Organizations and users share one vector (most of the plan, never
+    // copied); the memberships' changes are appended to it.
     let membership_part = std::thread::scope(|scope| {
         let memberships = scope.spawn(|| {
             let (mut changes, mut notes) = (Vec::new(), Vec::new());
