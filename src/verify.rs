@@ -6,8 +6,6 @@
 
 use std::collections::BTreeMap;
 
-use rustc_hash::FxHashSet as HashSet;
-
 use serde::Serialize;
 
 use crate::config::Policy;
@@ -140,10 +138,17 @@ impl Verification {
 /// fixes the records.
 pub fn verify(desired: &DesiredState, actual: &ActualState, policy: &Policy) -> Verification {
     let matching = Matching::new(desired, actual);
-    let orgs = orgs_match(desired, actual, &matching);
-    let assignments = org_assignments(desired, actual, &matching);
-    let roles = roles(&matching, policy);
-    let names = names_and_emails(&matching);
+    // The criteria only read the matching: judged on two threads, each verdict on its own.
+    let ((orgs, assignments), (roles, names)) = std::thread::scope(|scope| {
+        let users = scope.spawn(|| (roles(&matching, policy), names_and_emails(&matching)));
+        let orgs = orgs_match(desired, actual, &matching);
+        let assignments = org_assignments(desired, actual, &matching);
+        // A panic in the other thread is a bug of the verifier, not an input problem.
+        let users = users
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        ((orgs, assignments), users)
+    });
 
     // why: "Org users in Zendesk match current Pages partners users, including" = all three.
     let mut parent = Tally::new(Criterion::OrgUsersMatch);
@@ -234,8 +239,10 @@ fn org_assignments(
 ) -> Verdict {
     let mut t = Tally::new(Criterion::OrgAssignments);
     t.checked = desired.orgs.len();
-    let mut members: HashSet<(u64, u64)> = HashSet::default();
-    members.reserve(actual.memberships.len());
+    // The wanted memberships that exist, marked by role slot (as the planner does): a
+    // membership of the Zendesk user matched to a Pages user, in the lowest-id Zendesk
+    // organization of one of that user's Pages organizations, is exactly that role slot.
+    let mut present = vec![false; matching.slot_count()];
     let end_user = |id: u64| matching.user(id).filter(|u| u.role == ZendeskRole::EndUser);
 
     // Extra side: end-user members of each Pages org's Zendesk org that Pages does not list.
@@ -246,11 +253,14 @@ fn org_assignments(
         if matching.zendesk_org[org as usize] != Some(m.org_id) {
             continue; // a same-named duplicate: the sync works in the lowest id only
         }
-        members.insert((m.user_id, m.org_id));
+        let slot = matching.slot(m.user_id, org);
+        if let Some(slot) = slot {
+            present[slot] = true;
+        }
         let Some(user) = end_user(m.user_id) else {
             continue;
         };
-        let listed = matching.slot(user.id, org).is_some();
+        let listed = slot.is_some();
         if !listed && !matching.is_protected(desired, user) {
             t.mismatch(MismatchKind::MembershipExtra, || {
                 let who = user
@@ -271,12 +281,9 @@ fn org_assignments(
         }) {
             continue;
         }
-        for (org, _) in matching.roles(i) {
-            let present = match (user_id, matching.zendesk_org[org as usize]) {
-                (Some(u), Some(o)) => members.contains(&(u, o)),
-                _ => false,
-            };
-            if !present {
+        for (slot, org) in matching.role_slots(i) {
+            // A slot is only ever marked for a matched user in an existing organization.
+            if !present[slot] {
                 t.mismatch(MismatchKind::MembershipMissing, || {
                     format!("{} in {}", d.email, matching.orgs[org as usize].1.name)
                 });

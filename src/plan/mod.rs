@@ -276,12 +276,39 @@ pub fn plan(desired: &DesiredState, actual: &ActualState, policy: &Policy) -> Pl
     let matching = matching::Matching::new(desired, actual);
     let mut changes = Vec::new();
     let mut notes = Vec::new();
-    orgs::plan_orgs(desired, actual, &matching, &mut changes, &mut notes);
-    users::plan_users(&matching, policy, &mut changes, &mut notes);
-    memberships::plan_memberships(desired, actual, &matching, &mut changes, &mut notes);
+    // Organizations and users are planned here while memberships, which only read the
+    // matching too, are planned on a second thread. Each part is sorted on its own: the
+    // parts make disjoint kinds in dependency order (organizations < users and identities
+    // < memberships), so the stable sort of each part, concatenated, is exactly the stable
+    // sort of the whole. Organizations and users share one vector (most of the plan, never
+    // copied); the memberships' changes are appended to it.
+    let membership_part = std::thread::scope(|scope| {
+        let memberships = scope.spawn(|| {
+            let (mut changes, mut notes) = (Vec::new(), Vec::new());
+            memberships::plan_memberships(desired, actual, &matching, &mut changes, &mut notes);
+            changes.sort_by(change_order);
+            (changes, notes)
+        });
+        orgs::plan_orgs(desired, actual, &matching, &mut changes, &mut notes);
+        changes.sort_by(change_order);
+        let org_count = changes.len();
+        users::plan_users(&matching, policy, &mut changes, &mut notes);
+        changes[org_count..].sort_by(change_order);
+        // A panic in the other thread is a bug of the planner, not an input problem.
+        memberships
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e))
+    });
+    let (mut membership_changes, membership_notes) = membership_part;
     // why: apply must create organizations and users before memberships can name them,
     // and adds go before removals so a user moving between orgs is never orgless.
-    changes.sort_by(change_order);
+    changes.append(&mut membership_changes);
+    drop(membership_changes);
+    debug_assert!(changes
+        .windows(2)
+        .all(|w| change_order(&w[0], &w[1]) != Ordering::Greater));
+    notes.extend(membership_notes);
+    // Notes are plain values ordered on every field: equal ones are identical.
     notes.sort_unstable();
     Plan { changes, notes }
 }
