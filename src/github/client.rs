@@ -916,7 +916,7 @@ impl GithubClient {
         Ok((parts.status.as_u16(), parts.headers, text))
     }
 
-    /// GitHub's rule (github.md §2.6): `retry-after` seconds; else, with
+    /// GitHub's rule (docs/references.md "GitHub rate limits"): `retry-after` seconds; else, with
     /// `x-ratelimit-remaining: 0`, until `x-ratelimit-reset`; else at least a minute,
     /// doubling. `None` when the answer is not a rate limit.
     fn rate_limit_wait(

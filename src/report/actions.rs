@@ -248,14 +248,15 @@ fn command(level: &str, title: &str, message: &str) -> String {
     )
 }
 
-/// Escapes a workflow-command message (github.md §3.4).
+/// Escapes a workflow-command message (docs/references.md "GitHub workflow commands").
 pub fn escape_data(s: &str) -> String {
     s.replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
 }
 
-/// Escapes a workflow-command property value (github.md §3.4).
+/// Escapes a workflow-command property value (docs/references.md "GitHub workflow
+/// commands").
 pub fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }

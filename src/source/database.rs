@@ -1,7 +1,6 @@
 //! The Pages database source: the organizations and each user's (organization, role)
 //! memberships and sign-in email, read straight from the Pages PostgreSQL database with
-//! the selection of the admin reports (`reference/pages-database.md` in the design
-//! documents: soft-deleted rows left out, the email of the live UAA identity, inactive and
+//! the selection of the admin reports (docs/references.md "Pages database": soft-deleted rows left out, the email of the live UAA identity, inactive and
 //! sandbox organizations included unless the configuration says otherwise).
 //!
 //! Owns: the connection (TLS required off loopback, rustls with the ring provider), one

@@ -1,4 +1,5 @@
-//! Zendesk's JSON shapes, as recorded in `reference/zendesk-fixtures/`. Every field the
+//! Zendesk's JSON shapes, as recorded in `tests/fixtures/zendesk/`
+//! (docs/references.md "Zendesk recorded responses"). Every field the
 //! sync does not need is ignored and every field Zendesk may leave out or send as `null`
 //! is optional, so a new or missing attribute never fails a run. Must never hold logic
 //! beyond shape conversion.
@@ -319,7 +320,7 @@ where
 mod tests {
     use super::*;
 
-    /// Recorded real responses, copied from `reference/zendesk-fixtures/`.
+    /// Recorded real responses (`tests/fixtures/zendesk/`).
     fn fixture(name: &str) -> String {
         let path = format!(
             "{}/tests/fixtures/zendesk/{name}",

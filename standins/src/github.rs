@@ -1,6 +1,6 @@
 //! Local stand-in of the GitHub REST API (issues, comments, labels, search) for one
 //! repository: a stateful HTTP server on 127.0.0.1 that answers as GitHub does
-//! (github.md §5): bearer token check, list filters and `Link` pagination, label
+//! (docs/references.md "GitHub API the stand-in serves"): bearer token check, list filters and `Link` pagination, label
 //! auto-creation, assignee validation, `state_reason` applied only on a state change,
 //! the 65,536-character body limit, a search index that lags writes, and injectable
 //! faults (including "did the write, then answered 502") to prove the client never
@@ -743,7 +743,8 @@ fn answer(
     };
 
     // The token's issues permission (GitHub: "Resource not accessible by integration",
-    // github.md; the header names what the endpoint needs).
+    // docs/references.md "GitHub API the stand-in serves"; the header names what the
+    // endpoint needs).
     let needs = match endpoint {
         Endpoint::GetRepository | Endpoint::GetLabel => None,
         Endpoint::ListIssues

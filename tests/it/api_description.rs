@@ -184,7 +184,7 @@ const DOCUMENTED_BODIES: &[DocumentedBody] = &[
                         "default": {"type": "boolean", "nullable": true}}}}})
         },
         source: "OAS CreateOrganizationMembership; body shape from \
-                 shared/reference/zendesk-api.md §5 (recorded secondary capture)",
+                 tests/fixtures/zendesk/organization_membership__create_201__secondary.json (recorded)",
     },
     DocumentedBody {
         operation: "CreateUserIdentity",

@@ -215,8 +215,8 @@ fn q_or_empty(s: Option<&str>) -> String {
 }
 
 /// The two admin reports for the data in `db`, written the way Pages Admin writes them:
-/// the SQL of `reference/pages-database.md` (checked there against pages-core's own
-/// Sequelize queries) and json2csv's output format (`@json2csv/plainjs` defaults as
+/// the selection of docs/references.md "Pages database" (checked against pages-core's
+/// own Sequelize queries) and json2csv's output format (`@json2csv/plainjs` defaults as
 /// pages-core calls them in api/admin/controllers/{organization,user}.js: a quoted
 /// header, strings quoted, booleans and numbers bare, null empty, `\n` between rows and
 /// none after the last).
@@ -307,7 +307,7 @@ async fn both_sources(db: &TestDb) -> (Reports, Reports) {
     (from_csv, from_db)
 }
 
-/// The edge cases of `reference/pages-database.md`, all the CSV can express.
+/// The edge cases of docs/references.md "Pages database", all the CSV can express.
 async fn seed_edge_cases(db: &TestDb) {
     db.org(1, "agency-a-web", Some("Agency A")).await;
     // Null agency and empty agency: both an empty Zendesk `details`.

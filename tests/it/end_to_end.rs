@@ -961,7 +961,7 @@ async fn a_failing_criterion_whose_box_a_person_deleted_still_keeps_the_issue_op
 }
 
 /// The body of the month's issue as the team opened it by hand for years: the original
-/// template (`reference/pages-issue-template.md` of the design notes, front matter
+/// template (docs/references.md "The original issue template", front matter
 /// `labels: ''`), with the month filled in by a person and a note of their own. No
 /// hidden month marker, no label.
 const PERSON_BODY: &str = "Monthly review to make sure cloud.gov Pages users, orgs, and roles are accurately reflected in Zendesk.

@@ -42,6 +42,7 @@ mod cli;
 mod database;
 #[cfg(feature = "demo")]
 mod demo;
+mod doc_refs;
 mod doctor;
 mod end_to_end;
 mod faults;

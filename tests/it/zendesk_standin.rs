@@ -1,6 +1,6 @@
 //! The Zendesk stand-in against plain HTTP (reqwest on 127.0.0.1): the limits, errors,
 //! jobs and shapes it must share with the real API. Shapes are compared with the recorded
-//! responses in tests/fixtures/zendesk/ (copies of shared/reference/zendesk-fixtures/).
+//! responses in tests/fixtures/zendesk/ (docs/references.md "Zendesk recorded responses").
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -1373,7 +1373,7 @@ async fn shutdown_stops_the_server() {
 
 // ---- shapes against the recordings and the OpenAPI schemas ----
 
-// Property names of the schemas in shared/reference/zendesk-openapi.yaml.
+// Property names of the schemas in tests/fixtures/zendesk/openapi.yaml.
 const OAS_ORGANIZATION: &str = "created_at details domain_names external_id group_id id name notes organization_fields shared_comments shared_tickets tags updated_at url";
 const OAS_USER_FOR_ADMIN: &str = "active alias chat_only created_at custom_role_id default_group_id details email external_id iana_time_zone id last_login_at locale locale_id moderator name notes only_private_comments organization_id phone photo remote_photo_url report_csv restricted_agent role role_type shared shared_agent shared_phone_number signature suspended tags ticket_restriction time_zone two_factor_auth_enabled updated_at url user_fields verified";
 const OAS_IDENTITY: &str = "created_at deliverable_state id primary type undeliverable_count updated_at url user_id value verification_method verified verified_at";

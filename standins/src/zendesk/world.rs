@@ -275,7 +275,7 @@ pub struct Rules {
     pub multiple_organizations: bool,
     /// `settings.user.tagging` ("Tags on users and organizations"): when false, `tags` is
     /// absent from user and organization JSON and tags sent in writes are dropped
-    /// silently (zendesk-api.md §10: "present only if user/org tagging is enabled").
+    /// silently (docs/references.md "Zendesk tags").
     pub tagging: bool,
     /// `settings.user.agent_created_welcome_emails`: only reported, no mail is modelled.
     pub agent_created_welcome_emails: bool,
@@ -1080,8 +1080,8 @@ impl World {
         if !existing.is_empty() && !self.rules.multiple_organizations {
             // The docs say only "Users can be in many organizations if the account supports
             // multiple organizations" (developer.zendesk.com Organization Memberships); the
-            // refusal's body is UNCONFIRMED (zendesk-api.md §5, searched again for issue 10:
-            // no recording found). Zendesk's validation envelope is used, and the sync never
+            // refusal's body is UNCONFIRMED (docs/references.md "Zendesk errors"; searched
+            // again for issue 10: no recording found). Zendesk's validation envelope is used, and the sync never
             // sends such a write once it has read `user.multiple_organizations`.
             return Err(Invalid::new(
                 "base",
@@ -1492,7 +1492,7 @@ mod tests {
         assert!(w.create_user(&again).is_ok());
     }
 
-    /// zendesk-api.md §10: with tagging off `tags` is absent from user JSON, and tags
+    /// docs/references.md "Zendesk tags": with tagging off `tags` is absent from user JSON, and tags
     /// sent in writes are dropped without an error.
     #[test]
     fn without_tagging_tags_are_dropped_silently_and_absent_from_user_json() {
