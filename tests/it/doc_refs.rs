@@ -12,7 +12,6 @@ const TREES: &[&str] = &["src", "standins/src", "tests", "benches", "examples"];
 
 /// One comment block: consecutive `//` lines of a file, joined with spaces.
 struct Comment {
-    file: PathBuf,
     line: usize,
     text: String,
 }
@@ -40,7 +39,6 @@ fn comments(file: &Path) -> Vec<Comment> {
         if let Some(rest) = trimmed.strip_prefix("//") {
             let rest = rest.trim_start_matches(['/', '!']).trim();
             let block = current.get_or_insert_with(|| Comment {
-                file: file.to_path_buf(),
                 line: i + 1,
                 text: String::new(),
             });
