@@ -6,10 +6,13 @@
 //! not recognise, code blocks) stays as it was, because people edit the issue in the
 //! browser between runs. It never adds or removes lines.
 //!
-//! Task items follow GFM: a list item (`-`, `*`, `+`, `1.` or `1)`) whose text starts
-//! with `[ ]`, `[x]` or `[X]` followed by white space; nested items count; items inside
-//! fenced or indented code blocks do not.
+//! Task items follow GFM, parsed by `pulldown-cmark` (CommonMark plus task lists): a list
+//! item (`-`, `*`, `+`, `1.` or `1)`) whose text starts with `[ ]`, `[x]` or `[X]`
+//! followed by white space; nested items count; items inside code blocks or HTML blocks
+//! do not. The parser gives each box's byte range in the body, and only the byte between
+//! the brackets is rewritten.
 
+use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 use serde::Serialize;
 
 use crate::verify::Criterion;
@@ -134,173 +137,52 @@ struct TaskItem<'a> {
 }
 
 /// The task items of the acceptance-criteria section, in order.
+///
+/// CommonMark with GFM task lists, as GitHub renders the issue: a box inside a fenced or
+/// indented code block, an HTML block (such as a commented-out line) or a paragraph is not
+/// a task. The section runs from its heading (ATX or setext) to the next heading of the
+/// same or a higher level.
 fn task_items(body: &str) -> Vec<TaskItem<'_>> {
     let mut items = Vec::new();
-    let mut fence: Option<(u8, usize)> = None;
-    let mut section: Option<usize> = None;
-    let mut in_list = false;
-    let mut blank_before = true;
-    let mut offset = 0;
+    let mut section: Option<HeadingLevel> = None;
+    // The heading being read: its level and its text so far (inline markup dropped).
+    let mut heading: Option<(HeadingLevel, String)> = None;
 
-    for raw in body.split_inclusive('\n') {
-        let start = offset;
-        offset += raw.len();
-        let line = raw.strip_suffix('\n').unwrap_or(raw);
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        let (indent, rest_at) = indentation(line);
-        let rest = &line[rest_at..];
-
-        if let Some((ch, len)) = fence {
-            if closes_fence(rest, ch, len) {
-                fence = None;
+    let parser = Parser::new_ext(body, Options::ENABLE_TASKLISTS);
+    for (event, range) in parser.into_offset_iter() {
+        match event {
+            Event::Start(Tag::Heading { level, .. }) => heading = Some((level, String::new())),
+            Event::Text(text) | Event::Code(text) => {
+                if let Some((_, name)) = heading.as_mut() {
+                    name.push_str(&text);
+                }
             }
-            continue;
-        }
-        if let Some(open) = opens_fence(rest) {
-            // Fences inside list items may be indented further than 3 columns; treating
-            // every fence as code errs towards ticking less, never more.
-            fence = Some(open);
-            blank_before = false;
-            continue;
-        }
-        if indent <= 3 {
-            if let Some((level, text)) = atx_heading(rest) {
+            Event::End(TagEnd::Heading(_)) => {
+                let Some((level, name)) = heading.take() else {
+                    continue;
+                };
                 if section.is_some_and(|open| level <= open) {
                     section = None;
                 }
-                let name = text.trim().trim_end_matches(':').trim_end();
+                let name = name.trim().trim_end_matches(':').trim_end();
                 if name.eq_ignore_ascii_case(SECTION_HEADING) {
                     section = Some(level);
-                    in_list = false;
-                }
-                blank_before = true;
-                continue;
-            }
-        }
-        if section.is_none() {
-            continue;
-        }
-        if rest.is_empty() {
-            blank_before = true;
-            continue;
-        }
-        if indent >= 4 && !in_list {
-            // An indented code block (or a paragraph continuation): not a task either way.
-            blank_before = false;
-            continue;
-        }
-        match list_item(rest) {
-            Some(after_marker) => {
-                in_list = true;
-                if let Some((mark_off, checked, text)) = task_box(after_marker) {
-                    let mark_at = start + rest_at + (rest.len() - after_marker.len()) + mark_off;
-                    items.push(TaskItem {
-                        mark_at,
-                        checked,
-                        text,
-                    });
                 }
             }
-            None => {
-                if indent == 0 && blank_before {
-                    // A paragraph after a blank line ends the list.
-                    in_list = false;
-                }
+            Event::TaskListMarker(checked) if section.is_some() => {
+                // `range` is the box itself, `[ ]`, `[x]` or `[X]`.
+                let rest = &body[range.end..];
+                let line = rest.split('\n').next().unwrap_or_default();
+                items.push(TaskItem {
+                    mark_at: range.start + 1,
+                    checked,
+                    text: line.strip_suffix('\r').unwrap_or(line),
+                });
             }
+            _ => {}
         }
-        blank_before = false;
     }
     items
-}
-
-/// Columns of leading white space (tabs to the next multiple of 4) and the byte offset
-/// of the first other character.
-fn indentation(line: &str) -> (usize, usize) {
-    let mut cols = 0;
-    for (i, b) in line.bytes().enumerate() {
-        match b {
-            b' ' => cols += 1,
-            b'\t' => cols += 4 - cols % 4,
-            _ => return (cols, i),
-        }
-    }
-    (cols, line.len())
-}
-
-fn opens_fence(rest: &str) -> Option<(u8, usize)> {
-    let ch = *rest.as_bytes().first()?;
-    if ch != b'`' && ch != b'~' {
-        return None;
-    }
-    let len = rest.bytes().take_while(|b| *b == ch).count();
-    if len < 3 {
-        return None;
-    }
-    if ch == b'`' && rest[len..].contains('`') {
-        return None; // inline code such as ```x``` on one line
-    }
-    Some((ch, len))
-}
-
-fn closes_fence(rest: &str, ch: u8, len: usize) -> bool {
-    let n = rest.bytes().take_while(|b| *b == ch).count();
-    n >= len && rest[n..].trim().is_empty()
-}
-
-/// `## Heading ##` → (2, "Heading ##" without the closing sequence).
-fn atx_heading(rest: &str) -> Option<(usize, &str)> {
-    let level = rest.bytes().take_while(|b| *b == b'#').count();
-    if !(1..=6).contains(&level) {
-        return None;
-    }
-    let after = &rest[level..];
-    if !(after.is_empty() || after.starts_with([' ', '\t'])) {
-        return None;
-    }
-    let text = after.trim();
-    let without_closing = text.trim_end_matches('#');
-    let text = if without_closing.is_empty() || without_closing.ends_with([' ', '\t']) {
-        without_closing.trim_end()
-    } else {
-        text
-    };
-    Some((level, text))
-}
-
-/// After a list marker and its white space, or None if the line is not a list item.
-fn list_item(rest: &str) -> Option<&str> {
-    let bytes = rest.as_bytes();
-    let marker_len = match bytes.first()? {
-        b'-' | b'*' | b'+' => 1,
-        b'0'..=b'9' => {
-            let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
-            if digits > 9 || !matches!(bytes.get(digits), Some(b'.') | Some(b')')) {
-                return None;
-            }
-            digits + 1
-        }
-        _ => return None,
-    };
-    let after = &rest[marker_len..];
-    let trimmed = after.trim_start_matches([' ', '\t']);
-    if trimmed.len() == after.len() && !after.is_empty() {
-        return None; // `-x` or `1.x`: not a list item
-    }
-    Some(trimmed)
-}
-
-/// `[ ] text` → (offset of the mark, checked, text). GFM wants white space after `]`.
-fn task_box(after_marker: &str) -> Option<(usize, bool, &str)> {
-    let b = after_marker.as_bytes();
-    if b.len() < 4 || b[0] != b'[' || b[2] != b']' || !matches!(b[3], b' ' | b'\t') {
-        return None;
-    }
-    let checked = match b[1] {
-        b' ' => false,
-        b'x' | b'X' => true,
-        _ => return None,
-    };
-    Some((1, checked, &after_marker[4..]))
 }
 
 #[cfg(test)]
@@ -439,6 +321,36 @@ mod tests {
         assert!(t.body.contains("```md\n- [ ] Org assignments\n```"));
         assert!(t.body.contains("\n    - [ ] Names and emails\n"));
         assert!(t.all_checked);
+    }
+
+    #[test]
+    fn a_box_in_an_html_comment_is_not_a_task() {
+        // People comment out a criterion in the browser; GitHub shows no box for it.
+        // The former line-by-line parser took the commented line for a task and ticked it.
+        let body = "## Acceptance criteria\n\n<!--\n- [ ] Org assignments\n-->\n\n- [ ] Orgs in Zendesk match current Pages orgs\n";
+        assert_eq!(
+            boxes(body),
+            [(false, "Orgs in Zendesk match current Pages orgs".into())]
+        );
+        let t = tick(body, &all(true));
+        assert!(t.body.contains("<!--\n- [ ] Org assignments\n-->"));
+        assert!(t.body.contains("- [x] Orgs in Zendesk"));
+    }
+
+    #[test]
+    fn a_setext_heading_opens_the_section_too() {
+        // GitHub renders `Title` over a line of `-` or `=` as a heading; the former parser
+        // knew only `#` headings and found no section here.
+        let body = "Acceptance criteria\n-------------------\n\n- [ ] Orgs in Zendesk match current Pages orgs\n\nNotes\n=====\n\n- [ ] Org assignments\n";
+        assert_eq!(
+            boxes(body),
+            [(false, "Orgs in Zendesk match current Pages orgs".into())]
+        );
+        let t = tick(body, &all(true));
+        assert!(t
+            .body
+            .starts_with("Acceptance criteria\n-------------------\n\n- [x] Orgs"));
+        assert!(t.body.ends_with("- [ ] Org assignments\n"));
     }
 
     #[test]

@@ -1,20 +1,19 @@
-//! Adapter tests against small purpose-built servers on 127.0.0.1 that answer as the
-//! API description (tests/fixtures/zendesk/openapi.yaml) and the recorded fixtures
-//! (tests/fixtures/zendesk/) say. Each test asserts
-//! what the server received, not only what the adapter returned.
+//! Adapter tests against wiremock servers on 127.0.0.1 that answer as the API description
+//! (tests/fixtures/zendesk/openapi.yaml) and the recorded fixtures (tests/fixtures/zendesk/)
+//! say: each test gives a handler that models the endpoints it needs, and may mount
+//! sharper mocks in front of it. Each test asserts what the server received (wiremock's
+//! request log), not only what the adapter returned.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
-use axum::extract::Request;
-use axum::response::Response;
-use axum::Router;
 use base64::Engine as _;
 use secrecy::SecretString;
 use serde_json::{json, Value};
+use wiremock::matchers::{any, method, path};
+use wiremock::{Mock, MockServer, Respond, ResponseTemplate};
 
 use super::*;
 use crate::model::{EmailKey, OrgKey, ZendeskRole};
@@ -68,63 +67,75 @@ impl Reply {
     }
 }
 
-type Handler = dyn Fn(&Seen) -> Reply + Send + Sync;
-
+/// A wiremock server that answers every request with `handler`, a small model of the
+/// Zendesk endpoints a test needs; tests can mount sharper mocks in front of it.
 struct Server {
     url: String,
-    seen: Arc<Mutex<Vec<Seen>>>,
+    mock: MockServer,
+}
+
+/// The catch-all answer: the request as the tests read it, handed to the test's handler.
+struct Handler<F>(F);
+
+impl<F: Fn(&Seen) -> Reply + Send + Sync + 'static> Respond for Handler<F> {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let reply = (self.0)(&Seen::from(request));
+        let mut template = ResponseTemplate::new(reply.status);
+        for (k, v) in reply.headers {
+            template = template.append_header(k, v);
+        }
+        template.set_body_bytes(reply.body)
+    }
+}
+
+impl From<&wiremock::Request> for Seen {
+    fn from(request: &wiremock::Request) -> Seen {
+        Seen {
+            method: request.method.to_string(),
+            path: request
+                .url
+                .path()
+                .trim_start_matches("/api/v2/")
+                .to_string(),
+            params: request.url.query_pairs().into_owned().collect(),
+            headers: request
+                .headers
+                .iter()
+                .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+                .collect(),
+            body: serde_json::from_slice(&request.body).unwrap_or(Value::Null),
+        }
+    }
 }
 
 impl Server {
     async fn start(handler: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> Server {
-        let handler: Arc<Handler> = Arc::new(handler);
-        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
-        let log = seen.clone();
-        let app = Router::new().fallback(move |req: Request| {
-            let handler = handler.clone();
-            let log = log.clone();
-            async move {
-                let (parts, body) = req.into_parts();
-                let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
-                let params =
-                    url::form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
-                        .into_owned()
-                        .collect();
-                let headers = parts
-                    .headers
-                    .iter()
-                    .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
-                    .collect();
-                let seen = Seen {
-                    method: parts.method.to_string(),
-                    path: parts.uri.path().trim_start_matches("/api/v2/").to_string(),
-                    params,
-                    headers,
-                    body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-                };
-                log.lock().unwrap().push(seen.clone());
-                let reply = handler(&seen);
-                let mut builder = Response::builder().status(reply.status);
-                for (k, v) in reply.headers {
-                    builder = builder.header(k, v);
-                }
-                builder.body(Body::from(reply.body)).unwrap()
-            }
-        });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
-        Server { url, seen }
+        let mock = MockServer::start().await;
+        Mock::given(any())
+            .respond_with(Handler(handler))
+            // The lowest priority: a mock a test mounts in front answers first.
+            .with_priority(u8::MAX)
+            .mount(&mock)
+            .await;
+        Server {
+            url: mock.uri(),
+            mock,
+        }
     }
 
-    fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
+    /// Every request the server received, in order of arrival.
+    async fn seen(&self) -> Vec<Seen> {
+        let received = self.mock.received_requests().await;
+        received
+            .unwrap_or_default()
+            .iter()
+            .map(Seen::from)
+            .collect()
     }
 
-    fn count(&self, method: &str, path: &str) -> usize {
-        self.seen().iter().filter(|s| s.is(method, path)).count()
+    async fn count(&self, method: &str, path: &str) -> usize {
+        let seen = self.seen().await;
+        seen.iter().filter(|s| s.is(method, path)).count()
     }
 }
 
@@ -309,7 +320,7 @@ async fn requests_carry_the_basic_auth_zendesk_expects() {
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("{ADMIN}/token:{TOKEN}"))
     );
-    let seen = server.seen();
+    let seen = server.seen().await;
     assert_eq!(seen.len(), 3);
     for s in &seen {
         assert_eq!(s.headers.get("authorization"), Some(&expected));
@@ -333,29 +344,30 @@ async fn a_401_is_unauthorized_and_not_retried() {
         Some(ZendeskError::Unauthorized)
     ));
     // Three concurrent first pages, none sent twice.
-    assert!(server.seen().len() <= 3);
+    assert!(server.seen().await.len() <= 3);
     assert_eq!(z.stats().retries, 0);
 }
 
 #[tokio::test]
 async fn a_429_waits_for_retry_after_then_retries() {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let c = calls.clone();
-    let server = Server::start(move |s| {
-        if s.path == "organizations" && c.fetch_add(1, Ordering::SeqCst) == 0 {
-            return Reply::json(
-                429,
-                json!({"errors": [{"code": "TooManyRequests", "title": "Too many requests"}]}),
-            )
-            .header("retry-after", "1");
-        }
-        empty_page(s)
-    })
-    .await;
+    let server = Server::start(empty_page).await;
+    // The first organizations page is refused once; everything else is an empty page.
+    Mock::given(method("GET"))
+        .and(path("/api/v2/organizations"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "1")
+                .set_body_json(
+                    json!({"errors": [{"code": "TooManyRequests", "title": "Too many requests"}]}),
+                ),
+        )
+        .up_to_n_times(1)
+        .mount(&server.mock)
+        .await;
     let z = zendesk(&server);
     let started = Instant::now();
     z.read().await.unwrap();
-    assert_eq!(server.count("GET", "organizations"), 2);
+    assert_eq!(server.count("GET", "organizations").await, 2);
     // Retry-After was honoured (loose lower bound, no upper bound).
     assert!(started.elapsed() >= Duration::from_millis(900));
     let stats = z.stats();
@@ -366,18 +378,17 @@ async fn a_429_waits_for_retry_after_then_retries() {
 
 #[tokio::test]
 async fn a_503_is_retried_with_backoff() {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let c = calls.clone();
-    let server = Server::start(move |s| {
-        if s.path == "users" && c.fetch_add(1, Ordering::SeqCst) < 2 {
-            return Reply::json(503, json!({"error": "Unavailable"}));
-        }
-        empty_page(s)
-    })
-    .await;
+    let server = Server::start(empty_page).await;
+    // The first users page fails twice, then the catch-all answers.
+    Mock::given(method("GET"))
+        .and(path("/api/v2/users"))
+        .respond_with(ResponseTemplate::new(503).set_body_json(json!({"error": "Unavailable"})))
+        .up_to_n_times(2)
+        .mount(&server.mock)
+        .await;
     let z = zendesk(&server);
     z.read().await.unwrap();
-    assert_eq!(server.count("GET", "users"), 3);
+    assert_eq!(server.count("GET", "users").await, 3);
     assert_eq!(z.stats().retries, 2);
     assert_eq!(z.stats().rate_limited, 0);
 }
@@ -395,8 +406,8 @@ async fn retries_are_bounded_and_end_as_unavailable() {
         other => panic!("expected Unavailable, got {other:?}"),
     }
     // max_retries = 2: each resource's first page is tried at most three times.
-    assert!(server.count("GET", "organizations") <= 3);
-    assert!(server.count("GET", "users") <= 3);
+    assert!(server.count("GET", "organizations").await <= 3);
+    assert!(server.count("GET", "users").await <= 3);
 }
 
 #[tokio::test]
@@ -504,6 +515,7 @@ async fn reads_follow_cursors_until_has_more_is_false() {
     assert_eq!(actual.orgs[&2].details, None);
     let pages: Vec<Seen> = server
         .seen()
+        .await
         .into_iter()
         .filter(|s| s.path == "organizations")
         .collect();
@@ -560,6 +572,7 @@ async fn users_are_read_with_email_identities_and_the_configured_roles_field() {
     let actual = z.read().await.unwrap();
     let users_call = server
         .seen()
+        .await
         .into_iter()
         .find(|s| s.path == "users")
         .unwrap();
@@ -631,7 +644,7 @@ async fn a_create_many_answered_500_is_not_sent_again() {
         err.downcast_ref::<ZendeskError>(),
         Some(ZendeskError::Unavailable { .. })
     ));
-    assert_eq!(server.count("POST", "organizations/create_many"), 1);
+    assert_eq!(server.count("POST", "organizations/create_many").await, 1);
     assert_eq!(z.stats().retries, 0);
 }
 
@@ -661,10 +674,11 @@ async fn an_update_many_answered_500_is_retried() {
         notes: vec![],
     };
     let out = z.apply(&plan).await.unwrap();
-    assert_eq!(server.count("PUT", "organizations/update_many"), 2);
+    assert_eq!(server.count("PUT", "organizations/update_many").await, 2);
     assert_eq!(out.applied.get(&ChangeKind::UpdateOrganization), Some(&1));
     let sent = server
         .seen()
+        .await
         .into_iter()
         .find(|s| s.path == "organizations/update_many")
         .unwrap();
@@ -754,6 +768,7 @@ async fn created_organizations_are_resolved_and_used_for_memberships() {
 
     let creates: Vec<Seen> = server
         .seen()
+        .await
         .into_iter()
         .filter(|s| s.path == "organizations/create_many")
         .collect();
@@ -769,10 +784,11 @@ async fn created_organizations_are_resolved_and_used_for_memberships() {
     // Both org jobs were in flight together and polled with one request per round.
     let rounds = jobs.show_many_ids.lock().unwrap().clone();
     assert_eq!(rounds[0].len(), 2, "{rounds:?}");
-    assert!(server.count("GET", "job_statuses/show_many") <= 4);
-    assert_eq!(server.count("GET", "organizations/show_many"), 2);
+    assert!(server.count("GET", "job_statuses/show_many").await <= 4);
+    assert_eq!(server.count("GET", "organizations/show_many").await, 2);
     let memberships = server
         .seen()
+        .await
         .into_iter()
         .find(|s| s.path == "organization_memberships/create_many")
         .unwrap();
@@ -856,6 +872,7 @@ async fn item_failures_map_to_their_record_by_index_and_dependent_memberships_ar
 
     let create = server
         .seen()
+        .await
         .into_iter()
         .find(|s| s.path == "users/create_many")
         .unwrap();
@@ -867,6 +884,7 @@ async fn item_failures_map_to_their_record_by_index_and_dependent_memberships_ar
     );
     let memberships = server
         .seen()
+        .await
         .into_iter()
         .find(|s| s.path == "organization_memberships/create_many")
         .unwrap();
@@ -961,10 +979,11 @@ async fn bulk_import_403_falls_back_to_single_creates() {
         "RecordInvalid/email/DuplicateValue"
     );
     // The second batch never went to create_many once the first was refused.
-    assert_eq!(server.count("POST", "users/create_many"), 1);
-    assert_eq!(server.count("POST", "users"), 102);
+    assert_eq!(server.count("POST", "users/create_many").await, 1);
+    assert_eq!(server.count("POST", "users").await, 102);
     let single = server
         .seen()
+        .await
         .into_iter()
         .find(|s| s.is("POST", "users"))
         .unwrap();
@@ -1027,6 +1046,7 @@ async fn user_updates_send_only_the_planned_fields() {
     );
     let sent = server
         .seen()
+        .await
         .into_iter()
         .find(|s| s.path == "users/update_many")
         .unwrap();
@@ -1074,13 +1094,14 @@ async fn an_expired_job_fails_its_records_as_job_expired() {
         .all(|f| f.reason.as_str() == "job_expired"));
     let destroy = server
         .seen()
+        .await
         .into_iter()
         .find(|s| s.path == "organization_memberships/destroy_many")
         .unwrap();
     assert_eq!(destroy.method, "DELETE");
     assert_eq!(destroy.param("ids"), Some("70,71"));
-    assert_eq!(server.count("GET", "job_statuses/show_many"), 1);
-    assert_eq!(server.count("GET", "job_statuses/V3-gone"), 1);
+    assert_eq!(server.count("GET", "job_statuses/show_many").await, 1);
+    assert_eq!(server.count("GET", "job_statuses/V3-gone").await, 1);
 }
 
 #[tokio::test]
@@ -1118,7 +1139,9 @@ async fn too_many_jobs_waits_and_resubmits() {
     let out = z.apply(&plan).await.unwrap();
     assert_eq!(out.applied.get(&ChangeKind::RemoveMembership), Some(&1));
     assert_eq!(
-        server.count("DELETE", "organization_memberships/destroy_many"),
+        server
+            .count("DELETE", "organization_memberships/destroy_many")
+            .await,
         2
     );
     assert_eq!(z.stats().rate_limited, 1);
@@ -1155,7 +1178,7 @@ async fn a_new_primary_email_is_added_then_made_primary() {
     };
     let out = z.apply(&plan).await.unwrap();
     assert_eq!(out.applied.get(&ChangeKind::SetPrimaryEmail), Some(&2));
-    let seen = server.seen();
+    let seen = server.seen().await;
     let paths: Vec<(&str, &str)> = seen
         .iter()
         .map(|s| (s.method.as_str(), s.path.as_str()))
@@ -1235,7 +1258,7 @@ async fn an_empty_plan_sends_nothing() {
     let z = zendesk(&server);
     let out = z.apply(&Plan::default()).await.unwrap();
     assert_eq!(out, ApplyOutcome::default());
-    assert!(server.seen().is_empty());
+    assert!(server.seen().await.is_empty());
 }
 
 /// A first sync of 250 users in 30 new organizations (one membership each) costs exactly
@@ -1323,12 +1346,13 @@ async fn a_first_sync_costs_the_minimum_number_of_requests() {
     assert_eq!(out.applied.get(&ChangeKind::AddMembership), Some(&250));
     let stats = z.stats();
     assert_eq!(stats.write_requests, 1 + 3 + 3);
-    assert_eq!(server.count("GET", "organizations/show_many"), 1);
-    assert_eq!(server.count("GET", "users/show_many"), 3);
-    assert_eq!(server.count("GET", "job_statuses/show_many"), 6);
+    assert_eq!(server.count("GET", "organizations/show_many").await, 1);
+    assert_eq!(server.count("GET", "users/show_many").await, 3);
+    assert_eq!(server.count("GET", "job_statuses/show_many").await, 6);
     assert_eq!(stats.requests, 7 + 4 + 6);
     let first_membership = server
         .seen()
+        .await
         .into_iter()
         .find(|s| s.path == "organization_memberships/create_many")
         .unwrap();
@@ -1473,7 +1497,9 @@ async fn too_many_jobs_waits_and_resubmits_whatever_the_http_status() {
     let out = z.apply(&plan).await.unwrap();
     assert_eq!(out.applied.get(&ChangeKind::RemoveMembership), Some(&1));
     assert_eq!(
-        server.count("DELETE", "organization_memberships/destroy_many"),
+        server
+            .count("DELETE", "organization_memberships/destroy_many")
+            .await,
         2
     );
     assert_eq!(z.stats().rate_limited, 1);
