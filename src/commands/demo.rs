@@ -27,8 +27,9 @@ use crate::commands::flow::Inputs;
 use crate::commands::run::{execute_run, GithubEnv, RunConfig, RunResult};
 use crate::commands::{Exit, UsageError};
 use crate::config::{FileSettings, GithubSettings, Policy, ZendeskTuning};
-use crate::github::{IssueTemplate, Month};
+use crate::github::IssueTemplate;
 use crate::model::{name_from_email, DesiredState, DesiredUser, EmailKey, OrgKey, Role};
+use crate::month::{self, Month};
 use crate::plan::ChangeKind;
 use crate::report::{self, Carry, JobStatus, Totals};
 use crate::source::{self, Reports};
@@ -815,8 +816,9 @@ fn seed_github(github: &GithubStandin, month: Month, seed: &LastMonth) -> Result
     let comment = format!(
         "## ✅ Pages/Zendesk sync {previous}: succeeded\n\n\
          _Last month's results comment (seeded by the demo, abridged)._\n\n\
-         {}\n<!-- pages-zendesk-sync:carry {json} -->\n",
-        report::comment::run_marker_line(&format!("demo-{previous}")),
+         {}\n{}\n",
+        month::run_marker_line(&format!("demo-{previous}")),
+        month::carry_marker(&json),
     );
     github.seed_comment(number, &comment);
     Ok(number)
