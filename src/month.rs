@@ -181,6 +181,92 @@ pub fn run_marker(run_id: &str) -> Result<String> {
     Ok(format!("{RUN_MARKER_PREFIX}{run_id} -->"))
 }
 
+/// The run marker line a results comment ends with, for any `run_marker` text: characters
+/// that could end the HTML comment or start markup are dropped (see [`clean_run_marker`]),
+/// so rendering never fails. For an id [`run_marker`] accepts, both give the same line.
+pub fn run_marker_line(run_marker: &str) -> String {
+    format!("{RUN_MARKER_PREFIX}{} -->", clean_run_marker(run_marker))
+}
+
+/// `run_marker` keeping only characters that cannot end an HTML comment or start markup,
+/// at most 200 of them, with no `--` left in it.
+fn clean_run_marker(run_marker: &str) -> String {
+    let mut marker: String = run_marker
+        .chars()
+        .filter(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '/' | '=' | '+' | '-')
+        })
+        .take(200)
+        .collect();
+    // "--" is not allowed inside an HTML comment by older parsers.
+    while marker.contains("--") {
+        marker = marker.replace("--", "-");
+    }
+    marker
+}
+
+/// The carry block for `json`, a serialised carry (`report::Carry`), made safe inside the
+/// HTML comment by [`comment_safe_json`].
+pub fn carry_marker(json: &str) -> String {
+    format!("{CARRY_MARKER_PREFIX}{} -->", comment_safe_json(json))
+}
+
+/// The text of each carry block in `body`, in order, trimmed: what follows [`CARRY_TAG`]
+/// up to the next `-->`. Tolerates any text around the blocks and spaces inside them; a
+/// tag with no `-->` after it yields nothing. Judging the JSON is the reader's job.
+pub fn carry_blocks(body: &str) -> impl Iterator<Item = &str> {
+    let mut rest = body;
+    std::iter::from_fn(move || loop {
+        let i = rest.find(CARRY_TAG)?;
+        let after = &rest[i + CARRY_TAG.len()..];
+        rest = after;
+        if let Some(end) = after.find("-->") {
+            return Some(after[..end].trim());
+        }
+    })
+}
+
+/// Makes JSON safe inside an HTML comment without changing its meaning: inside strings,
+/// `<`, `>` and `&` become `\u003c`, `\u003e`, `\u0026`, and a `-` followed by another `-`
+/// becomes `\u002d`, so neither `-->` nor `--` can appear. Outside strings valid JSON has
+/// none of these characters except a single `-` sign, so nothing else needs touching.
+fn comment_safe_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut chars = json.chars().peekable();
+    while let Some(c) = chars.next() {
+        if !in_string {
+            if c == '"' {
+                in_string = true;
+            }
+            out.push(c);
+            continue;
+        }
+        if escaped {
+            escaped = false;
+            out.push(c);
+            continue;
+        }
+        match c {
+            '\\' => {
+                escaped = true;
+                out.push(c);
+            }
+            '"' => {
+                in_string = false;
+                out.push(c);
+            }
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '-' if chars.peek() == Some(&'-') => out.push_str("\\u002d"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// `body` with `marker` on its own line at the end, after a blank line; newlines at the
 /// end of `body` are dropped first (spaces stay: they can belong to a checklist line).
 pub fn append_marker(body: &str, marker: &str) -> String {
@@ -244,6 +330,47 @@ mod tests {
         assert!(run_marker("x -->").is_err());
         assert!(run_marker("a--b").is_err());
         assert!(run_marker("").is_err());
+    }
+
+    #[test]
+    fn run_marker_lines_cannot_close_the_comment_early() {
+        assert_eq!(
+            run_marker_line("abc --> <script> --- x"),
+            "<!-- pages-zendesk-sync:run=abc-script-x -->"
+        );
+        // An id the strict builder accepts gives the same line either way.
+        assert_eq!(
+            run_marker_line("1234-2.a_b"),
+            run_marker("1234-2.a_b").unwrap()
+        );
+    }
+
+    #[test]
+    fn carry_markers_read_back_and_stay_inside_their_comment() {
+        let json = r#"{"month":"--> <b>a&b</b> ---","n":-1}"#;
+        let marker = carry_marker(json);
+        assert!(marker.starts_with(CARRY_MARKER_PREFIX) && marker.ends_with(" -->"));
+        assert_eq!(marker.matches("-->").count(), 1, "{marker}");
+        let inner = carry_blocks(&marker).collect::<Vec<_>>();
+        assert_eq!(
+            inner,
+            [
+                r#"{"month":"\u002d-\u003e \u003cb\u003ea\u0026b\u003c/b\u003e \u002d\u002d-","n":-1}"#
+            ]
+        );
+        let back: serde_json::Value = serde_json::from_str(inner[0]).unwrap();
+        assert_eq!(
+            back,
+            serde_json::from_str::<serde_json::Value>(json).unwrap()
+        );
+    }
+
+    #[test]
+    fn carry_blocks_are_found_in_any_surrounding_text() {
+        let body = "text <!--   pages-zendesk-sync:carry   {1}-->x\n\
+                    pages-zendesk-sync:carry {2} -->\n<!-- pages-zendesk-sync:carry {3}";
+        assert_eq!(carry_blocks(body).collect::<Vec<_>>(), ["{1}", "{2}"]);
+        assert_eq!(carry_blocks("no block").count(), 0);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! GitHub's comment size limit (65,536 characters): detail is dropped first, the status,
 //! the criteria and the hidden blocks always stay.
 
-use crate::month::{CARRY_TAG, RUN_TAG};
+use crate::month;
 use crate::report::document::{Align, Block, Document, Item, Table, Text};
 use crate::report::history::{self, HistoryPoint};
 use crate::report::wording::{self, plural, NOTHING_WRITTEN};
@@ -31,9 +31,10 @@ enum Level {
 
 const TRIMMED_FAILURE_ROWS: usize = 50;
 
-/// Renders the results comment (or, for a run that stopped, the short comment saying why). `run_marker` identifies the run (e.g. the workflow run id
-/// or `2025-03`); it is written as `<!-- pages-zendesk-sync:run=MARKER -->` — see
-/// [`run_marker_line`] to look for it.
+/// Renders the results comment (or, for a run that stopped, the short comment saying why).
+/// `run_marker` identifies the run (e.g. the workflow run id or `2025-03`); the comment ends
+/// with its hidden line, [`month::run_marker_line`], and the carry block,
+/// [`month::carry_marker`].
 pub fn render_comment(summary: &RunSummary, previous: Option<&Carry>, run_marker: &str) -> String {
     let hidden = format!(
         "\n{}",
@@ -61,57 +62,23 @@ pub fn render_comment(summary: &RunSummary, previous: Option<&Carry>, run_marker
     body.chars().take(COMMENT_CHAR_CAP).collect()
 }
 
-/// The exact hidden line that marks a comment as this run's, for finding it again.
-pub fn run_marker_line(run_marker: &str) -> String {
-    format!("<!-- {RUN_TAG}{} -->", clean_marker(run_marker))
-}
-
 /// Reads the carry block back from a results comment. Tolerates any text around it;
 /// `None` when there is no block, its JSON is malformed, or its version is unknown.
 pub fn parse_carry(comment_body: &str) -> Option<Carry> {
-    let mut rest = comment_body;
-    while let Some(i) = rest.find(CARRY_TAG) {
-        let after = &rest[i + CARRY_TAG.len()..];
-        if let Some(end) = after.find("-->") {
-            if let Ok(carry) = serde_json::from_str::<Carry>(after[..end].trim()) {
-                if carry.version == CARRY_VERSION {
-                    return Some(carry);
-                }
-            }
-        }
-        rest = after;
-    }
-    None
-}
-
-/// The marker keeps only characters that cannot end an HTML comment or start markup.
-fn clean_marker(run_marker: &str) -> String {
-    let mut marker: String = run_marker
-        .chars()
-        .filter(|c| {
-            c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '/' | '=' | '+' | '-')
-        })
-        .take(200)
-        .collect();
-    // "--" is not allowed inside an HTML comment by older parsers.
-    while marker.contains("--") {
-        marker = marker.replace("--", "-");
-    }
-    marker
+    month::carry_blocks(comment_body)
+        .filter_map(|json| serde_json::from_str::<Carry>(json).ok())
+        .find(|carry| carry.version == CARRY_VERSION)
 }
 
 fn hidden_blocks(summary: &RunSummary, previous: Option<&Carry>, run_marker: &str) -> Block {
-    let mut lines = vec![Block::Hidden(run_marker_line(run_marker))];
+    let mut lines = vec![Block::Hidden(month::run_marker_line(run_marker))];
     if let Some(mut carry) = summary.carry() {
         // The months before this one; this month's own totals are the carry's totals.
         carry.history = history::roll(previous, &carry.month, None);
         // Serialising plain fields cannot fail; if it ever did, the comment is still
         // worth posting without the carry block (next month just shows no deltas).
         if let Ok(json) = serde_json::to_string(&carry) {
-            lines.push(Block::Hidden(format!(
-                "<!-- {CARRY_TAG} {} -->",
-                comment_safe_json(&json)
-            )));
+            lines.push(Block::Hidden(month::carry_marker(&json)));
         }
     }
     Block::Tight(lines)
@@ -124,47 +91,6 @@ pub fn chart_history(summary: &RunSummary, previous: Option<&Carry>) -> Vec<Hist
         Some(month) => history::roll(previous, month, Some(&summary.totals)),
         None => Vec::new(),
     }
-}
-
-/// Makes JSON safe inside an HTML comment without changing its meaning: inside strings,
-/// `<`, `>` and `&` become `\u003c`, `\u003e`, `\u0026`, and a `-` followed by another `-`
-/// becomes `\u002d`, so neither `-->` nor `--` can appear. Outside strings valid JSON has
-/// none of these characters except a single `-` sign, so nothing else needs touching.
-fn comment_safe_json(json: &str) -> String {
-    let mut out = String::with_capacity(json.len());
-    let mut in_string = false;
-    let mut escaped = false;
-    let mut chars = json.chars().peekable();
-    while let Some(c) = chars.next() {
-        if !in_string {
-            if c == '"' {
-                in_string = true;
-            }
-            out.push(c);
-            continue;
-        }
-        if escaped {
-            escaped = false;
-            out.push(c);
-            continue;
-        }
-        match c {
-            '\\' => {
-                escaped = true;
-                out.push(c);
-            }
-            '"' => {
-                in_string = false;
-                out.push(c);
-            }
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '-' if chars.peek() == Some(&'-') => out.push_str("\\u002d"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// Whether the run changed nothing, satisfied every criterion and needs nobody: then the
@@ -526,6 +452,7 @@ fn source_section(summary: &RunSummary, level: Level) -> Vec<Block> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::month::{run_marker_line, CARRY_TAG};
     use crate::plan::ChangeKind;
     use crate::report::fixtures::{self, run};
     use crate::report::Totals;
@@ -696,12 +623,6 @@ mod tests {
             parse_carry(&both).map(|c| c.status),
             Some(JobStatus::PartlyFailed)
         );
-    }
-
-    #[test]
-    fn run_marker_cannot_close_the_comment_early() {
-        let line = run_marker_line("abc --> <script> --- x");
-        assert_eq!(line, "<!-- pages-zendesk-sync:run=abc-script-x -->");
     }
 
     fn enormous() -> RunSummary {
