@@ -234,10 +234,7 @@ fn needs_quotes(field: &str) -> bool {
     let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else {
         return false;
     };
-    if bytes
-        .iter()
-        .any(|&b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
-    {
+    if has_quote_trigger(bytes) {
         return true;
     }
     let edge = |b: u8, c: Option<char>| {
@@ -248,6 +245,62 @@ fn needs_quotes(field: &str) -> bool {
         }
     };
     edge(first, field.chars().next()) || edge(last, field.chars().next_back())
+}
+
+/// Whether `bytes` holds a comma, a quote or a line break; eight bytes at a time (a
+/// word has a byte equal to `c` exactly when `word ^ c…c` has a zero byte, and
+/// `(v - 0x01…01) & !v & 0x80…80` is non-zero exactly when `v` has a zero byte).
+fn has_quote_trigger(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGHS: u64 = ONES << 7;
+    let has_zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS != 0;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let v = u64::from_ne_bytes(word);
+        if has_zero_byte(v ^ (ONES * u64::from(b',')))
+            || has_zero_byte(v ^ (ONES * u64::from(b'"')))
+            || has_zero_byte(v ^ (ONES * u64::from(b'\n')))
+            || has_zero_byte(v ^ (ONES * u64::from(b'\r')))
+        {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+}
+
+/// Appends the user's display name ([`crate::model::name_from_email`]) to `out` without
+/// a string of its own: an ASCII local part is done byte by byte here (the export names
+/// a million users), anything else by the model's function. A test keeps the two equal.
+fn push_name(out: &mut String, email: &crate::model::EmailKey) {
+    let local = email.local_part();
+    let local = local.split('+').next().unwrap_or(local);
+    if !local.is_ascii() {
+        out.push_str(&crate::model::name_from_email(email));
+        return;
+    }
+    let start = out.len();
+    let mut word_start = true;
+    for &b in local.as_bytes() {
+        if matches!(b, b'.' | b'_' | b'-') {
+            word_start = true;
+        } else if word_start {
+            if out.len() > start {
+                out.push(' ');
+            }
+            out.push(char::from(b.to_ascii_uppercase()));
+            word_start = false;
+        } else {
+            out.push(char::from(b));
+        }
+    }
+    if out.len() == start {
+        out.push_str(local);
+    }
 }
 
 /// One CSV record, RFC 4180 style: fields quoted when they hold a comma, a quote, a line
@@ -368,6 +421,7 @@ fn user_row_bound(names: &OrgNames<'_>, user: &DesiredUser, policy: &Policy) -> 
 struct Scratch {
     organizations: String,
     roles: String,
+    name: String,
 }
 
 /// Encodes the users row of one Pages user into `out`, or says why it cannot be written.
@@ -382,21 +436,23 @@ fn encode_user<'a>(
     let Scratch {
         organizations,
         roles,
+        name,
     } = scratch;
     organizations.clear();
     roles.clear();
+    name.clear();
     for (i, (key, role)) in user.roles.iter().enumerate() {
-        let OrgCell { name, problem } = names.cell(key);
-        if let Some(problem) = problem {
+        let org = names.cell(key);
+        if let Some(problem) = org.problem {
             return Err(problem);
         }
         if i > 0 {
             organizations.push(ORGANIZATION_SEPARATOR);
             roles.push_str(", ");
         }
-        organizations.push_str(name);
+        organizations.push_str(org.name);
         // The canonical roles text (`DesiredState::roles_text`), built in the same pass.
-        roles.push_str(name);
+        roles.push_str(org.name);
         roles.push_str(": ");
         roles.push_str(role.as_str());
     }
@@ -404,13 +460,13 @@ fn encode_user<'a>(
     if looks_like_formula(email) {
         return Err(ExportProblemKind::FormulaInKeyCell);
     }
-    let name = user.name();
+    push_name(name, &user.email);
     let tags = if user.is_manager() {
         policy.manager_tag.as_str()
     } else {
         ""
     };
-    let name = neutralise(&name);
+    let name = neutralise(name);
     if format.writes_roles(policy) {
         let roles = neutralise(roles);
         encode_record(

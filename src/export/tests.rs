@@ -735,3 +735,55 @@ fn the_row_bound_is_never_below_the_row() {
         }
     }
 }
+
+#[test]
+fn the_export_names_users_as_the_model_does() {
+    let locals = [
+        "jane.doe",
+        "jane.doe+tag",
+        "+tag",
+        "a..b",
+        "-x-",
+        "__",
+        "x_y-z.w",
+        "o'neil",
+        "9lives",
+        "=sum",
+        "a+b+c",
+        "ñandu.ß",
+        "émile.zola",
+        "ŉa.b",
+        "a.",
+        ".a",
+        "ab+.c",
+    ];
+    for local in locals {
+        let email = crate::model::EmailKey::parse(&format!("{local}@example.gov"));
+        let Ok(email) = email else { continue };
+        let mut name = String::from("kept ");
+        push_name(&mut name, &email);
+        assert_eq!(
+            name,
+            format!("kept {}", crate::model::name_from_email(&email)),
+            "{local}"
+        );
+    }
+}
+
+#[test]
+fn the_word_at_a_time_quote_trigger_finds_every_position() {
+    for len in 0..20 {
+        for at in 0..len {
+            for c in [b',', b'"', b'\n', b'\r'] {
+                let mut field = vec![b'a'; len];
+                field[at] = c;
+                assert!(has_quote_trigger(&field), "{len} {at} {c}");
+            }
+        }
+        // Bytes next to the triggers in value, and high bytes, are no trigger.
+        let field: Vec<u8> = (0..len)
+            .map(|i| [b'+', b'#', b'\x0b', b'\x0e', 0xC3][i % 5])
+            .collect();
+        assert!(!has_quote_trigger(&field), "{len}");
+    }
+}
