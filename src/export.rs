@@ -220,6 +220,90 @@ fn neutralise(cell: &str) -> Cow<'_, str> {
     }
 }
 
+/// Whether `c` is whitespace in the sense of [`char::is_whitespace`], for one byte of
+/// ASCII (the vertical tab and form feed included, which `u8::is_ascii_whitespace` leaves out).
+fn ascii_whitespace(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r')
+}
+
+/// Whether a field must be quoted: it holds a comma, a quote or a line break, or starts
+/// or ends with whitespace. Scans bytes (a multi-character `contains` walks chars, and is
+/// the export's hottest check); decodes a char only when the first or last byte is not
+/// ASCII.
+fn needs_quotes(field: &str) -> bool {
+    let bytes = field.as_bytes();
+    let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else {
+        return false;
+    };
+    if has_quote_trigger(bytes) {
+        return true;
+    }
+    let edge = |b: u8, c: Option<char>| {
+        if b.is_ascii() {
+            ascii_whitespace(b)
+        } else {
+            c.is_some_and(char::is_whitespace)
+        }
+    };
+    edge(first, field.chars().next()) || edge(last, field.chars().next_back())
+}
+
+/// Whether `bytes` holds a comma, a quote or a line break; eight bytes at a time (a
+/// word has a byte equal to `c` exactly when `word ^ c…c` has a zero byte, and
+/// `(v - 0x01…01) & !v & 0x80…80` is non-zero exactly when `v` has a zero byte).
+fn has_quote_trigger(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGHS: u64 = ONES << 7;
+    let has_zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS != 0;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let v = u64::from_ne_bytes(word);
+        if has_zero_byte(v ^ (ONES * u64::from(b',')))
+            || has_zero_byte(v ^ (ONES * u64::from(b'"')))
+            || has_zero_byte(v ^ (ONES * u64::from(b'\n')))
+            || has_zero_byte(v ^ (ONES * u64::from(b'\r')))
+        {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+}
+
+/// Appends the user's display name ([`crate::model::name_from_email`]) to `out` without
+/// a string of its own: an ASCII local part is done byte by byte here (the export names
+/// a million users), anything else by the model's function. A test keeps the two equal.
+fn push_name(out: &mut String, email: &crate::model::EmailKey) {
+    let local = email.local_part();
+    let local = local.split('+').next().unwrap_or(local);
+    if !local.is_ascii() {
+        out.push_str(&crate::model::name_from_email(email));
+        return;
+    }
+    let start = out.len();
+    let mut word_start = true;
+    for &b in local.as_bytes() {
+        if matches!(b, b'.' | b'_' | b'-') {
+            word_start = true;
+        } else if word_start {
+            if out.len() > start {
+                out.push(' ');
+            }
+            out.push(char::from(b.to_ascii_uppercase()));
+            word_start = false;
+        } else {
+            out.push(char::from(b));
+        }
+    }
+    if out.len() == start {
+        out.push_str(local);
+    }
+}
+
 /// One CSV record, RFC 4180 style: fields quoted when they hold a comma, a quote, a line
 /// break or surrounding spaces; quotes doubled; CRLF after the record.
 pub fn encode_record<S: AsRef<str>>(out: &mut Vec<u8>, fields: &[S]) {
@@ -228,10 +312,7 @@ pub fn encode_record<S: AsRef<str>>(out: &mut Vec<u8>, fields: &[S]) {
         if i > 0 {
             out.push(b',');
         }
-        let quote = field.contains([',', '"', '\n', '\r'])
-            || field.starts_with(char::is_whitespace)
-            || field.ends_with(char::is_whitespace);
-        if quote {
+        if needs_quotes(field) {
             out.push(b'"');
             for part in field.split('"').enumerate() {
                 if part.0 > 0 {
@@ -247,12 +328,33 @@ pub fn encode_record<S: AsRef<str>>(out: &mut Vec<u8>, fields: &[S]) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// Organization names by the address of their key's shared text: the parser hands every
+/// What the users rows need of one organization: its name, and why a user in it cannot
+/// be written (worked out once per organization, not once per membership).
+#[derive(Clone, Copy)]
+struct OrgCell<'a> {
+    name: &'a str,
+    problem: Option<ExportProblemKind>,
+}
+
+impl<'a> OrgCell<'a> {
+    fn new(name: &'a str) -> Self {
+        let problem = if name.contains(ORGANIZATION_SEPARATOR) {
+            Some(ExportProblemKind::OrganizationNameHasSeparator)
+        } else if looks_like_formula(name) {
+            Some(ExportProblemKind::FormulaInKeyCell)
+        } else {
+            None
+        };
+        OrgCell { name, problem }
+    }
+}
+
+/// Organizations by the address of their key's shared text: the parser hands every
 /// user a clone of the organization's own key, so one pointer lookup replaces a string
 /// comparison walk through the map (a million users, over a million memberships).
 struct OrgNames<'a> {
     desired: &'a DesiredState,
-    by_address: rustc_hash::FxHashMap<usize, &'a str>,
+    by_address: rustc_hash::FxHashMap<usize, OrgCell<'a>>,
 }
 
 impl<'a> OrgNames<'a> {
@@ -260,7 +362,7 @@ impl<'a> OrgNames<'a> {
         let by_address = desired
             .orgs
             .iter()
-            .map(|(k, o)| (k.text_address(), o.name.as_str()))
+            .map(|(k, o)| (k.text_address(), OrgCell::new(&o.name)))
             .collect();
         OrgNames {
             desired,
@@ -268,16 +370,51 @@ impl<'a> OrgNames<'a> {
         }
     }
 
-    fn name(&self, key: &'a crate::model::OrgKey) -> &'a str {
+    fn cell(&self, key: &'a crate::model::OrgKey) -> OrgCell<'a> {
         match self.by_address.get(&key.text_address()) {
-            Some(name) => name,
-            None => self
-                .desired
-                .orgs
-                .get(key)
-                .map_or(key.as_str(), |o| o.name.as_str()),
+            Some(cell) => *cell,
+            None => OrgCell::new(
+                self.desired
+                    .orgs
+                    .get(key)
+                    .map_or(key.as_str(), |o| o.name.as_str()),
+            ),
         }
     }
+}
+
+/// Why a user's row cannot be written, short of its length: the same checks, in the
+/// same order, as [`encode_user`] makes (an organization's name, in the user's order,
+/// then the email).
+fn user_problem(names: &OrgNames<'_>, user: &DesiredUser) -> Option<ExportProblemKind> {
+    for key in user.roles.keys() {
+        if let Some(problem) = names.cell(key).problem {
+            return Some(problem);
+        }
+    }
+    looks_like_formula(user.email.as_str()).then_some(ExportProblemKind::FormulaInKeyCell)
+}
+
+/// An upper bound of the bytes of a user's row as [`encode_user`] writes it, without
+/// building it: every cell at most doubled by quoting plus its two quotes, the name (from
+/// the email's local part) at most three times the email's bytes (upper-casing a
+/// character can take three times its bytes) plus a `'`.
+fn user_row_bound(names: &OrgNames<'_>, user: &DesiredUser, policy: &Policy) -> u64 {
+    let email = user.email.as_str().len() as u64;
+    let (mut organizations, mut roles) = (0u64, 1u64);
+    for (i, (key, role)) in user.roles.iter().enumerate() {
+        let name = names.cell(key).name.len() as u64;
+        let sep = u64::from(i > 0);
+        organizations += name + sep;
+        roles += name + 2 + role.as_str().len() as u64 + 2 * sep;
+    }
+    let cells = (3 * email + 1)
+        + email
+        + user.external_id.len() as u64
+        + roles
+        + organizations
+        + policy.manager_tag.len() as u64;
+    2 * cells + 2 * 6 + 5 + 2
 }
 
 /// Reusable buffers for one users row.
@@ -285,6 +422,7 @@ impl<'a> OrgNames<'a> {
 struct Scratch {
     organizations: String,
     roles: String,
+    name: String,
 }
 
 /// Encodes the users row of one Pages user into `out`, or says why it cannot be written.
@@ -300,24 +438,23 @@ fn encode_user<'a>(
     let Scratch {
         organizations,
         roles,
+        name,
     } = scratch;
     organizations.clear();
     roles.clear();
+    name.clear();
     for (i, (key, role)) in user.roles.iter().enumerate() {
-        let name = names.name(key);
-        if name.contains(ORGANIZATION_SEPARATOR) {
-            return Err(ExportProblemKind::OrganizationNameHasSeparator);
-        }
-        if looks_like_formula(name) {
-            return Err(ExportProblemKind::FormulaInKeyCell);
+        let org = names.cell(key);
+        if let Some(problem) = org.problem {
+            return Err(problem);
         }
         if i > 0 {
             organizations.push(ORGANIZATION_SEPARATOR);
             roles.push_str(", ");
         }
-        organizations.push_str(name);
+        organizations.push_str(org.name);
         // The canonical roles text (`DesiredState::roles_text`), built in the same pass.
-        roles.push_str(name);
+        roles.push_str(org.name);
         roles.push_str(": ");
         roles.push_str(role.as_str());
     }
@@ -325,13 +462,13 @@ fn encode_user<'a>(
     if looks_like_formula(email) {
         return Err(ExportProblemKind::FormulaInKeyCell);
     }
-    let name = user.name();
+    push_name(name, &user.email);
     let tags = if user.is_manager() {
         policy.manager_tag.as_str()
     } else {
         ""
     };
-    let name = neutralise(&name);
+    let name = neutralise(name);
     if format.writes_roles(mapping) {
         let roles = neutralise(roles);
         encode_record(
@@ -581,18 +718,241 @@ fn write_users(
     limits: Limits,
     dir: &Path,
 ) -> Result<SeriesOut> {
+    write_users_with(desired, policy, mapping, format, limits, dir, true)
+}
+
+/// [`write_users`]; `parallel: false` always takes the one-thread path (for the test
+/// that both give the same files).
+fn write_users_with(
+    desired: &DesiredState,
+    policy: &Policy,
+    mapping: &FieldMapping,
+    format: ImporterFormat,
+    limits: Limits,
+    dir: &Path,
+    parallel: bool,
+) -> Result<SeriesOut> {
+    let names = OrgNames::new(desired);
+    let mut header = Vec::new();
+    encode_record(&mut header, &format.user_columns(mapping));
+    if parallel {
+        let users: Vec<&DesiredUser> = desired.users.values().collect();
+        if let Some(layout) =
+            lay_out_users(&users, &names, format, policy, mapping, limits, &header)
+        {
+            let files = write_user_files(&users, &layout, &names, format, policy, mapping, dir)?;
+            return Ok(SeriesOut {
+                files,
+                records: layout.records,
+                memberships: layout.memberships,
+                problems: layout.problems,
+            });
+        }
+    }
+    write_users_in_one_series(desired, &names, policy, mapping, format, limits, dir)
+}
+
+/// Which user goes into which users file, worked out before writing any, so that the
+/// files can be written at the same time on several threads.
+struct UserLayout {
+    /// Per user, in order: whether the user has a row.
+    written: Vec<bool>,
+    /// Per file: the index of the user its first row is for. File k holds the written
+    /// users from `starts[k]` up to `starts[k + 1]` (the end for the last file).
+    starts: Vec<usize>,
+    records: usize,
+    memberships: usize,
+    problems: Vec<ExportProblem>,
+}
+
+/// The users files' layout, or `None` when a file could come near the byte limit: then
+/// only writing the rows tells where a file must end, and the one series does it.
+/// Gives exactly the files, counts and problems the one series would: the same checks
+/// decide which users are written ([`user_problem`], and the exact row length whenever
+/// the [`user_row_bound`] passes the row limit), and with no file near the byte limit
+/// only the row limit ends a file.
+fn lay_out_users(
+    users: &[&DesiredUser],
+    names: &OrgNames<'_>,
+    format: ImporterFormat,
+    policy: &Policy,
+    mapping: &FieldMapping,
+    limits: Limits,
+    header: &[u8],
+) -> Option<UserLayout> {
+    let mut layout = UserLayout {
+        written: Vec::with_capacity(users.len()),
+        starts: Vec::new(),
+        records: 0,
+        memberships: 0,
+        problems: Vec::new(),
+    };
+    let (mut rows, mut bytes) = (0usize, 0u64);
+    let mut record = Vec::new();
+    let mut scratch = Scratch::default();
+    for (i, user) in users.iter().enumerate() {
+        let mut problem = user_problem(names, user);
+        let mut bound = 0;
+        if problem.is_none() {
+            bound = user_row_bound(names, user, policy);
+            if bound > limits.max_row_bytes as u64 {
+                record.clear();
+                match encode_user(
+                    &mut record,
+                    names,
+                    user,
+                    format,
+                    policy,
+                    mapping,
+                    &mut scratch,
+                ) {
+                    Ok(()) if record.len() <= limits.max_row_bytes => bound = record.len() as u64,
+                    Ok(()) => problem = Some(ExportProblemKind::RowTooLong),
+                    Err(kind) => problem = Some(kind),
+                }
+            }
+        }
+        if let Some(problem) = problem {
+            layout.written.push(false);
+            layout.problems.push(ExportProblem {
+                pages_user_id: Some(user.pages_id),
+                users_line: Some(user.line),
+                organization_index: None,
+                problem,
+            });
+            continue;
+        }
+        layout.written.push(true);
+        if layout.starts.is_empty() || rows >= limits.max_data_rows {
+            layout.starts.push(i);
+            (rows, bytes) = (0, header.len() as u64);
+        }
+        bytes = bytes.saturating_add(bound);
+        if bytes > limits.max_file_bytes {
+            return None;
+        }
+        rows += 1;
+        layout.records += 1;
+        layout.memberships += user.roles.len();
+    }
+    Some(layout)
+}
+
+/// Bytes gathered before each write to a file.
+const WRITE_CHUNK: usize = 1 << 20;
+
+/// Writes the users files of `layout` to temporary names, on as many threads as the
+/// machine has cores (each thread takes the next file not yet started; one 1 MiB buffer
+/// per thread). Returns (temporary path, final name) of every file, in order.
+fn write_user_files(
+    users: &[&DesiredUser],
+    layout: &UserLayout,
+    names: &OrgNames<'_>,
+    format: ImporterFormat,
+    policy: &Policy,
+    mapping: &FieldMapping,
+    dir: &Path,
+) -> Result<Vec<(PathBuf, String)>> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let mut header = Vec::new();
+    encode_record(&mut header, &format.user_columns(mapping));
+
+    let files: Vec<(PathBuf, String)> = (0..layout.starts.len())
+        .map(|k| {
+            let name = format!("users-{:03}.csv", k + 1);
+            let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+            (temp, name)
+        })
+        .collect();
+    let next = AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(files.len())
+        .max(1);
+    let write_one = |k: usize, buf: &mut Vec<u8>, scratch: &mut Scratch| -> Result<()> {
+        let (temp, name) = &files[k];
+        let (start, end) = (
+            layout.starts[k],
+            layout.starts.get(k + 1).copied().unwrap_or(users.len()),
+        );
+        let mut file = File::create(temp).with_context(|| format!("creating {name}"))?;
+        buf.clear();
+        buf.extend_from_slice(&header);
+        for (user, &written) in users[start..end].iter().zip(&layout.written[start..end]) {
+            if !written {
+                continue;
+            }
+            // The layout already made these checks; a user passes them again.
+            encode_user(buf, names, user, format, policy, mapping, scratch)
+                .map_err(|kind| anyhow::anyhow!("writing {name}: {kind}"))?;
+            if buf.len() >= WRITE_CHUNK {
+                file.write_all(buf)
+                    .with_context(|| format!("writing {name}"))?;
+                buf.clear();
+            }
+        }
+        file.write_all(buf)
+            .with_context(|| format!("writing {name}"))?;
+        Ok(())
+    };
+    let results: Vec<Result<()>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| -> Result<()> {
+                    let mut buf = Vec::with_capacity(WRITE_CHUNK + 64 * 1024);
+                    let mut scratch = Scratch::default();
+                    loop {
+                        let k = next.fetch_add(1, Ordering::Relaxed);
+                        if k >= files.len() {
+                            return Ok(());
+                        }
+                        if let Err(e) = write_one(k, &mut buf, &mut scratch) {
+                            // The other threads start no further file.
+                            next.store(files.len(), Ordering::Relaxed);
+                            return Err(e);
+                        }
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("writing the users files failed")))
+            })
+            .collect()
+    });
+    if let Some(e) = results.into_iter().find_map(Result::err) {
+        remove_temps(&files);
+        return Err(e);
+    }
+    Ok(files)
+}
+
+/// The users files written one row after another by one thread, each row encoded before
+/// it is written: the way for files that may come near the byte limit.
+fn write_users_in_one_series(
+    desired: &DesiredState,
+    names: &OrgNames<'_>,
+    policy: &Policy,
+    mapping: &FieldMapping,
+    format: ImporterFormat,
+    limits: Limits,
+    dir: &Path,
+) -> Result<SeriesOut> {
     let mut series = Series::new(dir, "users", &format.user_columns(mapping), limits);
     let mut problems = Vec::new();
     let (mut users, mut memberships) = (0, 0);
     let mut record = Vec::with_capacity(512);
     let mut scratch = Scratch::default();
-    let names = OrgNames::new(desired);
     let result = (|| -> Result<()> {
         for user in desired.users.values() {
             record.clear();
             let problem = match encode_user(
                 &mut record,
-                &names,
+                names,
                 user,
                 format,
                 policy,

@@ -573,3 +573,253 @@ fn the_demo_data_exports_to_files_that_import_into_pages_memberships() {
         assert_eq!(memberships(&zendesk), pages_memberships(&r), "{format:?}");
     }
 }
+
+/// The old quoting rule, char by char: `needs_quotes` must agree with it on every field.
+fn needs_quotes_by_chars(field: &str) -> bool {
+    field.contains([',', '"', '\n', '\r'])
+        || field.starts_with(char::is_whitespace)
+        || field.ends_with(char::is_whitespace)
+}
+
+#[test]
+fn the_byte_quoting_check_agrees_with_the_char_rule() {
+    let pieces = [
+        "", "a", " ", "\t", "\u{b}", "\u{c}", "\u{85}", "\u{a0}", "\u{2003}", "é", ",", "\"", "\n",
+        "\r", "x y", "|", "'", "ß",
+    ];
+    for a in pieces {
+        for b in pieces {
+            for c in pieces {
+                let field = format!("{a}{b}{c}");
+                assert_eq!(
+                    needs_quotes(&field),
+                    needs_quotes_by_chars(&field),
+                    "{field:?}"
+                );
+            }
+        }
+    }
+}
+
+/// Reports with every kind of user the layout must decide on: a bar or a formula in an
+/// organization's name, a formula email, long rows, names needing quotes, non-ASCII.
+fn mixed_reports() -> Reports {
+    let mut orgs: String = (0..12)
+        .map(|i| format!("\"Org {i}, {}\",Agency {i}\n", "x".repeat(i * 9)))
+        .collect();
+    orgs.push_str("Bar Org,\n\"@SUM(1)\",Agency\nÉcole,\" padded \"\n");
+    let mut users = String::new();
+    for i in 0..120 {
+        let (a, b) = (i % 12, (i * 5 + 1) % 12);
+        let email = match i % 9 {
+            0 => format!("ŉa.ßb{i}@example.gov"),
+            1 => format!("first.last_{i}@example.gov"),
+            _ => format!("u{i}@example.gov"),
+        };
+        let (list, details) = match i % 7 {
+            0 => ("Bar Org".to_string(), "Bar Org: user".to_string()),
+            1 => ("@SUM(1)".to_string(), "@SUM(1): user".to_string()),
+            2 => ("École".to_string(), "École: manager".to_string()),
+            _ if a == b => (format!("Org {a}, {}", "x".repeat(a * 9)), String::new()),
+            _ => (
+                format!(
+                    "Org {a}, {}|Org {b}, {}",
+                    "x".repeat(a * 9),
+                    "x".repeat(b * 9)
+                ),
+                format!(
+                    "Org {a}, {}: user, Org {b}, {}: manager",
+                    "x".repeat(a * 9),
+                    "x".repeat(b * 9)
+                ),
+            ),
+        };
+        let details = if details.is_empty() {
+            format!("{list}: user")
+        } else {
+            details
+        };
+        users.push_str(&format!("{i},{email},\"{list}\",\"{details}\",,\n"));
+    }
+    let mut r = reports(&orgs, &users);
+    let key = crate::model::OrgKey::new("Bar Org").unwrap();
+    r.desired.orgs.get_mut(&key).unwrap().name = "Bar|Org".into();
+    r
+}
+
+/// Every users file's name and bytes, in order, and what was counted.
+type UsersFiles = (Vec<(String, Vec<u8>)>, usize, usize, Vec<ExportProblem>);
+
+fn users_files(r: &Reports, format: ImporterFormat, limits: Limits, parallel: bool) -> UsersFiles {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = Policy::default();
+    let mapping = FieldMapping::default();
+    let out = write_users_with(
+        &r.desired,
+        &policy,
+        &mapping,
+        format,
+        limits,
+        dir.path(),
+        parallel,
+    )
+    .unwrap();
+    let files = out
+        .files
+        .iter()
+        .map(|(temp, name)| (name.clone(), std::fs::read(temp).unwrap()))
+        .collect();
+    (files, out.records, out.memberships, out.problems)
+}
+
+#[test]
+fn the_users_files_written_in_parallel_equal_the_one_series_files() {
+    let r = mixed_reports();
+    let policy = Policy::default();
+    let mapping = FieldMapping::default();
+    for format in [ImporterFormat::DataImporter, ImporterFormat::BulkActions] {
+        let defaults = format.limits();
+        let mut header = Vec::new();
+        encode_record(&mut header, &format.user_columns(&mapping));
+        for (limits, laid_out) in [
+            (defaults, true),
+            (
+                Limits {
+                    max_data_rows: 1,
+                    ..defaults
+                },
+                true,
+            ),
+            (
+                Limits {
+                    max_data_rows: 7,
+                    ..defaults
+                },
+                true,
+            ),
+            // Rows over the row limit: exact lengths decide who is left out.
+            (
+                Limits {
+                    max_row_bytes: 150,
+                    ..defaults
+                },
+                true,
+            ),
+            (
+                Limits {
+                    max_data_rows: 5,
+                    max_row_bytes: 120,
+                    ..defaults
+                },
+                true,
+            ),
+            // Near the byte limit: only the one series can tell where files end.
+            (
+                Limits {
+                    max_file_bytes: 700,
+                    max_row_bytes: 400,
+                    ..defaults
+                },
+                false,
+            ),
+        ] {
+            let names = OrgNames::new(&r.desired);
+            let users: Vec<&DesiredUser> = r.desired.users.values().collect();
+            let layout = lay_out_users(&users, &names, format, &policy, &mapping, limits, &header);
+            assert_eq!(layout.is_some(), laid_out, "{format:?} {limits:?}");
+            let parallel = users_files(&r, format, limits, true);
+            let one = users_files(&r, format, limits, false);
+            assert_eq!(parallel, one, "{format:?} {limits:?}");
+            let kinds: BTreeSet<_> = one.3.iter().map(|p| p.problem).collect();
+            assert!(kinds.contains(&ExportProblemKind::OrganizationNameHasSeparator));
+            assert!(kinds.contains(&ExportProblemKind::FormulaInKeyCell));
+            if limits.max_row_bytes <= 150 {
+                assert!(kinds.contains(&ExportProblemKind::RowTooLong), "{limits:?}");
+            }
+            assert!(
+                one.0.len() > usize::from(limits.max_data_rows < 10),
+                "{limits:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_row_bound_is_never_below_the_row() {
+    let r = mixed_reports();
+    let policy = Policy::default();
+    let mapping = FieldMapping::default();
+    let names = OrgNames::new(&r.desired);
+    let mut scratch = Scratch::default();
+    for format in [ImporterFormat::DataImporter, ImporterFormat::BulkActions] {
+        for user in r.desired.users.values() {
+            let mut record = Vec::new();
+            if encode_user(
+                &mut record,
+                &names,
+                user,
+                format,
+                &policy,
+                &mapping,
+                &mut scratch,
+            )
+            .is_ok()
+            {
+                let bound = user_row_bound(&names, user, &policy);
+                assert!(bound >= record.len() as u64, "{bound} < {}", record.len());
+            }
+        }
+    }
+}
+
+#[test]
+fn the_export_names_users_as_the_model_does() {
+    let locals = [
+        "jane.doe",
+        "jane.doe+tag",
+        "+tag",
+        "a..b",
+        "-x-",
+        "__",
+        "x_y-z.w",
+        "o'neil",
+        "9lives",
+        "=sum",
+        "a+b+c",
+        "ñandu.ß",
+        "émile.zola",
+        "ŉa.b",
+        "a.",
+        ".a",
+        "ab+.c",
+    ];
+    for local in locals {
+        let email = crate::model::EmailKey::parse(&format!("{local}@example.gov"));
+        let Ok(email) = email else { continue };
+        let mut name = String::from("kept ");
+        push_name(&mut name, &email);
+        assert_eq!(
+            name,
+            format!("kept {}", crate::model::name_from_email(&email)),
+            "{local}"
+        );
+    }
+}
+
+#[test]
+fn the_word_at_a_time_quote_trigger_finds_every_position() {
+    for len in 0..20 {
+        for at in 0..len {
+            for c in [b',', b'"', b'\n', b'\r'] {
+                let mut field = vec![b'a'; len];
+                field[at] = c;
+                assert!(has_quote_trigger(&field), "{len} {at} {c}");
+            }
+        }
+        // Bytes next to the triggers in value, and high bytes, are no trigger.
+        let field: Vec<u8> = (0..len)
+            .map(|i| [b'+', b'#', b'\x0b', b'\x0e', 0xC3][i % 5])
+            .collect();
+        assert!(!has_quote_trigger(&field), "{len}");
+    }
+}
