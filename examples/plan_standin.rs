@@ -9,7 +9,8 @@
 //! user with external_id, and membership; no roles text, so `plan` has changes to make),
 //! then runs the release binary's `plan` three times with `PAGES_ZENDESK_SYNC_LOG=info` and prints the
 //! `ms` of its phase log lines, its wall and CPU time, and this process's CPU time in that
-//! interval (the stand-in's: it is the only work this process does meanwhile).
+//! interval (the stand-in's: it is the only work this process does meanwhile), with the
+//! parse_and_plan bench's calibration line before and after the runs.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)] // a program that reports by printing
 
@@ -68,6 +69,7 @@ async fn main() -> anyhow::Result<()> {
     );
     drop(world);
     let credentials = zd.credentials().clone();
+    eprintln!("calibration before the runs: {}", calibrate());
 
     for run in 1..=3 {
         let cpu_before = cpu_seconds(libc::RUSAGE_SELF);
@@ -114,8 +116,25 @@ async fn main() -> anyhow::Result<()> {
             standin_cpu * 1e3,
         );
     }
+    eprintln!("calibration after the runs: {}", calibrate());
     zd.shutdown();
     Ok(())
+}
+
+/// The parse_and_plan bench's calibration: how slow this machine is right now (random
+/// lookups in big hash tables), so figures from a loaded machine can be scaled.
+fn calibrate() -> String {
+    let n = 1_000_000u64;
+    let keys: Vec<u64> = (0..n)
+        .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        .collect();
+    let start = Instant::now();
+    let map: std::collections::HashMap<u64, u64> = keys.iter().map(|k| (*k, *k)).collect();
+    let hits = keys.iter().rev().filter(|k| map.contains_key(k)).count();
+    format!(
+        "1M u64 hash inserts + {hits} lookups (std HashMap): {:.0} ms",
+        start.elapsed().as_secs_f64() * 1e3
+    )
 }
 
 /// User + system CPU seconds of this process (all threads) or of its waited-for children.

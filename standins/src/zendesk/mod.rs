@@ -24,6 +24,7 @@
 //! ```
 
 mod routes;
+mod wire;
 pub mod world;
 
 use std::collections::{BTreeSet, HashMap};

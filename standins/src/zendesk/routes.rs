@@ -12,6 +12,7 @@ use axum::response::Response;
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
+use super::wire::{write_array, Page};
 use super::world::{Invalid, JobKind, World};
 use super::{lock, JobCompletion, LoggedRequest, Shared};
 
@@ -29,6 +30,8 @@ pub(super) struct Reply {
 
 enum ReplyBody {
     Json(Value),
+    /// JSON written already (list pages, see `wire`).
+    Raw(Vec<u8>),
     Text(&'static str, String),
     Empty,
 }
@@ -44,6 +47,14 @@ impl Reply {
 
     fn ok(body: Value) -> Reply {
         Reply::json(StatusCode::OK, body)
+    }
+
+    fn ok_page(page: Page) -> Reply {
+        Reply {
+            status: StatusCode::OK,
+            body: ReplyBody::Raw(page.into_bytes()),
+            headers: Vec::new(),
+        }
     }
 
     fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Reply {
@@ -112,6 +123,7 @@ impl Reply {
     fn into_response(self) -> Response {
         let (content_type, body) = match self.body {
             ReplyBody::Json(v) => ("application/json; charset=utf-8", Body::from(v.to_string())),
+            ReplyBody::Raw(b) => ("application/json; charset=utf-8", Body::from(b)),
             ReplyBody::Text(ct, t) => (ct, Body::from(t)),
             ReplyBody::Empty => ("application/json; charset=utf-8", Body::empty()),
         };
@@ -639,6 +651,19 @@ fn include_identities(req: &Req) -> bool {
         .is_some_and(|v| v.split(',').any(|x| x.trim() == "identities"))
 }
 
+/// The `identities` array of a users page, written.
+fn sideload_identities_raw(w: &World, ids: &[u64]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(ids.len() * 400);
+    let identities = ids
+        .iter()
+        .filter_map(|id| w.users.get(id))
+        .flat_map(|u| u.identities.iter().map(move |i| (u.id, i)));
+    write_array(&mut out, identities, |out, (uid, i)| {
+        w.write_identity(uid, i, out);
+    });
+    out
+}
+
 fn sideload_identities(w: &World, ids: &[u64]) -> Vec<Value> {
     ids.iter()
         .filter_map(|id| w.users.get(id))
@@ -654,6 +679,29 @@ fn render(w: &World, kind: &str, ids: &[u64]) -> Vec<Value> {
             _ => w.memberships.get(id).map(|m| w.membership_json(m)),
         })
         .collect()
+}
+
+/// The records of a list page, written as a JSON array.
+fn render_raw(w: &World, kind: &str, ids: &[u64]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(ids.len() * 1024);
+    write_array(&mut out, ids, |out, id| match kind {
+        "users" => {
+            if let Some(u) = w.users.get(id) {
+                w.write_user(u, out);
+            }
+        }
+        "organizations" => {
+            if let Some(o) = w.organizations.get(id) {
+                w.write_org(o, out);
+            }
+        }
+        _ => {
+            if let Some(m) = w.memberships.get(id) {
+                w.write_membership(m, out);
+            }
+        }
+    });
+    out
 }
 
 /// `sideload`: whether `include=identities` is honoured on users pages.
@@ -674,15 +722,16 @@ fn list(w: &World, req: &Req, kind: &str, sideload: bool) -> Reply {
             .collect(),
         (_, None) => w.organizations.keys().copied().collect(),
     };
-    let (ids, mut body) = match paginate(w, req, &all) {
+    let (ids, body) = match paginate(w, req, &all) {
         Ok(p) => p,
         Err(r) => return r,
     };
-    body.insert(kind.into(), render(w, kind, &ids).into());
+    let mut page = Page::new(body);
+    page.raw(kind, render_raw(w, kind, &ids));
     if kind == "users" && sideload && include_identities(req) {
-        body.insert("identities".into(), sideload_identities(w, &ids).into());
+        page.raw("identities", sideload_identities_raw(w, &ids));
     }
-    Reply::ok(Value::Object(body))
+    Reply::ok_page(page)
 }
 
 fn list_memberships(w: &World, req: &Req, keep: impl Fn(&super::Membership) -> bool) -> Reply {
@@ -695,15 +744,16 @@ fn list_memberships(w: &World, req: &Req, keep: impl Fn(&super::Membership) -> b
         .map(|m| m.id)
         .take(take)
         .collect();
-    let (ids, mut body) = match paginate(w, req, &all) {
+    let (ids, body) = match paginate(w, req, &all) {
         Ok(p) => p,
         Err(r) => return r,
     };
-    body.insert(
-        "organization_memberships".into(),
-        render(w, "organization_memberships", &ids).into(),
+    let mut page = Page::new(body);
+    page.raw(
+        "organization_memberships",
+        render_raw(w, "organization_memberships", &ids),
     );
-    Reply::ok(Value::Object(body))
+    Reply::ok_page(page)
 }
 
 fn show_many(w: &World, req: &Req, kind: &str) -> Reply {

@@ -12,6 +12,8 @@ use std::time::Instant;
 use anyhow::{bail, Result};
 use serde_json::{json, Map, Value};
 
+use super::wire::{write_object, Field};
+
 /// First id handed out; Zendesk ids are large integers, and tests should not be able to
 /// confuse an id with a row number or an index.
 pub const FIRST_ID: u64 = 36_000_000_000_000;
@@ -544,8 +546,12 @@ impl World {
     }
 
     fn default_org_of(&self, user_id: u64) -> Option<u64> {
-        self.memberships_of(user_id)
-            .into_iter()
+        // The index keeps ids in order: the first default is `memberships_of`'s first.
+        self.index
+            .memberships
+            .get(&user_id)?
+            .iter()
+            .filter_map(|id| self.memberships.get(id))
             .find(|m| m.default)
             .map(|m| m.organization_id)
     }
@@ -1238,125 +1244,178 @@ impl World {
     }
 
     // ---- JSON rendering ----
+    //
+    // Each record is written straight into bytes (`wire`): list pages are written by the
+    // thousand during a large read, and a `Value` per record made the stand-in the slow
+    // side of it. The `*_json` functions give the same JSON as a `Value` for the answers
+    // that embed one record.
 
     fn url(&self, kind: &str, id: impl std::fmt::Display) -> String {
         format!("{}/api/v2/{kind}/{id}.json", self.base_url)
     }
 
-    pub fn org_json(&self, o: &Organization) -> Value {
-        let mut m = Map::new();
-        m.insert("url".into(), self.url("organizations", o.id).into());
-        m.insert("id".into(), o.id.into());
-        m.insert("name".into(), o.name.clone().into());
-        m.insert("shared_tickets".into(), false.into());
-        m.insert("shared_comments".into(), false.into());
-        m.insert("external_id".into(), o.external_id.clone().into());
-        m.insert("created_at".into(), o.created_at.clone().into());
-        m.insert("updated_at".into(), o.updated_at.clone().into());
-        m.insert("domain_names".into(), json!([]));
-        m.insert("details".into(), o.details.clone().into());
-        m.insert("notes".into(), o.notes.clone().into());
-        m.insert("group_id".into(), Value::Null);
+    fn to_value(bytes: &[u8]) -> Value {
+        // The writers produce valid JSON; `Null` would show in any test of the record.
+        serde_json::from_slice(bytes).unwrap_or(Value::Null)
+    }
+
+    /// Writes an organization as the API renders it.
+    pub(crate) fn write_org(&self, o: &Organization, out: &mut Vec<u8>) {
+        let mut f = vec![
+            ("url", Field::Owned(self.url("organizations", o.id))),
+            ("id", Field::U64(o.id)),
+            ("name", Field::Str(&o.name)),
+            ("shared_tickets", Field::Bool(false)),
+            ("shared_comments", Field::Bool(false)),
+            ("external_id", Field::OptStr(o.external_id.as_deref())),
+            ("created_at", Field::Str(&o.created_at)),
+            ("updated_at", Field::Str(&o.updated_at)),
+            ("domain_names", Field::EmptyArray),
+            ("details", Field::OptStr(o.details.as_deref())),
+            ("notes", Field::OptStr(o.notes.as_deref())),
+            ("group_id", Field::Null),
+            ("organization_fields", Field::Object(&o.organization_fields)),
+        ];
         if self.rules.tagging {
-            m.insert("tags".into(), json!(o.tags));
+            f.push(("tags", Field::Strs(&o.tags)));
         }
-        m.insert(
-            "organization_fields".into(),
-            o.organization_fields.clone().into(),
-        );
-        Value::Object(m)
+        write_object(out, &mut f);
+    }
+
+    pub fn org_json(&self, o: &Organization) -> Value {
+        let mut out = Vec::new();
+        self.write_org(o, &mut out);
+        Self::to_value(&out)
+    }
+
+    /// Writes a user as the API renders it.
+    pub(crate) fn write_user(&self, u: &User, out: &mut Vec<u8>) {
+        let end_user = u.role == "end-user";
+        let admin = u.role == "admin";
+        let mut f = vec![
+            ("id", Field::U64(u.id)),
+            ("url", Field::Owned(self.url("users", u.id))),
+            ("name", Field::Str(&u.name)),
+            ("email", Field::OptStr(u.email())),
+            ("created_at", Field::Str(&u.created_at)),
+            ("updated_at", Field::Str(&u.updated_at)),
+            ("time_zone", Field::Str("America/New_York")),
+            ("iana_time_zone", Field::Str("America/New_York")),
+            ("phone", Field::Null),
+            ("shared_phone_number", Field::Null),
+            ("photo", Field::Null),
+            ("locale_id", Field::U64(1)),
+            ("locale", Field::Str("en-US")),
+            ("organization_id", Field::OptU64(self.default_org_of(u.id))),
+            ("role", Field::Str(&u.role)),
+            (
+                "verified",
+                Field::Bool(u.identities.iter().any(|i| i.verified)),
+            ),
+            ("external_id", Field::OptStr(u.external_id.as_deref())),
+            ("alias", Field::Null),
+            ("active", Field::Bool(true)),
+            ("shared", Field::Bool(false)),
+            ("shared_agent", Field::Bool(false)),
+            ("last_login_at", Field::Null),
+            ("two_factor_auth_enabled", Field::Bool(false)),
+            ("signature", Field::Null),
+            ("details", Field::OptStr(u.details.as_deref())),
+            ("notes", Field::OptStr(u.notes.as_deref())),
+            // role_type: null for end users and plain agents, 4 for admins.
+            ("role_type", Field::OptU64(admin.then_some(4))),
+            ("custom_role_id", Field::Null),
+            ("moderator", Field::Bool(admin)),
+            (
+                "ticket_restriction",
+                Field::OptStr(end_user.then_some("requested")),
+            ),
+            ("only_private_comments", Field::Bool(false)),
+            ("restricted_agent", Field::Bool(end_user)),
+            ("suspended", Field::Bool(u.suspended)),
+            ("default_group_id", Field::Null),
+            ("report_csv", Field::Bool(admin)),
+            ("user_fields", Field::Object(&u.user_fields)),
+        ];
+        if self.rules.tagging {
+            f.push(("tags", Field::Strs(&u.tags)));
+        }
+        write_object(out, &mut f);
     }
 
     pub fn user_json(&self, u: &User) -> Value {
-        let end_user = u.role == "end-user";
-        let admin = u.role == "admin";
-        let mut m = Map::new();
-        let mut put = |k: &str, v: Value| {
-            m.insert(k.to_string(), v);
-        };
-        put("id", u.id.into());
-        put("url", self.url("users", u.id).into());
-        put("name", u.name.clone().into());
-        put("email", u.email().map(str::to_string).into());
-        put("created_at", u.created_at.clone().into());
-        put("updated_at", u.updated_at.clone().into());
-        put("time_zone", "America/New_York".into());
-        put("iana_time_zone", "America/New_York".into());
-        put("phone", Value::Null);
-        put("shared_phone_number", Value::Null);
-        put("photo", Value::Null);
-        put("locale_id", 1.into());
-        put("locale", "en-US".into());
-        put("organization_id", self.default_org_of(u.id).into());
-        put("role", u.role.clone().into());
-        put("verified", u.identities.iter().any(|i| i.verified).into());
-        put("external_id", u.external_id.clone().into());
-        if self.rules.tagging {
-            put("tags", json!(u.tags));
-        }
-        put("alias", Value::Null);
-        put("active", true.into());
-        put("shared", false.into());
-        put("shared_agent", false.into());
-        put("last_login_at", Value::Null);
-        put("two_factor_auth_enabled", false.into());
-        put("signature", Value::Null);
-        put("details", u.details.clone().into());
-        put("notes", u.notes.clone().into());
-        // role_type: null for end users and plain agents, 4 for admins.
-        put("role_type", if admin { 4.into() } else { Value::Null });
-        put("custom_role_id", Value::Null);
-        put("moderator", admin.into());
-        put(
-            "ticket_restriction",
-            if end_user {
-                "requested".into()
-            } else {
-                Value::Null
-            },
+        let mut out = Vec::new();
+        self.write_user(u, &mut out);
+        Self::to_value(&out)
+    }
+
+    /// Writes an email identity as the API renders it.
+    pub(crate) fn write_identity(&self, user_id: u64, i: &Identity, out: &mut Vec<u8>) {
+        let url = format!(
+            "{}/api/v2/users/{user_id}/identities/{}.json",
+            self.base_url, i.id
         );
-        put("only_private_comments", false.into());
-        put("restricted_agent", end_user.into());
-        put("suspended", u.suspended.into());
-        put("default_group_id", Value::Null);
-        put("report_csv", admin.into());
-        put("user_fields", u.user_fields.clone().into());
-        Value::Object(m)
+        write_object(
+            out,
+            &mut [
+                ("url", Field::Owned(url)),
+                ("id", Field::U64(i.id)),
+                ("user_id", Field::U64(user_id)),
+                ("type", Field::Str("email")),
+                ("value", Field::Str(&i.value)),
+                ("verified", Field::Bool(i.verified)),
+                ("primary", Field::Bool(i.primary)),
+                ("created_at", Field::Str(&i.created_at)),
+                ("updated_at", Field::Str(&i.updated_at)),
+                ("undeliverable_count", Field::U64(0)),
+                ("deliverable_state", Field::Str("deliverable")),
+            ],
+        );
     }
 
     pub fn identity_json(&self, user_id: u64, i: &Identity) -> Value {
-        json!({
-            "url": format!("{}/api/v2/users/{user_id}/identities/{}.json", self.base_url, i.id),
-            "id": i.id,
-            "user_id": user_id,
-            "type": "email",
-            "value": i.value,
-            "verified": i.verified,
-            "primary": i.primary,
-            "created_at": i.created_at,
-            "updated_at": i.updated_at,
-            "undeliverable_count": 0,
-            "deliverable_state": "deliverable",
-        })
+        let mut out = Vec::new();
+        self.write_identity(user_id, i, &mut out);
+        Self::to_value(&out)
     }
 
-    pub fn membership_json(&self, m: &Membership) -> Value {
+    /// Writes a membership as the API renders it.
+    pub(crate) fn write_membership(&self, m: &Membership, out: &mut Vec<u8>) {
         let org_name = self
             .organizations
             .get(&m.organization_id)
-            .map(|o| o.name.clone());
-        json!({
-            "url": self.url("organization_memberships", m.id),
-            "id": m.id,
-            "user_id": m.user_id,
-            "organization_id": m.organization_id,
-            // Zendesk renders a non-default membership as null, never false.
-            "default": if m.default { Value::Bool(true) } else { Value::Null },
-            "created_at": m.created_at,
-            "organization_name": org_name,
-            "updated_at": m.updated_at,
-            "view_tickets": true,
-        })
+            .map(|o| o.name.as_str());
+        write_object(
+            out,
+            &mut [
+                (
+                    "url",
+                    Field::Owned(self.url("organization_memberships", m.id)),
+                ),
+                ("id", Field::U64(m.id)),
+                ("user_id", Field::U64(m.user_id)),
+                ("organization_id", Field::U64(m.organization_id)),
+                // Zendesk renders a non-default membership as null, never false.
+                (
+                    "default",
+                    if m.default {
+                        Field::Bool(true)
+                    } else {
+                        Field::Null
+                    },
+                ),
+                ("created_at", Field::Str(&m.created_at)),
+                ("organization_name", Field::OptStr(org_name)),
+                ("updated_at", Field::Str(&m.updated_at)),
+                ("view_tickets", Field::Bool(true)),
+            ],
+        );
+    }
+
+    pub fn membership_json(&self, m: &Membership) -> Value {
+        let mut out = Vec::new();
+        self.write_membership(m, &mut out);
+        Self::to_value(&out)
     }
 
     pub fn job_json(&self, j: &Job) -> Value {
@@ -1410,6 +1469,213 @@ mod tests {
 
     fn world() -> World {
         World::new("http://127.0.0.1:1".into(), Rules::default())
+    }
+
+    /// The JSON the stand-in rendered as `Value`s before the records were written straight
+    /// into bytes (issue 12): the writers must give these bytes exactly.
+    mod as_values {
+        use super::*;
+
+        pub(super) fn org(w: &World, o: &Organization) -> Value {
+            let mut m = Map::new();
+            m.insert("url".into(), w.url("organizations", o.id).into());
+            m.insert("id".into(), o.id.into());
+            m.insert("name".into(), o.name.clone().into());
+            m.insert("shared_tickets".into(), false.into());
+            m.insert("shared_comments".into(), false.into());
+            m.insert("external_id".into(), o.external_id.clone().into());
+            m.insert("created_at".into(), o.created_at.clone().into());
+            m.insert("updated_at".into(), o.updated_at.clone().into());
+            m.insert("domain_names".into(), json!([]));
+            m.insert("details".into(), o.details.clone().into());
+            m.insert("notes".into(), o.notes.clone().into());
+            m.insert("group_id".into(), Value::Null);
+            if w.rules.tagging {
+                m.insert("tags".into(), json!(o.tags));
+            }
+            m.insert(
+                "organization_fields".into(),
+                o.organization_fields.clone().into(),
+            );
+            Value::Object(m)
+        }
+
+        pub(super) fn user(w: &World, u: &User) -> Value {
+            let end_user = u.role == "end-user";
+            let admin = u.role == "admin";
+            let mut m = Map::new();
+            let mut put = |k: &str, v: Value| {
+                m.insert(k.to_string(), v);
+            };
+            put("id", u.id.into());
+            put("url", w.url("users", u.id).into());
+            put("name", u.name.clone().into());
+            put("email", u.email().map(str::to_string).into());
+            put("created_at", u.created_at.clone().into());
+            put("updated_at", u.updated_at.clone().into());
+            put("time_zone", "America/New_York".into());
+            put("iana_time_zone", "America/New_York".into());
+            put("phone", Value::Null);
+            put("shared_phone_number", Value::Null);
+            put("photo", Value::Null);
+            put("locale_id", 1.into());
+            put("locale", "en-US".into());
+            put("organization_id", w.default_org_of(u.id).into());
+            put("role", u.role.clone().into());
+            put("verified", u.identities.iter().any(|i| i.verified).into());
+            put("external_id", u.external_id.clone().into());
+            if w.rules.tagging {
+                put("tags", json!(u.tags));
+            }
+            put("alias", Value::Null);
+            put("active", true.into());
+            put("shared", false.into());
+            put("shared_agent", false.into());
+            put("last_login_at", Value::Null);
+            put("two_factor_auth_enabled", false.into());
+            put("signature", Value::Null);
+            put("details", u.details.clone().into());
+            put("notes", u.notes.clone().into());
+            put("role_type", if admin { 4.into() } else { Value::Null });
+            put("custom_role_id", Value::Null);
+            put("moderator", admin.into());
+            put(
+                "ticket_restriction",
+                if end_user {
+                    "requested".into()
+                } else {
+                    Value::Null
+                },
+            );
+            put("only_private_comments", false.into());
+            put("restricted_agent", end_user.into());
+            put("suspended", u.suspended.into());
+            put("default_group_id", Value::Null);
+            put("report_csv", admin.into());
+            put("user_fields", u.user_fields.clone().into());
+            Value::Object(m)
+        }
+
+        pub(super) fn identity(w: &World, user_id: u64, i: &Identity) -> Value {
+            json!({
+                "url": format!("{}/api/v2/users/{user_id}/identities/{}.json", w.base_url, i.id),
+                "id": i.id,
+                "user_id": user_id,
+                "type": "email",
+                "value": i.value,
+                "verified": i.verified,
+                "primary": i.primary,
+                "created_at": i.created_at,
+                "updated_at": i.updated_at,
+                "undeliverable_count": 0,
+                "deliverable_state": "deliverable",
+            })
+        }
+
+        pub(super) fn membership(w: &World, m: &Membership) -> Value {
+            let org_name = w
+                .organizations
+                .get(&m.organization_id)
+                .map(|o| o.name.clone());
+            json!({
+                "url": w.url("organization_memberships", m.id),
+                "id": m.id,
+                "user_id": m.user_id,
+                "organization_id": m.organization_id,
+                "default": if m.default { Value::Bool(true) } else { Value::Null },
+                "created_at": m.created_at,
+                "organization_name": org_name,
+                "updated_at": m.updated_at,
+                "view_tickets": true,
+            })
+        }
+    }
+
+    #[test]
+    fn written_records_are_the_bytes_of_the_value_rendering() {
+        let mut w = world();
+        let plain = w.seed_org("Plain", None).unwrap();
+        let odd = w
+            .seed_org(
+                "Quote \" back\\slash \u{e9}t\u{e9} \n tab\t \u{1}",
+                Some("d"),
+            )
+            .unwrap();
+        if let Some(o) = w.organizations.get_mut(&odd) {
+            o.external_id = Some("x-1".into());
+            o.notes = Some("</script> \u{2028}".into());
+            o.tags = vec!["a".into(), "b \"c\"".into()];
+            o.organization_fields
+                .insert("z".into(), json!({"n": [1, -2, 2.5, null, true]}));
+            o.organization_fields.insert("a".into(), json!("x"));
+        }
+        let mut users = Vec::new();
+        for (i, role) in ["end-user", "agent", "admin"].into_iter().enumerate() {
+            users.push(
+                w.seed_user(UserSeed {
+                    name: format!("Na\u{ef}ve \"{role}\" {i}"),
+                    email: Some(format!("u{i}@example.gov")),
+                    role: role.into(),
+                    external_id: (i != 1).then(|| format!("ext-{i}")),
+                    details: Some("multi\nline".into()),
+                    notes: (i == 2).then(|| "n".into()),
+                    tags: vec![format!("t{i}"), "shared".into()],
+                    suspended: i == 1,
+                    verified: i != 0,
+                    ..UserSeed::default()
+                })
+                .unwrap(),
+            );
+        }
+        w.seed_user(UserSeed {
+            name: "No email".into(),
+            ..UserSeed::default()
+        })
+        .unwrap();
+        if let Some(u) = w.users.get_mut(&users[2]) {
+            u.user_fields.insert("plan".into(), json!("pro"));
+            u.user_fields.insert("count".into(), json!(3));
+        }
+        w.add_identity(users[0], "second@example.gov", false)
+            .unwrap();
+        w.add_identity(users[1], "primary-now@example.gov", true)
+            .unwrap();
+        w.seed_membership(users[0], plain).unwrap();
+        w.seed_membership(users[0], odd).unwrap();
+        w.seed_membership(users[2], odd).unwrap();
+        for tagging in [true, false] {
+            w.rules.tagging = tagging;
+            let written = |write: &dyn Fn(&mut Vec<u8>)| {
+                let mut out = Vec::new();
+                write(&mut out);
+                String::from_utf8(out).unwrap()
+            };
+            for o in w.organizations.values() {
+                let want = as_values::org(&w, o).to_string();
+                assert_eq!(written(&|out| w.write_org(o, out)), want);
+                assert_eq!(w.org_json(o).to_string(), want);
+            }
+            for u in w.users.values() {
+                let want = as_values::user(&w, u).to_string();
+                assert_eq!(written(&|out| w.write_user(u, out)), want);
+                assert_eq!(w.user_json(u).to_string(), want);
+                for i in &u.identities {
+                    let want = as_values::identity(&w, u.id, i).to_string();
+                    assert_eq!(written(&|out| w.write_identity(u.id, i, out)), want);
+                    assert_eq!(w.identity_json(u.id, i).to_string(), want);
+                }
+            }
+            for m in w.memberships.values() {
+                let want = as_values::membership(&w, m).to_string();
+                assert_eq!(written(&|out| w.write_membership(m, out)), want);
+                assert_eq!(w.membership_json(m).to_string(), want);
+            }
+        }
+        assert_eq!(w.memberships.len(), 3);
+        assert_eq!(
+            w.users.values().map(|u| u.identities.len()).sum::<usize>(),
+            5
+        );
     }
 
     #[test]
