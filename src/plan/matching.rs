@@ -93,14 +93,16 @@ impl<'a> Matching<'a> {
             }
         }
 
-        // The Pages users in email order, walked once (a B-tree walk per pass is not cheap).
-        let pages_users: Vec<&DesiredUser> = desired.users.values().collect();
+        // The Pages users in email order, walked once (a B-tree walk per pass is not cheap),
+        // each with its match once known.
+        let mut users: Vec<(&DesiredUser, Option<UserMatch>)> =
+            desired.users.values().map(|d| (d, None)).collect();
 
         // The two sides' indexes do not depend on each other: build them on two threads.
         let (zendesk_side, (desired_ext, ambiguous_external_ids, role_start, role_orgs)) =
             std::thread::scope(|scope| {
                 let zendesk_side = scope.spawn(|| zendesk_indexes(actual));
-                let desired_side = desired_indexes(&pages_users, &orgs, &org_index);
+                let desired_side = desired_indexes(&users, &orgs, &org_index);
                 // A panic in the other thread is a bug of this module, not an input problem.
                 let zendesk_side = zendesk_side
                     .join()
@@ -122,18 +124,12 @@ impl<'a> Matching<'a> {
         drop(desired_ext);
         let mut claimed: HashMap<u64, u32> = HashMap::default();
         claimed.reserve(desired.users.len());
-        let mut users: Vec<(&DesiredUser, Option<UserMatch>)> = pages_users
-            .into_iter()
-            .zip(ext_hits)
-            .enumerate()
-            .map(|(i, (d, hit))| match hit {
-                Some(id) => {
-                    claimed.insert(id, index(i));
-                    (d, Some(UserMatch::ByExternalId(id)))
-                }
-                None => (d, None),
-            })
-            .collect();
+        for (i, ((_, m), hit)) in users.iter_mut().zip(ext_hits).enumerate() {
+            if let Some(id) = hit {
+                claimed.insert(id, index(i));
+                *m = Some(UserMatch::ByExternalId(id));
+            }
+        }
 
         // Phase 2, email over all identities ("never create a duplicate"). When two Pages
         // emails are identities of one Zendesk user, the one that is its primary wins, then
@@ -367,13 +363,13 @@ type DesiredIndexes<'a> = (
 /// Per Pages user (in email order): the lower-cased external_id and the roles as
 /// organization indexes; and the external_ids that identify no one.
 fn desired_indexes<'a>(
-    users: &[&'a DesiredUser],
+    users: &[(&'a DesiredUser, Option<UserMatch>)],
     orgs: &[(&'a OrgKey, &'a DesiredOrg)],
     org_index: &HashMap<&'a OrgKey, u32>,
 ) -> DesiredIndexes<'a> {
     // An external_id that two Pages users share (a report with a repeated ID) identifies
     // neither: it is neither matched on nor written.
-    let desired_ext: Vec<Cow<str>> = users.iter().map(|d| lower(&d.external_id)).collect();
+    let desired_ext: Vec<Cow<str>> = users.iter().map(|(d, _)| lower(&d.external_id)).collect();
     let mut seen: HashSet<&str> = HashSet::default();
     seen.reserve(desired_ext.len());
     let mut ambiguous_external_ids = HashSet::default();
@@ -394,7 +390,7 @@ fn desired_indexes<'a>(
         .collect();
     let mut role_start = Vec::with_capacity(users.len() + 1);
     let mut role_orgs = Vec::with_capacity(users.len() * 2);
-    for d in users {
+    for (d, _) in users {
         role_start.push(role_orgs.len());
         for (key, &role) in &d.roles {
             let org = by_address
