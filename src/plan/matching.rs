@@ -93,11 +93,16 @@ impl<'a> Matching<'a> {
             }
         }
 
+        // The Pages users in email order, walked once (a B-tree walk per pass is not cheap),
+        // each with its match once known.
+        let mut users: Vec<(&DesiredUser, Option<UserMatch>)> =
+            desired.users.values().map(|d| (d, None)).collect();
+
         // The two sides' indexes do not depend on each other: build them on two threads.
         let (zendesk_side, (desired_ext, ambiguous_external_ids, role_start, role_orgs)) =
             std::thread::scope(|scope| {
                 let zendesk_side = scope.spawn(|| zendesk_indexes(actual));
-                let desired_side = desired_indexes(desired, &orgs, &org_index);
+                let desired_side = desired_indexes(&users, &orgs, &org_index);
                 // A panic in the other thread is a bug of this module, not an input problem.
                 let zendesk_side = zendesk_side
                     .join()
@@ -107,41 +112,40 @@ impl<'a> Matching<'a> {
         let (user_by_id, user_by_email, user_by_external_id) = zendesk_side;
 
         // Phase 1, external_id first (docs/design.md "Identity": an email change in Pages moves the
-        // same Zendesk user to the new address instead of creating a duplicate).
+        // same Zendesk user to the new address instead of creating a duplicate). The lookups
+        // only read the indexes: they run on two threads; the claims follow in user order.
+        let ext_hits = par_map(&desired_ext, |ext| {
+            let ext = ext.as_ref();
+            user_by_external_id
+                .get(ext)
+                .copied()
+                .filter(|_| !ambiguous_external_ids.contains(ext))
+        });
+        drop(desired_ext);
         let mut claimed: HashMap<u64, u32> = HashMap::default();
         claimed.reserve(desired.users.len());
-        let mut users: Vec<(&DesiredUser, Option<UserMatch>)> = desired
-            .users
-            .values()
-            .enumerate()
-            .map(|(i, d)| {
-                let ext = desired_ext[i].as_ref();
-                let by_ext = user_by_external_id
-                    .get(ext)
-                    .copied()
-                    .filter(|_| !ambiguous_external_ids.contains(ext));
-                match by_ext {
-                    Some(id) => {
-                        claimed.insert(id, index(i));
-                        (d, Some(UserMatch::ByExternalId(id)))
-                    }
-                    None => (d, None),
-                }
-            })
-            .collect();
-        drop(desired_ext);
+        for (i, ((_, m), hit)) in users.iter_mut().zip(ext_hits).enumerate() {
+            if let Some(id) = hit {
+                claimed.insert(id, index(i));
+                *m = Some(UserMatch::ByExternalId(id));
+            }
+        }
 
         // Phase 2, email over all identities ("never create a duplicate"). When two Pages
         // emails are identities of one Zendesk user, the one that is its primary wins, then
-        // the first in email order; the others need a person.
-        for (i, (d, m)) in users.iter_mut().enumerate() {
+        // the first in email order; the others need a person. The lookups (holder, and
+        // whether the email is the holder's primary) run on two threads, as above.
+        let email_hits = par_map(&users, |&(d, m)| {
             if m.is_some() {
-                continue;
+                return None;
             }
-            if let Some(&id) = user_by_email.get(&d.email) {
-                let is_primary =
-                    user_by_id.get(&id).and_then(|u| u.primary_email()) == Some(&d.email);
-                if is_primary && !claimed.contains_key(&id) {
+            let &id = user_by_email.get(&d.email)?;
+            let is_primary = user_by_id.get(&id).and_then(|u| u.primary_email()) == Some(&d.email);
+            Some((id, is_primary))
+        });
+        for (i, ((_, m), hit)) in users.iter_mut().zip(&email_hits).enumerate() {
+            if let Some((id, true)) = *hit {
+                if m.is_none() && !claimed.contains_key(&id) {
                     claimed.insert(id, index(i));
                     *m = Some(UserMatch::ByEmail(id));
                 }
@@ -149,11 +153,12 @@ impl<'a> Matching<'a> {
         }
         let users: Vec<(&DesiredUser, UserMatch)> = users
             .into_iter()
+            .zip(email_hits)
             .enumerate()
-            .map(|(i, (d, m))| {
-                let m = m.unwrap_or_else(|| match user_by_email.get(&d.email) {
+            .map(|(i, ((d, m), hit))| {
+                let m = m.unwrap_or_else(|| match hit {
                     None => UserMatch::New,
-                    Some(&id) => match claimed.get(&id) {
+                    Some((id, _)) => match claimed.get(&id) {
                         Some(&owner) if owner != index(i) => UserMatch::Unresolved { holder: id },
                         _ => {
                             claimed.insert(id, index(i));
@@ -291,6 +296,30 @@ impl<'a> Matching<'a> {
     }
 }
 
+/// `f` of each item, in order; the two halves on two threads (`f` only reads).
+fn par_map<T: Sync, R: Send + Default + Clone>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let mut out = vec![R::default(); items.len()];
+    let mid = items.len() / 2;
+    let (first_in, second_in) = items.split_at(mid);
+    let (first_out, second_out) = out.split_at_mut(mid);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let second = scope.spawn(move || {
+            for (o, item) in second_out.iter_mut().zip(second_in) {
+                *o = f(item);
+            }
+        });
+        for (o, item) in first_out.iter_mut().zip(first_in) {
+            *o = f(item);
+        }
+        // A panic in the other thread is a bug of this module, not an input problem.
+        second
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+    });
+    out
+}
+
 /// A Pages user's position as a `u32` (reports are capped far below 2^32 rows).
 fn index(i: usize) -> u32 {
     u32::try_from(i).unwrap_or(u32::MAX)
@@ -334,22 +363,18 @@ type DesiredIndexes<'a> = (
 /// Per Pages user (in email order): the lower-cased external_id and the roles as
 /// organization indexes; and the external_ids that identify no one.
 fn desired_indexes<'a>(
-    desired: &'a DesiredState,
+    users: &[(&'a DesiredUser, Option<UserMatch>)],
     orgs: &[(&'a OrgKey, &'a DesiredOrg)],
     org_index: &HashMap<&'a OrgKey, u32>,
 ) -> DesiredIndexes<'a> {
     // An external_id that two Pages users share (a report with a repeated ID) identifies
     // neither: it is neither matched on nor written.
-    let desired_ext: Vec<Cow<str>> = desired
-        .users
-        .values()
-        .map(|d| lower(&d.external_id))
-        .collect();
+    let desired_ext: Vec<Cow<str>> = users.iter().map(|(d, _)| lower(&d.external_id)).collect();
     let mut seen: HashSet<&str> = HashSet::default();
     seen.reserve(desired_ext.len());
     let mut ambiguous_external_ids = HashSet::default();
     for ext in &desired_ext {
-        if ext.trim().is_empty() || !seen.insert(ext.as_ref()) {
+        if is_blank(ext) || !seen.insert(ext.as_ref()) {
             ambiguous_external_ids.insert(ext.to_string());
         }
     }
@@ -363,9 +388,9 @@ fn desired_indexes<'a>(
         .enumerate()
         .map(|(i, (k, _))| (k.text_address(), index(i)))
         .collect();
-    let mut role_start = Vec::with_capacity(desired.users.len() + 1);
-    let mut role_orgs = Vec::with_capacity(desired.users.len() * 2);
-    for d in desired.users.values() {
+    let mut role_start = Vec::with_capacity(users.len() + 1);
+    let mut role_orgs = Vec::with_capacity(users.len() * 2);
+    for (d, _) in users {
         role_start.push(role_orgs.len());
         for (key, &role) in &d.roles {
             let org = by_address
@@ -390,7 +415,17 @@ pub(crate) fn lower(s: &str) -> Cow<'_, str> {
     }
 }
 
+/// Whether `s` is empty or only white space; external ids start with a letter, so
+/// nearly every call returns at the first byte.
+fn is_blank(s: &str) -> bool {
+    match s.as_bytes().first() {
+        None => true,
+        Some(b) if b.is_ascii_alphanumeric() => false,
+        Some(_) => s.trim().is_empty(),
+    }
+}
+
 /// `Some(s)` when `s` has something other than white space.
 pub(crate) fn non_empty(s: Option<&str>) -> Option<&str> {
-    s.filter(|s| !s.trim().is_empty())
+    s.filter(|s| !is_blank(s))
 }
