@@ -35,8 +35,11 @@ use pages_zendesk_sync::plan::{guard, plan, simulate};
 use pages_zendesk_sync::{source, verify};
 
 // The generated Pages side, shared with `examples/write_reports.rs`.
+#[path = "common/calibration.rs"]
+mod calibration;
 #[path = "common/world.rs"]
 mod world;
+use calibration::calibrate;
 use world::World;
 
 const CHILD_ENV: &str = "PZS_BENCH_CHILD_SIZE";
@@ -300,21 +303,6 @@ mod memory {
             eprintln!("cannot reset VmHWM: peaks include earlier phases");
         }
     }
-}
-
-/// How fast this machine is at what dominates planning: random lookups in big hash tables.
-fn calibrate() -> String {
-    let n = 1_000_000u64;
-    let keys: Vec<u64> = (0..n)
-        .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
-        .collect();
-    let start = Instant::now();
-    let map: std::collections::HashMap<u64, u64> = keys.iter().map(|k| (*k, *k)).collect();
-    let hits = keys.iter().rev().filter(|k| map.contains_key(k)).count();
-    format!(
-        "1M u64 hash inserts + {hits} lookups (std HashMap): {:.0} ms",
-        start.elapsed().as_secs_f64() * 1e3
-    )
 }
 
 fn mib(bytes: u64) -> String {

@@ -28,6 +28,10 @@ use pages_zendesk_sync::config::{PagesOptions, Policy};
 use pages_zendesk_sync::source::database::{self, DatabaseSource};
 use tokio_postgres::NoTls;
 
+#[path = "common/calibration.rs"]
+mod calibration;
+use calibration::calibrate;
+
 const URL_VAR: &str = "PAGES_ZENDESK_SYNC_TEST_DATABASE_URL";
 const CHILD_ENV: &str = "PZS_BENCH_DB_URL";
 const SCHEMA: &str = include_str!("../tests/fixtures/pages-database/schema.sql");
@@ -235,20 +239,6 @@ mod memory {
         }
         let _ = std::fs::write("/proc/self/clear_refs", "5");
     }
-}
-
-fn calibrate() -> String {
-    let n = 1_000_000u64;
-    let keys: Vec<u64> = (0..n)
-        .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
-        .collect();
-    let start = Instant::now();
-    let map: std::collections::HashMap<u64, u64> = keys.iter().map(|k| (*k, *k)).collect();
-    let hits = keys.iter().rev().filter(|k| map.contains_key(k)).count();
-    format!(
-        "1M u64 hash inserts + {hits} lookups (std HashMap): {:.0} ms",
-        start.elapsed().as_secs_f64() * 1e3
-    )
 }
 
 fn mib(bytes: u64) -> String {

@@ -19,6 +19,10 @@ use std::time::Instant;
 
 use standins::zendesk::{StandinOptions, UserSeed, ZendeskStandin};
 
+#[path = "../benches/common/calibration.rs"]
+mod calibration;
+use calibration::calibrate;
+
 #[path = "../benches/common/world.rs"]
 #[allow(dead_code)] // `World::desired` serves the bench only
 mod world;
@@ -119,22 +123,6 @@ async fn main() -> anyhow::Result<()> {
     eprintln!("calibration after the runs: {}", calibrate());
     zd.shutdown();
     Ok(())
-}
-
-/// The parse_and_plan bench's calibration: how slow this machine is right now (random
-/// lookups in big hash tables), so figures from a loaded machine can be scaled.
-fn calibrate() -> String {
-    let n = 1_000_000u64;
-    let keys: Vec<u64> = (0..n)
-        .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
-        .collect();
-    let start = Instant::now();
-    let map: std::collections::HashMap<u64, u64> = keys.iter().map(|k| (*k, *k)).collect();
-    let hits = keys.iter().rev().filter(|k| map.contains_key(k)).count();
-    format!(
-        "1M u64 hash inserts + {hits} lookups (std HashMap): {:.0} ms",
-        start.elapsed().as_secs_f64() * 1e3
-    )
 }
 
 /// User + system CPU seconds of this process (all threads) or of its waited-for children.
