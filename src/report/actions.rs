@@ -265,7 +265,6 @@ pub fn escape_property(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::report::fixtures;
-    use crate::report::{RunMode, Stopped};
 
     #[test]
     fn outputs_of_a_partly_failed_run() {
@@ -303,16 +302,8 @@ mod tests {
 
     #[test]
     fn outputs_of_a_stopped_run_say_failed_and_name_the_issue() {
-        let summary = RunSummary::stopped(
-            RunMode::Run { dry_run: false },
-            Some("2026-11".into()),
-            Stopped {
-                reason: "the safety guard refused the plan".into(),
-                before_writing: true,
-                next: None,
-            },
-            true,
-        );
+        let summary =
+            crate::report::fixtures::stopped_run("the safety guard refused the plan", true);
         let out = github_outputs(&summary, Some((7, "https://x/7")));
         assert_eq!(
             out,

@@ -793,15 +793,8 @@ mod tests {
 
     #[test]
     fn a_stopped_run_says_why_with_an_escaped_link_and_no_carry() {
-        use crate::report::{RunMode, Stopped};
-        let mut summary = RunSummary::stopped(
-            RunMode::Run { dry_run: false },
-            Some("2026-11".into()),
-            Stopped {
-                reason: "bad input or configuration (see the job log)".into(),
-                before_writing: true,
-                next: None,
-            },
+        let mut summary = crate::report::fixtures::stopped_run(
+            "bad input or configuration (see the job log)",
             false,
         );
         summary.run_url = Some("https://github.example/o/r/actions/runs/7) [x](y".into());

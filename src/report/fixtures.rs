@@ -5,11 +5,27 @@ use std::collections::BTreeMap;
 use crate::outcome::{Reason, RequestStats};
 use crate::plan::guard::GuardFigures;
 use crate::plan::{ChangeKind, NoteKind};
-use crate::report::{Carry, CriterionResult, FailureCount, JobStatus, RunMode, RunSummary, Totals};
+use crate::report::{
+    Carry, CriterionResult, FailureCount, JobStatus, RunMode, RunSummary, Stopped, Totals,
+};
 use crate::source::{ReportKind, SourceStats};
 use crate::verify::{Criterion, MismatchKind};
 
 pub(crate) struct Builder(pub RunSummary);
+
+/// A `run` for 2026-11 that stopped before writing, for `reason`.
+pub(crate) fn stopped_run(reason: &str, guard_tripped: bool) -> RunSummary {
+    RunSummary::stopped(
+        RunMode::Run { dry_run: false },
+        Some("2026-11".into()),
+        Stopped {
+            reason: reason.into(),
+            before_writing: true,
+            next: None,
+        },
+        guard_tripped,
+    )
+}
 
 /// A `run` for 2025-03 with realistic source figures and nothing else set.
 pub(crate) fn run() -> Builder {

@@ -103,7 +103,6 @@ fn document(
 mod tests {
     use super::*;
     use crate::report::fixtures;
-    use crate::report::{RunMode, Stopped};
 
     const ISSUE: Option<(u64, &str)> = Some((
         42,
@@ -112,14 +111,8 @@ mod tests {
 
     #[test]
     fn a_stopped_run_says_why_and_links_the_issue() {
-        let summary = RunSummary::stopped(
-            RunMode::Run { dry_run: false },
-            Some("2026-11".into()),
-            Stopped {
-                reason: "bad input or configuration (see the job log)".into(),
-                before_writing: true,
-                next: None,
-            },
+        let summary = crate::report::fixtures::stopped_run(
+            "bad input or configuration (see the job log)",
             false,
         );
         let out = render_job_summary(&summary, None, Some((7, "https://github.com/o/r/issues/7")));
