@@ -323,14 +323,12 @@ impl Serialize for DesiredUser {
 pub struct Roles(Box<[(OrgKey, Role)]>);
 
 impl Roles {
-    /// From pairs already sorted by key without repeats (the parser's own order).
-    /// Checked: unsorted input is sorted as `collect` would.
-    pub fn from_sorted(pairs: Vec<(OrgKey, Role)>) -> Self {
-        if pairs.windows(2).all(|w| w[0].0 < w[1].0) {
-            Roles(pairs.into_boxed_slice())
-        } else {
-            pairs.into_iter().collect()
-        }
+    /// From pairs already sorted by key without repeats (the parser's own order: it
+    /// builds them from organization indexes in key order). Not checked outside debug
+    /// builds: comparing the keys would read every organization name again.
+    pub(crate) fn from_sorted(pairs: Box<[(OrgKey, Role)]>) -> Self {
+        debug_assert!(pairs.windows(2).all(|w| w[0].0 < w[1].0));
+        Roles(pairs)
     }
 
     pub fn len(&self) -> usize {

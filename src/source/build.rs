@@ -6,7 +6,10 @@
 //!
 //! Must never: do I/O, log, or put a value (email, name, organization) into an issue.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, BTreeSet};
+
+use rustc_hash::FxHashMap;
 
 use super::parse::{
     candidate_order, close_memberships, external_id, resolve_duplicates, Candidate, Memberships,
@@ -36,41 +39,59 @@ pub(super) fn assemble(
     }
 }
 
-/// One organization row of either source: kept, or a row issue (empty name; the same name
-/// ignoring case as an earlier row).
-pub(super) fn add_organization(
-    orgs: &mut BTreeMap<OrgKey, DesiredOrg>,
-    first_lines: &mut HashMap<OrgKey, u64>,
-    issues: &mut Vec<RowIssue>,
-    line: u64,
-    name: &str,
-    agency: &str,
-) {
-    let (name, agency) = (name.trim(), agency.trim());
-    let Some(key) = OrgKey::new(name) else {
-        issues.push(RowIssue {
-            report: ReportKind::Organizations,
-            line,
-            problem: RowProblem::EmptyOrganizationName,
-        });
-        return;
-    };
-    if let Some(&first_line) = first_lines.get(&key) {
-        issues.push(RowIssue {
-            report: ReportKind::Organizations,
-            line,
-            problem: RowProblem::DuplicateOrganization { first_line },
-        });
-        return;
+/// The organization rows of either source, as they are kept: the first row of each name
+/// (ignoring case), in row order, sorted by key once at the end. One hash lookup per row
+/// and one bulk build of the tree, instead of a tree insert per row (a tenth of a second
+/// at 100,000 organizations, on the critical path of every run).
+#[derive(Default)]
+pub(super) struct OrgRows {
+    kept: Vec<(OrgKey, DesiredOrg)>,
+    /// Key → line of its first row. Fx, not SipHash: the names are the operator's own
+    /// report or database, not an attacker's input.
+    first_lines: FxHashMap<OrgKey, u64>,
+}
+
+impl OrgRows {
+    /// One organization row: kept, or a row issue (empty name; the same name ignoring case
+    /// as an earlier row).
+    pub(super) fn add(&mut self, issues: &mut Vec<RowIssue>, line: u64, name: &str, agency: &str) {
+        let (name, agency) = (name.trim(), agency.trim());
+        let Some(key) = OrgKey::new(name) else {
+            issues.push(RowIssue {
+                report: ReportKind::Organizations,
+                line,
+                problem: RowProblem::EmptyOrganizationName,
+            });
+            return;
+        };
+        match self.first_lines.entry(key) {
+            Entry::Occupied(first) => issues.push(RowIssue {
+                report: ReportKind::Organizations,
+                line,
+                problem: RowProblem::DuplicateOrganization {
+                    first_line: *first.get(),
+                },
+            }),
+            Entry::Vacant(slot) => {
+                self.kept.push((
+                    slot.key().clone(),
+                    DesiredOrg {
+                        name: name.to_string(),
+                        details: agency.to_string(),
+                    },
+                ));
+                slot.insert(line);
+            }
+        }
     }
-    first_lines.insert(key.clone(), line);
-    orgs.insert(
-        key,
-        DesiredOrg {
-            name: name.to_string(),
-            details: agency.to_string(),
-        },
-    );
+
+    /// The organizations kept, by key.
+    pub(super) fn finish(mut self) -> BTreeMap<OrgKey, DesiredOrg> {
+        // Keys are unique (the hash map saw to it): an unstable sort is exact, and
+        // `from_iter` on sorted input builds the tree in one pass.
+        self.kept.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        self.kept.into_iter().collect()
+    }
 }
 
 pub(super) struct ParsedUsers {

@@ -14,7 +14,7 @@
 //! the database as `host:port/dbname`, and every message is scrubbed of both), or put a
 //! name or an email into an error.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -30,7 +30,7 @@ use tokio_postgres::{Client, IsolationLevel};
 use tracing::info;
 
 use super::build::{self, UserRows};
-use super::parse::{self, OrgIndex};
+use super::parse::{self, OrgIndex, OrgNames};
 use super::{Reports, RowIssue, RowProblem, SourceStats};
 use crate::config::{PagesOptions, Policy};
 use crate::model::{EmailKey, InvalidEmail};
@@ -660,8 +660,7 @@ pub fn build(rows: &DatabaseRows, policy: &Policy, options: &PagesOptions) -> Re
         ..SourceStats::default()
     };
 
-    let mut orgs = BTreeMap::new();
-    let mut first_lines = HashMap::new();
+    let mut org_rows = build::OrgRows::default();
     // Organization id → its name, for the organizations kept.
     let mut names: HashMap<i32, &str> = HashMap::with_capacity(rows.organizations.len());
     for (i, org) in rows.organizations.iter().enumerate() {
@@ -678,17 +677,17 @@ pub fn build(rows: &DatabaseRows, policy: &Policy, options: &PagesOptions) -> Re
             continue;
         }
         names.insert(org.id, org.name.as_str());
-        build::add_organization(
-            &mut orgs,
-            &mut first_lines,
+        org_rows.add(
             &mut issues,
             line(i),
             &org.name,
             org.agency.as_deref().unwrap_or(""),
         );
     }
+    let orgs = org_rows.finish();
 
-    let org_index = OrgIndex::new(&orgs);
+    let org_names = OrgNames::new(&orgs);
+    let org_index = OrgIndex::new(&orgs, &org_names);
     let mut user_rows = UserRows::with_capacity(rows.users.len());
     for (i, user) in rows.users.iter().enumerate() {
         let line = line(i);

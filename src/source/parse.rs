@@ -12,7 +12,7 @@
 //! except the strings the desired state keeps, and sorted once at the end instead of
 //! keeping a map ordered while reading.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use csv::{ByteRecord, ReaderBuilder};
 use rustc_hash::FxHashMap;
@@ -50,6 +50,39 @@ pub(super) fn parse_reports(
     .map(|(reports, _)| reports)
 }
 
+/// organizations.csv parsed: the first stage of [`parse_reports`], which a caller may run
+/// while users.csv is still being read (see `super::load_limited`).
+pub(crate) struct ParsedOrganizations {
+    orgs: BTreeMap<OrgKey, DesiredOrg>,
+    issues: Vec<RowIssue>,
+    stats: SourceStats,
+}
+
+pub(super) fn parse_organizations_report(
+    bytes: &[u8],
+    label: &str,
+) -> Result<ParsedOrganizations, SourceError> {
+    let mut issues = Vec::new();
+    let mut stats = SourceStats::default();
+    let orgs = parse_organizations(bytes, label, &mut issues, &mut stats)?;
+    Ok(ParsedOrganizations {
+        orgs,
+        issues,
+        stats,
+    })
+}
+
+/// The second stage of [`parse_reports`]: users.csv against the parsed organizations.
+pub(super) fn parse_users_report(
+    orgs: ParsedOrganizations,
+    users_bytes: &[u8],
+    users_label: &str,
+    policy: &Policy,
+) -> Result<Reports, SourceError> {
+    parse_users_report_split(orgs, users_bytes, users_label, policy, Split::Auto)
+        .map(|(reports, _)| reports)
+}
+
 /// [`parse_reports`] with the split of users.csv between threads chosen by the caller;
 /// also says whether two threads read users.csv.
 pub(super) fn parse_reports_split(
@@ -60,10 +93,23 @@ pub(super) fn parse_reports_split(
     policy: &Policy,
     split: Split,
 ) -> Result<(Reports, bool), SourceError> {
-    let mut issues = Vec::new();
-    let mut stats = SourceStats::default();
-    let orgs = parse_organizations(orgs_bytes, orgs_label, &mut issues, &mut stats)?;
-    let users = parse_users(
+    let orgs = parse_organizations_report(orgs_bytes, orgs_label)?;
+    parse_users_report_split(orgs, users_bytes, users_label, policy, split)
+}
+
+fn parse_users_report_split(
+    orgs: ParsedOrganizations,
+    users_bytes: &[u8],
+    users_label: &str,
+    policy: &Policy,
+    split: Split,
+) -> Result<(Reports, bool), SourceError> {
+    let ParsedOrganizations {
+        orgs,
+        mut issues,
+        mut stats,
+    } = orgs;
+    let (users, two_threads) = parse_users(
         users_bytes,
         users_label,
         &orgs,
@@ -72,7 +118,6 @@ pub(super) fn parse_reports_split(
         &mut issues,
         &mut stats,
     )?;
-    let (users, two_threads) = users;
     Ok((build::assemble(orgs, users, issues, stats), two_threads))
 }
 
@@ -261,8 +306,7 @@ fn parse_organizations(
     let name_col = header.require(ORG_NAME, label)?;
     let agency_col = header.require(ORG_AGENCY, label)?;
 
-    let mut orgs = BTreeMap::new();
-    let mut first_lines: HashMap<OrgKey, u64> = HashMap::new();
+    let mut orgs = build::OrgRows::default();
     let mut rows = 0usize;
     loop {
         match reader.read_byte_record(&mut record) {
@@ -274,7 +318,7 @@ fn parse_organizations(
         let line = line_of(text, &record);
         let name = field(&record, name_col, label, line)?;
         let agency = field(&record, agency_col, label, line)?;
-        build::add_organization(&mut orgs, &mut first_lines, issues, line, name, agency);
+        orgs.add(issues, line, name, agency);
     }
     if rows == 0 {
         return Err(error(
@@ -285,7 +329,7 @@ fn parse_organizations(
         ));
     }
     stats.organization_rows = rows;
-    Ok(orgs)
+    Ok(orgs.finish())
 }
 
 /// A valid users.csv row, before duplicates are resolved. Its roles live in a shared
@@ -321,32 +365,56 @@ impl Candidate {
 /// each row's slice is sorted by organization.
 pub(super) type Memberships = Vec<(u32, Role)>;
 
+/// The organizations' names as organizations.csv writes them (trimmed), side by side in
+/// one buffer in key order: the million and a half lookups of a big users.csv then compare
+/// against a few compact megabytes instead of strings scattered over the heap between the
+/// tree's nodes (measured: the lookups were the parser's largest own cost, mostly cache
+/// misses).
+pub(super) struct OrgNames(String);
+
+impl OrgNames {
+    pub(super) fn new(orgs: &BTreeMap<OrgKey, DesiredOrg>) -> Self {
+        let mut text = String::with_capacity(orgs.values().map(|o| o.name.len()).sum());
+        for org in orgs.values() {
+            text.push_str(&org.name);
+        }
+        OrgNames(text)
+    }
+}
+
 /// Finds an organization of organizations.csv by the name a users row gives.
 pub(super) struct OrgIndex<'a> {
     /// Keys in order: position = the index used in `Memberships`.
     /// Owned (shared) clones, side by side: handing a key to a user's roles then reads
     /// this vector, not a tree node per membership.
     pub(super) keys: Vec<OrgKey>,
-    /// The name exactly as organizations.csv writes it (trimmed): the usual case, no
-    /// lower-casing needed. Fx, not SipHash: the names come from the operator's own
-    /// report and a million and a half lookups are on the hot path.
+    /// The name exactly as organizations.csv writes it (trimmed, in [`OrgNames`]): the
+    /// usual case, no lower-casing needed. Fx, not SipHash: the names come from the
+    /// operator's own report and a million and a half lookups are on the hot path.
     exact: FxHashMap<&'a str, u32>,
     /// The key (trimmed, lower-cased): matches any case.
     folded: FxHashMap<&'a str, u32>,
 }
 
 impl<'a> OrgIndex<'a> {
-    pub(super) fn new(orgs: &'a BTreeMap<OrgKey, DesiredOrg>) -> Self {
+    /// `names` is [`OrgNames::new`] of the same `orgs`.
+    pub(super) fn new(orgs: &'a BTreeMap<OrgKey, DesiredOrg>, names: &'a OrgNames) -> Self {
         let mut index = OrgIndex {
             keys: Vec::with_capacity(orgs.len()),
             exact: FxHashMap::with_capacity_and_hasher(orgs.len(), Default::default()),
             folded: FxHashMap::with_capacity_and_hasher(orgs.len(), Default::default()),
         };
+        let mut at = 0;
         for (i, (key, org)) in orgs.iter().enumerate() {
             // Fewer than 2^32 organizations: the report is capped far below that size.
             let i = u32::try_from(i).unwrap_or(u32::MAX);
             index.keys.push(key.clone());
-            index.exact.insert(org.name.as_str(), i);
+            let name = names
+                .0
+                .get(at..at + org.name.len())
+                .unwrap_or(org.name.as_str());
+            at += org.name.len();
+            index.exact.insert(name, i);
             index.folded.insert(key.as_str(), i);
         }
         index
@@ -498,7 +566,8 @@ fn parse_users(
         details: header.require(USER_DETAILS, label)?,
         width: header.names.len(),
     };
-    let org_index = OrgIndex::new(orgs);
+    let org_names = OrgNames::new(orgs);
+    let org_index = OrgIndex::new(orgs, &org_names);
     let two_cores = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
     let split_at = match split {
         Split::Never => None,
@@ -874,11 +943,13 @@ fn sort_prefix(email: &EmailKey) -> u128 {
 }
 
 pub(super) fn external_id(policy: &Policy, id: u64) -> String {
-    use std::fmt::Write as _;
-    let mut s = String::with_capacity(policy.external_id_prefix.len() + 20);
+    // `itoa`, not `write!`: a million of these, and the formatting machinery was a tenth
+    // of resolving duplicates. One allocation of the exact size.
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(id);
+    let mut s = String::with_capacity(policy.external_id_prefix.len() + digits.len());
     s.push_str(&policy.external_id_prefix);
-    // Writing to a String cannot fail.
-    let _ = write!(s, "{id}");
+    s.push_str(digits);
     s
 }
 
@@ -1069,15 +1140,18 @@ fn resolve_run(
         }
         // `org` came from the index built over the same keys, in key order: the pairs
         // come out sorted.
-        let role_list: Vec<(OrgKey, Role)> = roles
-            .iter()
-            .filter_map(|&(org, role)| keys.get(org as usize).map(|k| (k.clone(), role)))
-            .collect();
+        // Exact capacity, so that boxing the slice does not reallocate.
+        let mut role_list: Vec<(OrgKey, Role)> = Vec::with_capacity(roles.len());
+        role_list.extend(
+            roles
+                .iter()
+                .filter_map(|&(org, role)| keys.get(org as usize).map(|k| (k.clone(), role))),
+        );
         let user = DesiredUser {
             pages_id: first.pages_id,
             external_id: external_id(policy, first.pages_id),
             email: first.email.clone(),
-            roles: Roles::from_sorted(role_list),
+            roles: Roles::from_sorted(role_list.into_boxed_slice()),
             line: first.line,
         };
         // Counted here, while the user is at hand, not in more passes over the tree.
