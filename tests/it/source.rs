@@ -157,3 +157,59 @@ async fn a_file_level_problem_in_a_downloaded_report_names_the_url() {
     assert_eq!(source_error.file, format!("{base}/users.csv"));
     assert!(source_error.problem.contains("users report"), "{err}");
 }
+
+/// organizations.csv is parsed while users.csv is still being read; the error a run
+/// reports stays the same: a report that cannot be read comes before a report whose
+/// content is wrong, and organizations.csv's content before users.csv's.
+#[tokio::test]
+async fn errors_come_in_order_reading_then_organizations_then_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    std::fs::write(path("orgs.csv"), ORGS).unwrap();
+    std::fs::write(path("users.csv"), USERS).unwrap();
+    std::fs::write(path("bad-orgs.csv"), "\"Organization\"\n\"agency-a-web\"\n").unwrap();
+    std::fs::write(
+        path("bad-users.csv"),
+        "\"ID\",\"Email\"\n17,\"jane@example.gov\"\n",
+    )
+    .unwrap();
+    let failing = |orgs: String, users: String| async move {
+        let err = source::load(&orgs, &users, None, &Policy::default())
+            .await
+            .unwrap_err();
+        err.downcast::<SourceError>().expect("a SourceError")
+    };
+
+    // users.csv missing, organizations.csv's content wrong: the missing file.
+    let err = failing(path("bad-orgs.csv"), path("missing.csv")).await;
+    assert_eq!(err.file, path("missing.csv"));
+    // organizations.csv missing, users.csv's content wrong: the missing file.
+    let err = failing(path("missing.csv"), path("bad-users.csv")).await;
+    assert_eq!(err.file, path("missing.csv"));
+    // Both contents wrong: organizations.csv first.
+    let err = failing(path("bad-orgs.csv"), path("bad-users.csv")).await;
+    assert_eq!(err.file, path("bad-orgs.csv"));
+    assert_eq!(err.column.as_deref(), Some("Agency"), "{err}");
+    // Only users.csv's content wrong.
+    let err = failing(path("orgs.csv"), path("bad-users.csv")).await;
+    assert_eq!(err.file, path("bad-users.csv"));
+    // Both right: the same desired state as parsing the bytes in one call.
+    let loaded = source::load(
+        &path("orgs.csv"),
+        &path("users.csv"),
+        None,
+        &Policy::default(),
+    )
+    .await
+    .unwrap();
+    let parsed = source::parse(
+        ORGS.as_bytes(),
+        &path("orgs.csv"),
+        USERS.as_bytes(),
+        &path("users.csv"),
+        &Policy::default(),
+    )
+    .unwrap();
+    assert_eq!(loaded.desired, parsed.desired);
+    assert_eq!(loaded.stats, parsed.stats);
+}
