@@ -442,7 +442,8 @@ impl<'a> OrgIndex<'a> {
 pub(super) enum Split {
     /// Near the middle, when the report is big enough and a second core is there.
     Auto,
-    /// One thread reads every row.
+    /// One thread reads every row and resolves duplicates (the reference the tests
+    /// compare the threaded parse with).
     Never,
     /// At the first line that starts at or after this byte offset (after a BOM), if any:
     /// tests choose it to put the split anywhere, including inside a quoted field.
@@ -468,6 +469,10 @@ struct Columns {
 #[derive(Default)]
 struct UserRows {
     candidates: Vec<Candidate>,
+    /// The candidates of the part of the file after this one, once appended: a second
+    /// sorted run, merged with `candidates` while duplicates are resolved (on two threads)
+    /// rather than here (on one).
+    later: Vec<Candidate>,
     memberships: Memberships,
     protected_emails: BTreeSet<EmailKey>,
     protected_external_ids: BTreeSet<String>,
@@ -500,17 +505,26 @@ impl UserRows {
         self.candidates.sort_unstable_by(candidate_order);
     }
 
-    /// Appends the rows of the part of the file after this one (both sorted): the
-    /// candidates become two sorted runs, which the stable sort merges in one pass.
+    /// Moves every line number on by `lines` (a part read from the middle of the file
+    /// counts its lines from its own top). Keeps the sort order.
+    fn move_lines(&mut self, lines: u64) {
+        for candidate in &mut self.candidates {
+            candidate.line += lines;
+        }
+        for issue in &mut self.issues {
+            issue.line += lines;
+        }
+    }
+
+    /// Appends the rows of the part of the file after this one (both sorted, this one
+    /// without `later` rows of its own): its candidates become the second sorted run.
     fn append(&mut self, later: UserRows) {
         let offset = self.memberships.len();
         self.memberships.extend_from_slice(&later.memberships);
-        self.candidates
-            .extend(later.candidates.into_iter().map(|mut c| {
-                c.roles = c.roles.start + offset..c.roles.end + offset;
-                c
-            }));
-        self.candidates.sort_by(candidate_order);
+        self.later = later.candidates;
+        for c in &mut self.later {
+            c.roles = c.roles.start + offset..c.roles.end + offset;
+        }
         self.protected_emails.extend(later.protected_emails);
         self.protected_external_ids
             .extend(later.protected_external_ids);
@@ -546,7 +560,27 @@ fn parse_users(
     issues: &mut Vec<RowIssue>,
     stats: &mut SourceStats,
 ) -> Result<(ParsedUsers, bool), SourceError> {
-    let text = check_encoding(bytes, label)?;
+    let two_cores = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
+    // The organizations' index does not depend on users.csv: for a big report it is built
+    // while this thread checks the report's encoding (two passes over it, tens of ms).
+    let org_names = OrgNames::new(orgs);
+    let (text, org_index) = if two_cores && bytes.len() >= SPLIT_MIN_BYTES {
+        std::thread::scope(|scope| {
+            let index = scope.spawn(|| OrgIndex::new(orgs, &org_names));
+            let text = check_encoding(bytes, label);
+            // A panic there is a bug of this module, not an input problem.
+            let index = index
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e));
+            (text, index)
+        })
+    } else {
+        (
+            check_encoding(bytes, label),
+            OrgIndex::new(orgs, &org_names),
+        )
+    };
+    let text = text?;
     let mut reader = reader(text);
     let (header, mut record) = Header::read(&mut reader, text, label)?;
     if !header.has(USER_EMAIL) && header.looks_like_organizations() {
@@ -566,9 +600,6 @@ fn parse_users(
         details: header.require(USER_DETAILS, label)?,
         width: header.names.len(),
     };
-    let org_names = OrgNames::new(orgs);
-    let org_index = OrgIndex::new(orgs, &org_names);
-    let two_cores = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
     let split_at = match split {
         Split::Never => None,
         Split::Auto if !two_cores || text.len() < SPLIT_MIN_BYTES => None,
@@ -612,8 +643,10 @@ fn parse_users(
     issues.append(&mut rows.issues);
 
     let mut protected_external_ids = rows.protected_external_ids;
-    let users = resolve_duplicates(
+    let users = resolve_runs(
         rows.candidates,
+        rows.later,
+        !matches!(split, Split::Never),
         &rows.memberships,
         &org_index.keys,
         policy,
@@ -664,11 +697,8 @@ fn read_in_two_parts(
     let (first, second) = std::thread::scope(|scope| {
         let second = scope.spawn(|| {
             let part = &text[at..];
-            // Line numbers in the second part count on from the lines before it.
-            let lines_before = text.as_bytes()[..at]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count() as u64;
+            // Lines are counted from the top of this part; they are moved on by the lines
+            // before it once the first thread knows the line where the part starts.
             let mut rows = UserRows::with_capacity(part.len());
             let mut reader = self::reader(part);
             let mut record = ByteRecord::new();
@@ -676,7 +706,7 @@ fn read_in_two_parts(
                 &mut reader,
                 &mut record,
                 part,
-                lines_before,
+                0,
                 None,
                 columns,
                 org_index,
@@ -699,14 +729,20 @@ fn read_in_two_parts(
             policy,
             &mut rows,
         );
+        if matches!(ended, Ok(Ended::AtSplit)) {
+            // While the other thread may still be reading (sorting again is harmless if
+            // this thread has to read on).
+            rows.sort();
+        }
         // A panic in the second thread is not expected; it would be this one's bug too.
         let second = second.join().unwrap_or(None);
         (ended.map(|ended| (ended, rows)), second)
     });
     let (ended, mut rows) = first.map_err(|e| rows_error(label, text, &e))?;
     match (ended, second) {
-        (Ended::AtSplit, Some(second)) => {
-            rows.sort();
+        (Ended::AtSplit, Some(mut second)) => {
+            // The record at the split is the second part's line 1.
+            second.move_lines(line_of(text, &record).saturating_sub(1));
             rows.append(second);
             Ok((rows, true))
         }
@@ -1025,9 +1061,39 @@ pub(super) fn parse_role(raw: &str) -> Option<Role> {
 /// skipped. Either way a later row's Pages id stays protected.
 ///
 /// `candidates` come sorted by email, then line. Big reports are resolved on two threads,
-/// each taking a run of whole emails; their users are concatenated in email order.
+/// each taking a range of whole emails; their users are concatenated in email order.
 pub(super) fn resolve_duplicates(
-    mut candidates: Vec<Candidate>,
+    candidates: Vec<Candidate>,
+    memberships: &[(u32, Role)],
+    keys: &[OrgKey],
+    policy: &Policy,
+    issues: &mut Vec<RowIssue>,
+    protected_external_ids: &mut BTreeSet<String>,
+    stats: &mut SourceStats,
+) -> BTreeMap<EmailKey, DesiredUser> {
+    resolve_runs(
+        candidates,
+        Vec::new(),
+        true,
+        memberships,
+        keys,
+        policy,
+        issues,
+        protected_external_ids,
+        stats,
+    )
+}
+
+/// [`resolve_duplicates`] of two runs, each sorted by [`candidate_order`], every line of
+/// `earlier` before every line of `later` (the two parts of users.csv). The runs are
+/// merged as they are resolved, on two threads for a big report: each thread takes the
+/// emails below, or from, the email in the middle of the longer run, from both runs, so
+/// that all rows of one email meet on one thread. `threads: false` keeps it on this one.
+#[allow(clippy::too_many_arguments)]
+fn resolve_runs(
+    mut earlier: Vec<Candidate>,
+    mut later: Vec<Candidate>,
+    threads: bool,
     memberships: &[(u32, Role)],
     keys: &[OrgKey],
     policy: &Policy,
@@ -1036,19 +1102,31 @@ pub(super) fn resolve_duplicates(
     stats: &mut SourceStats,
 ) -> BTreeMap<EmailKey, DesiredUser> {
     let two_cores = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
-    let mut middle = candidates.len() / 2;
-    // Never split an email's rows: the first half ends with the last row of an email.
-    while middle > 0
-        && middle < candidates.len()
-        && candidates[middle].email == candidates[middle - 1].email
-    {
-        middle += 1;
-    }
-    let mut first = if two_cores && candidates.len() >= SPLIT_MIN_USERS {
-        let second = candidates.split_off(middle);
+    // The candidate in the middle of both runs together (the runs need not look alike:
+    // in a file in id order, each part can hold its own range of emails). Any candidate
+    // would give the same users; the middle one gives each thread half the work.
+    let (i, j) = taken_below(&earlier, &later, (earlier.len() + later.len()) / 2);
+    let middle = match (earlier.get(i), later.get(j)) {
+        (Some(a), Some(b)) => Some(if candidate_order(b, a).is_lt() { b } else { a }),
+        (a, b) => a.or(b),
+    };
+    let pivot = middle
+        .filter(|_| threads && two_cores && earlier.len() + later.len() >= SPLIT_MIN_USERS)
+        .map(|c| (c.prefix, c.email.clone()));
+    let mut first = if let Some(pivot) = pivot {
+        let below = |c: &Candidate| (c.prefix, &c.email) < (pivot.0, &pivot.1);
+        let earlier_from = earlier.split_off(earlier.partition_point(below));
+        let later_from = later.split_off(later.partition_point(below));
         let (mut first, second) = std::thread::scope(|scope| {
-            let second = scope.spawn(|| resolve_run(second, memberships, keys, policy));
-            let first = resolve_run(candidates, memberships, keys, policy);
+            let second = scope.spawn(|| {
+                resolve_run(
+                    Merge::new(earlier_from, later_from),
+                    memberships,
+                    keys,
+                    policy,
+                )
+            });
+            let first = resolve_run(Merge::new(earlier, later), memberships, keys, policy);
             (first, second.join())
         });
         match second {
@@ -1058,7 +1136,7 @@ pub(super) fn resolve_duplicates(
         }
         first
     } else {
-        resolve_run(candidates, memberships, keys, policy)
+        resolve_run(Merge::new(earlier, later), memberships, keys, policy)
     };
     issues.append(&mut first.issues);
     protected_external_ids.append(&mut first.protected_external_ids);
@@ -1068,8 +1146,58 @@ pub(super) fn resolve_duplicates(
     first.users.into_iter().collect()
 }
 
+/// How many of the `k` first candidates of two sorted runs merged come from each run:
+/// (i, j) with i + j = k, such that every candidate taken precedes every one left.
+fn taken_below(first: &[Candidate], second: &[Candidate], k: usize) -> (usize, usize) {
+    let (mut low, mut high) = (k.saturating_sub(second.len()), k.min(first.len()));
+    while low < high {
+        let i = (low + high) / 2;
+        let j = k - i;
+        // first[i] precedes the last candidate taken from `second`: take more of `first`.
+        if j > 0 && candidate_order(&first[i], &second[j - 1]).is_lt() {
+            low = i + 1;
+        } else {
+            high = i;
+        }
+    }
+    (low, k - low)
+}
+
+/// Two runs of candidates sorted by [`candidate_order`], as one run in that order
+/// (on equal candidates, which cannot occur since lines differ, the first run's first).
+struct Merge {
+    first: std::iter::Peekable<std::vec::IntoIter<Candidate>>,
+    second: std::iter::Peekable<std::vec::IntoIter<Candidate>>,
+}
+
+impl Merge {
+    fn new(first: Vec<Candidate>, second: Vec<Candidate>) -> Self {
+        Merge {
+            first: first.into_iter().peekable(),
+            second: second.into_iter().peekable(),
+        }
+    }
+}
+
+impl Iterator for Merge {
+    type Item = Candidate;
+
+    fn next(&mut self) -> Option<Candidate> {
+        match (self.first.peek(), self.second.peek()) {
+            (Some(a), Some(b)) if candidate_order(a, b).is_gt() => self.second.next(),
+            (Some(_), _) => self.first.next(),
+            (None, _) => self.second.next(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let len = self.first.len() + self.second.len();
+        (len, Some(len))
+    }
+}
+
 /// Below this many candidates, resolving on one thread is quicker.
-const SPLIT_MIN_USERS: usize = 20_000;
+pub(super) const SPLIT_MIN_USERS: usize = 20_000;
 
 /// What resolving a run of candidates gives.
 struct Resolved {
@@ -1092,20 +1220,20 @@ impl Resolved {
 }
 
 fn resolve_run(
-    candidates: Vec<Candidate>,
+    candidates: Merge,
     memberships: &[(u32, Role)],
     keys: &[OrgKey],
     policy: &Policy,
 ) -> Resolved {
     let mut out = Resolved {
-        users: Vec::with_capacity(candidates.len()),
+        users: Vec::with_capacity(candidates.size_hint().0),
         issues: Vec::new(),
         protected_external_ids: BTreeSet::new(),
         memberships: 0,
         managers: 0,
     };
     let mut roles: Vec<(u32, Role)> = Vec::new();
-    let mut candidates = candidates.into_iter().peekable();
+    let mut candidates = candidates.peekable();
     while let Some(first) = candidates.next() {
         roles.clear();
         roles.extend_from_slice(&memberships[first.roles.clone()]);

@@ -704,3 +704,79 @@ fn a_file_error_after_the_split_names_the_same_line_as_one_thread() {
         assert_eq!(two, one, "split near byte {offset}");
     }
 }
+
+/// A report big enough for both threaded steps (two parts read, duplicates resolved on
+/// two threads), with an email's rows in both parts and on both sides of any email the
+/// resolving threads split at: first rows, merged rows, conflicting rows, bad rows.
+fn big_users() -> String {
+    let mut text = String::from(USERS_HEADER);
+    let rows = 3 * parse::SPLIT_MIN_USERS;
+    for i in 0..rows {
+        // Every email three times, a third of the file apart: rows of one email in both
+        // parts of the file; the case of the email varies.
+        let n = i % parse::SPLIT_MIN_USERS;
+        let address = if i % 3 == 0 {
+            format!("User.{n}@Example.gov")
+        } else {
+            format!("user.{n}@example.gov")
+        };
+        let (orgs, details) = match (i / parse::SPLIT_MIN_USERS, n % 5) {
+            // A later row in another organization: merged into the first.
+            (1, 0) => (
+                "Tribunal: user, appeals",
+                "Tribunal: user, appeals: user".into(),
+            ),
+            // A later row with another role in the same organization: a conflict.
+            (2, 1) => ("agency-a-web", "agency-a-web: user".to_string()),
+            (_, 2) if i % 7 == 0 => ("nowhere", "nowhere: user".to_string()),
+            _ => (
+                "agency-a-web",
+                format!(
+                    "agency-a-web: {}",
+                    if n % 5 == 1 { "manager" } else { "user" }
+                ),
+            ),
+        };
+        let id = if i % 1001 == 0 {
+            "x".to_string()
+        } else {
+            i.to_string()
+        };
+        text.push_str(&format!(
+            "{id},\"{address}\",\"{orgs}\",\"{details}\",\"2024-03-05T14:07:09.123Z\",\"\"\n"
+        ));
+    }
+    text
+}
+
+#[test]
+fn threaded_reading_and_resolving_give_exactly_the_one_thread_result() {
+    let text = big_users();
+    assert!(text.len() > 1 << 20, "big enough for two parts");
+    let (one, one_two_threads) = parse_split(text.as_bytes(), parse::Split::Never).unwrap();
+    assert!(!one_two_threads);
+    let (two, two_threads) = parse_split(text.as_bytes(), parse::Split::Auto).unwrap();
+    assert!(two_threads, "users.csv read in two parts");
+    // The rows do reach the result: merges, conflicts and bad rows, on many lines.
+    let count = |code: &str| {
+        one.issues
+            .iter()
+            .filter(|i| i.problem.code() == code)
+            .count()
+    };
+    assert!(
+        count("duplicate_email_merged") > 1000,
+        "{:?}",
+        problems(&one)
+    );
+    assert!(
+        count("duplicate_email_conflict") > 1000,
+        "{:?}",
+        problems(&one)
+    );
+    assert!(count("unknown_organization") > 100);
+    assert!(count("invalid_id") > 10);
+    assert_eq!(one.desired, two.desired);
+    assert_eq!(one.issues, two.issues);
+    assert_eq!(one.stats, two.stats);
+}
