@@ -266,7 +266,7 @@ fn org_assignments(
                 let who = user
                     .primary_email()
                     .map_or_else(|| format!("Zendesk user {}", user.id), |e| e.to_string());
-                format!("{who} in {}", matching.orgs[org as usize].1.name)
+                format!("{who} in {}", matching.name(org))
             });
         }
     }
@@ -285,7 +285,7 @@ fn org_assignments(
             // A slot is only ever marked for a matched user in an existing organization.
             if !present[slot] {
                 t.mismatch(MismatchKind::MembershipMissing, || {
-                    format!("{} in {}", d.email, matching.orgs[org as usize].1.name)
+                    format!("{} in {}", d.email, matching.name(org))
                 });
             }
         }
