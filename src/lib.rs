@@ -18,5 +18,6 @@ pub mod outcome;
 pub mod plan;
 pub mod report;
 pub mod source;
+mod threads;
 pub mod verify;
 pub mod zendesk;
