@@ -1118,15 +1118,17 @@ fn resolve_runs(
         let earlier_from = earlier.split_off(earlier.partition_point(below));
         let later_from = later.split_off(later.partition_point(below));
         let (mut first, second) = std::thread::scope(|scope| {
+            let total = earlier.len() + later.len() + earlier_from.len() + later_from.len();
             let second = scope.spawn(|| {
                 resolve_run(
                     Merge::new(earlier_from, later_from),
+                    0,
                     memberships,
                     keys,
                     policy,
                 )
             });
-            let first = resolve_run(Merge::new(earlier, later), memberships, keys, policy);
+            let first = resolve_run(Merge::new(earlier, later), total, memberships, keys, policy);
             (first, second.join())
         });
         match second {
@@ -1136,7 +1138,7 @@ fn resolve_runs(
         }
         first
     } else {
-        resolve_run(Merge::new(earlier, later), memberships, keys, policy)
+        resolve_run(Merge::new(earlier, later), 0, memberships, keys, policy)
     };
     issues.append(&mut first.issues);
     protected_external_ids.append(&mut first.protected_external_ids);
@@ -1219,14 +1221,17 @@ impl Resolved {
     }
 }
 
+/// `capacity`: users to make room for (the first of two parts makes room for both, so
+/// that appending the second copies it once instead of moving both into a bigger vector).
 fn resolve_run(
     candidates: Merge,
+    capacity: usize,
     memberships: &[(u32, Role)],
     keys: &[OrgKey],
     policy: &Policy,
 ) -> Resolved {
     let mut out = Resolved {
-        users: Vec::with_capacity(candidates.size_hint().0),
+        users: Vec::with_capacity(capacity.max(candidates.size_hint().0)),
         issues: Vec::new(),
         protected_external_ids: BTreeSet::new(),
         memberships: 0,
