@@ -426,6 +426,43 @@ struct Scratch {
     name: String,
 }
 
+/// What encoding a users row within the row length limit needs besides the user: the
+/// same for every row of an export.
+struct RowLimit<'r, 'a> {
+    names: &'r OrgNames<'a>,
+    format: ImporterFormat,
+    policy: &'r Policy,
+    mapping: &'r FieldMapping,
+    max_row_bytes: usize,
+}
+
+impl<'a> RowLimit<'_, 'a> {
+    /// The user's row in `out` (cleared first), or why it cannot be written:
+    /// [`encode_user`]'s reasons, or a row longer than the limit.
+    fn encode(
+        &self,
+        out: &mut Vec<u8>,
+        user: &'a DesiredUser,
+        scratch: &mut Scratch,
+    ) -> Result<(), ExportProblemKind> {
+        out.clear();
+        encode_user(
+            out,
+            self.names,
+            user,
+            self.format,
+            self.policy,
+            self.mapping,
+            scratch,
+        )?;
+        if out.len() <= self.max_row_bytes {
+            Ok(())
+        } else {
+            Err(ExportProblemKind::RowTooLong)
+        }
+    }
+}
+
 /// Encodes the users row of one Pages user into `out`, or says why it cannot be written.
 fn encode_user<'a>(
     out: &mut Vec<u8>,
@@ -788,6 +825,13 @@ fn lay_out_users(
         memberships: 0,
         problems: Vec::new(),
     };
+    let row = RowLimit {
+        names,
+        format,
+        policy,
+        mapping,
+        max_row_bytes: limits.max_row_bytes,
+    };
     // Each user's own checks, on both cores (a million users' organization names to
     // look up); then the files are laid out in order on this thread.
     let checks = par_map(users, |user| {
@@ -800,17 +844,8 @@ fn lay_out_users(
         }
         // Rare: a row that may be too long is encoded to know its length.
         let (mut record, mut scratch) = (Vec::new(), Scratch::default());
-        match encode_user(
-            &mut record,
-            names,
-            user,
-            format,
-            policy,
-            mapping,
-            &mut scratch,
-        ) {
-            Ok(()) if record.len() <= limits.max_row_bytes => (None, record.len() as u64),
-            Ok(()) => (Some(ExportProblemKind::RowTooLong), 0),
+        match row.encode(&mut record, user, &mut scratch) {
+            Ok(()) => (None, record.len() as u64),
             Err(kind) => (Some(kind), 0),
         }
     });
@@ -951,25 +986,22 @@ fn write_users_in_one_series(
     let (mut users, mut memberships) = (0, 0);
     let mut record = Vec::with_capacity(512);
     let mut scratch = Scratch::default();
+    let row = RowLimit {
+        names,
+        format,
+        policy,
+        mapping,
+        max_row_bytes: limits.max_row_bytes,
+    };
     let result = (|| -> Result<()> {
         for user in desired.users.values() {
-            record.clear();
-            let problem = match encode_user(
-                &mut record,
-                names,
-                user,
-                format,
-                policy,
-                mapping,
-                &mut scratch,
-            ) {
-                Ok(()) if record.len() <= limits.max_row_bytes => {
+            let problem = match row.encode(&mut record, user, &mut scratch) {
+                Ok(()) => {
                     series.push(&record)?;
                     users += 1;
                     memberships += user.roles.len();
                     continue;
                 }
-                Ok(()) => ExportProblemKind::RowTooLong,
                 Err(kind) => kind,
             };
             problems.push(ExportProblem {

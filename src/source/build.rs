@@ -191,6 +191,8 @@ impl UserRows {
         self.candidates.sort_unstable_by(candidate_order);
         let users = resolve_duplicates(
             self.candidates,
+            Vec::new(),
+            true,
             &self.memberships,
             keys,
             policy,

@@ -643,7 +643,7 @@ fn parse_users(
     issues.append(&mut rows.issues);
 
     let mut protected_external_ids = rows.protected_external_ids;
-    let users = resolve_runs(
+    let users = resolve_duplicates(
         rows.candidates,
         rows.later,
         !matches!(split, Split::Never),
@@ -1060,37 +1060,14 @@ pub(super) fn parse_role(raw: &str) -> Option<Role> {
 /// into it when no organization has two different roles, otherwise the later row is
 /// skipped. Either way a later row's Pages id stays protected.
 ///
-/// `candidates` come sorted by email, then line. Big reports are resolved on two threads,
-/// each taking a range of whole emails; their users are concatenated in email order.
-pub(super) fn resolve_duplicates(
-    candidates: Vec<Candidate>,
-    memberships: &[(u32, Role)],
-    keys: &[OrgKey],
-    policy: &Policy,
-    issues: &mut Vec<RowIssue>,
-    protected_external_ids: &mut BTreeSet<String>,
-    stats: &mut SourceStats,
-) -> BTreeMap<EmailKey, DesiredUser> {
-    resolve_runs(
-        candidates,
-        Vec::new(),
-        true,
-        memberships,
-        keys,
-        policy,
-        issues,
-        protected_external_ids,
-        stats,
-    )
-}
-
-/// [`resolve_duplicates`] of two runs, each sorted by [`candidate_order`], every line of
-/// `earlier` before every line of `later` (the two parts of users.csv). The runs are
-/// merged as they are resolved, on two threads for a big report: each thread takes the
-/// emails below, or from, the email in the middle of the longer run, from both runs, so
-/// that all rows of one email meet on one thread. `threads: false` keeps it on this one.
+/// `earlier` and `later` are two runs of candidates (the two parts of users.csv; `later`
+/// may be empty), each sorted by [`candidate_order`], every line of `earlier` before
+/// every line of `later`. They are merged as they are resolved, on two threads for a big
+/// report (`threads: false` keeps it on this one): each thread takes the emails below, or
+/// from, the candidate in the middle of both runs together, so that all rows of one email
+/// meet on one thread; their users are concatenated in email order.
 #[allow(clippy::too_many_arguments)]
-fn resolve_runs(
+pub(super) fn resolve_duplicates(
     mut earlier: Vec<Candidate>,
     mut later: Vec<Candidate>,
     threads: bool,
