@@ -436,7 +436,23 @@ struct RowLimit<'r, 'a> {
     max_row_bytes: usize,
 }
 
-impl<'a> RowLimit<'_, 'a> {
+impl<'r, 'a> RowLimit<'r, 'a> {
+    fn new(
+        names: &'r OrgNames<'a>,
+        format: ImporterFormat,
+        policy: &'r Policy,
+        mapping: &'r FieldMapping,
+        limits: Limits,
+    ) -> Self {
+        RowLimit {
+            names,
+            format,
+            policy,
+            mapping,
+            max_row_bytes: limits.max_row_bytes,
+        }
+    }
+
     /// The user's row in `out` (cleared first), or why it cannot be written:
     /// [`encode_user`]'s reasons, or a row longer than the limit.
     fn encode(
@@ -825,13 +841,7 @@ fn lay_out_users(
         memberships: 0,
         problems: Vec::new(),
     };
-    let row = RowLimit {
-        names,
-        format,
-        policy,
-        mapping,
-        max_row_bytes: limits.max_row_bytes,
-    };
+    let row = RowLimit::new(names, format, policy, mapping, limits);
     // Each user's own checks, on both cores (a million users' organization names to
     // look up); then the files are laid out in order on this thread.
     let checks = par_map(users, |user| {
@@ -986,13 +996,7 @@ fn write_users_in_one_series(
     let (mut users, mut memberships) = (0, 0);
     let mut record = Vec::with_capacity(512);
     let mut scratch = Scratch::default();
-    let row = RowLimit {
-        names,
-        format,
-        policy,
-        mapping,
-        max_row_bytes: limits.max_row_bytes,
-    };
+    let row = RowLimit::new(names, format, policy, mapping, limits);
     let result = (|| -> Result<()> {
         for user in desired.users.values() {
             let problem = match row.encode(&mut record, user, &mut scratch) {
