@@ -30,7 +30,7 @@ use tokio_postgres::{Client, IsolationLevel};
 use tracing::info;
 
 use super::build::{self, UserRows};
-use super::parse::{self, OrgIndex, OrgNames};
+use super::parse::{self, OrgIndex, OrgNameBuffer};
 use super::{Reports, RowIssue, RowProblem, SourceStats};
 use crate::config::{PagesOptions, Policy};
 use crate::model::{EmailKey, InvalidEmail};
@@ -686,7 +686,7 @@ pub fn build(rows: &DatabaseRows, policy: &Policy, options: &PagesOptions) -> Re
     }
     let orgs = org_rows.finish();
 
-    let org_names = OrgNames::new(&orgs);
+    let org_names = OrgNameBuffer::new(&orgs);
     let org_index = OrgIndex::new(&orgs, &org_names);
     let mut user_rows = UserRows::with_capacity(rows.users.len());
     for (i, user) in rows.users.iter().enumerate() {

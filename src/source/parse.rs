@@ -370,15 +370,15 @@ pub(super) type Memberships = Vec<(u32, Role)>;
 /// against a few compact megabytes instead of strings scattered over the heap between the
 /// tree's nodes (measured: the lookups were the parser's largest own cost, mostly cache
 /// misses).
-pub(super) struct OrgNames(String);
+pub(super) struct OrgNameBuffer(String);
 
-impl OrgNames {
+impl OrgNameBuffer {
     pub(super) fn new(orgs: &BTreeMap<OrgKey, DesiredOrg>) -> Self {
         let mut text = String::with_capacity(orgs.values().map(|o| o.name.len()).sum());
         for org in orgs.values() {
             text.push_str(&org.name);
         }
-        OrgNames(text)
+        OrgNameBuffer(text)
     }
 }
 
@@ -388,7 +388,7 @@ pub(super) struct OrgIndex<'a> {
     /// Owned (shared) clones, side by side: handing a key to a user's roles then reads
     /// this vector, not a tree node per membership.
     pub(super) keys: Vec<OrgKey>,
-    /// The name exactly as organizations.csv writes it (trimmed, in [`OrgNames`]): the
+    /// The name exactly as organizations.csv writes it (trimmed, in [`OrgNameBuffer`]): the
     /// usual case, no lower-casing needed. Fx, not SipHash: the names come from the
     /// operator's own report and a million and a half lookups are on the hot path.
     exact: FxHashMap<&'a str, u32>,
@@ -397,8 +397,8 @@ pub(super) struct OrgIndex<'a> {
 }
 
 impl<'a> OrgIndex<'a> {
-    /// `names` is [`OrgNames::new`] of the same `orgs`.
-    pub(super) fn new(orgs: &'a BTreeMap<OrgKey, DesiredOrg>, names: &'a OrgNames) -> Self {
+    /// `names` is [`OrgNameBuffer::new`] of the same `orgs`.
+    pub(super) fn new(orgs: &'a BTreeMap<OrgKey, DesiredOrg>, names: &'a OrgNameBuffer) -> Self {
         let mut index = OrgIndex {
             keys: Vec::with_capacity(orgs.len()),
             exact: FxHashMap::with_capacity_and_hasher(orgs.len(), Default::default()),
@@ -563,7 +563,7 @@ fn parse_users(
     let two_cores = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
     // The organizations' index does not depend on users.csv: for a big report it is built
     // while this thread checks the report's encoding (two passes over it, tens of ms).
-    let org_names = OrgNames::new(orgs);
+    let org_names = OrgNameBuffer::new(orgs);
     let (text, org_index) = if two_cores && bytes.len() >= SPLIT_MIN_BYTES {
         std::thread::scope(|scope| {
             let index = scope.spawn(|| OrgIndex::new(orgs, &org_names));
