@@ -668,7 +668,7 @@ pub fn write_files(
     let desired = &reports.desired;
     let (orgs, users) = std::thread::scope(|scope| {
         let orgs = scope.spawn(|| write_organizations(desired, limits, dir));
-        let users = write_users(desired, policy, mapping, format, limits, dir);
+        let users = write_users(desired, policy, mapping, format, limits, dir, true);
         let orgs = orgs
             .join()
             .unwrap_or_else(|_| Err(anyhow::anyhow!("writing the organizations files failed")));
@@ -764,20 +764,9 @@ fn write_organizations(desired: &DesiredState, limits: Limits, dir: &Path) -> Re
     }
 }
 
-fn write_users(
-    desired: &DesiredState,
-    policy: &Policy,
-    mapping: &FieldMapping,
-    format: ImporterFormat,
-    limits: Limits,
-    dir: &Path,
-) -> Result<SeriesOut> {
-    write_users_with(desired, policy, mapping, format, limits, dir, true)
-}
-
-/// [`write_users`]; `parallel: false` always takes the one-thread path (for the test
+/// The users files; `parallel: false` always takes the one-thread path (for the test
 /// that both give the same files).
-fn write_users_with(
+fn write_users(
     desired: &DesiredState,
     policy: &Policy,
     mapping: &FieldMapping,

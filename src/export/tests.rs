@@ -654,7 +654,7 @@ fn users_files(r: &Reports, format: ImporterFormat, limits: Limits, parallel: bo
     let dir = tempfile::tempdir().unwrap();
     let policy = Policy::default();
     let mapping = FieldMapping::default();
-    let out = write_users_with(
+    let out = write_users(
         &r.desired,
         &policy,
         &mapping,

@@ -30,10 +30,6 @@ pub(crate) fn stopped_run(reason: &str, guard_tripped: bool) -> RunSummary {
 /// A `run` for 2025-03 with realistic source figures and nothing else set.
 pub(crate) fn run() -> Builder {
     Builder(RunSummary {
-        mode: RunMode::Run { dry_run: false },
-        status: JobStatus::Succeeded,
-        stopped: None,
-        month: Some("2025-03".into()),
         source: SourceStats {
             organization_rows: 42,
             user_rows: 318,
@@ -43,23 +39,12 @@ pub(crate) fn run() -> Builder {
             managers: 57,
             ..SourceStats::default()
         },
-        row_problems: BTreeMap::new(),
-        row_lines: BTreeMap::new(),
-        planned: BTreeMap::new(),
-        applied: BTreeMap::new(),
-        skipped: BTreeMap::new(),
-        failures: Vec::new(),
-        notes: BTreeMap::new(),
         guard: GuardFigures {
             managed_memberships: 350,
             removals: 0,
             report_users: 305,
             zendesk_partner_users: 300,
         },
-        guard_tripped: false,
-        criteria: Vec::new(),
-        bulk_user_import_disabled: false,
-        needs_attention: Vec::new(),
         requests: RequestStats {
             requests: 12,
             write_requests: 0,
@@ -77,6 +62,11 @@ pub(crate) fn run() -> Builder {
             zendesk_users: 300,
         },
         run_url: Some("https://github.com/cloud-gov/pages-zendesk-sync/actions/runs/123".into()),
+        ..RunSummary::empty(
+            RunMode::Run { dry_run: false },
+            JobStatus::Succeeded,
+            Some("2025-03".into()),
+        )
     })
 }
 

@@ -284,17 +284,13 @@ impl Stopped {
 }
 
 impl RunSummary {
-    /// The summary of a run that stopped before a result: status failed, no counts.
-    pub fn stopped(
-        mode: RunMode,
-        month: Option<String>,
-        stopped: Stopped,
-        guard_tripped: bool,
-    ) -> Self {
+    /// A summary with no counts, no criteria and no run link: what the other
+    /// constructors, the fixtures and the tests fill in.
+    pub fn empty(mode: RunMode, status: JobStatus, month: Option<String>) -> Self {
         RunSummary {
             mode,
-            status: JobStatus::Failed,
-            stopped: Some(stopped),
+            status,
+            stopped: None,
             month,
             source: SourceStats::default(),
             row_problems: BTreeMap::new(),
@@ -305,7 +301,7 @@ impl RunSummary {
             failures: Vec::new(),
             notes: BTreeMap::new(),
             guard: GuardFigures::default(),
-            guard_tripped,
+            guard_tripped: false,
             criteria: Vec::new(),
             bulk_user_import_disabled: false,
             needs_attention: Vec::new(),
@@ -313,6 +309,20 @@ impl RunSummary {
             elapsed_ms: 0,
             totals: Totals::default(),
             run_url: None,
+        }
+    }
+
+    /// The summary of a run that stopped before a result: status failed, no counts.
+    pub fn stopped(
+        mode: RunMode,
+        month: Option<String>,
+        stopped: Stopped,
+        guard_tripped: bool,
+    ) -> Self {
+        RunSummary {
+            stopped: Some(stopped),
+            guard_tripped,
+            ..RunSummary::empty(mode, JobStatus::Failed, month)
         }
     }
 

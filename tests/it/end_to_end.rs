@@ -663,27 +663,12 @@ async fn last_months_issue_opened_by_a_person_without_the_marker_is_found_by_tit
 
 fn october_summary() -> RunSummary {
     RunSummary {
-        mode: RunMode::Run { dry_run: false },
-        status: JobStatus::Succeeded,
-        stopped: None,
-        month: Some("2026-10".into()),
-        source: Default::default(),
-        row_problems: Default::default(),
-        row_lines: Default::default(),
-        planned: Default::default(),
-        applied: Default::default(),
-        skipped: Default::default(),
-        failures: Vec::new(),
-        notes: Default::default(),
-        guard: Default::default(),
-        guard_tripped: false,
-        criteria: Vec::new(),
-        bulk_user_import_disabled: false,
-        needs_attention: Vec::new(),
-        requests: Default::default(),
         elapsed_ms: 1000,
-        totals: Totals::default(),
-        run_url: None,
+        ..RunSummary::empty(
+            RunMode::Run { dry_run: false },
+            JobStatus::Succeeded,
+            Some("2026-10".into()),
+        )
     }
 }
 

@@ -37,16 +37,7 @@ impl Field<'_> {
             Field::OptStr(None) | Field::OptU64(None) | Field::Null => {
                 out.extend_from_slice(b"null");
             }
-            Field::Strs(items) => {
-                out.push(b'[');
-                for (i, s) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    write_str(out, s);
-                }
-                out.push(b']');
-            }
+            Field::Strs(items) => write_array(out, items.iter(), |out, s| write_str(out, s)),
             // Serialising a map of `Value`s into a Vec cannot fail.
             Field::Object(map) => {
                 let _ = serde_json::to_writer(&mut *out, map);
