@@ -243,7 +243,6 @@ fn org_assignments(
     // membership of the Zendesk user matched to a Pages user, in the lowest-id Zendesk
     // organization of one of that user's Pages organizations, is exactly that role slot.
     let mut present = vec![false; matching.slot_count()];
-    let end_user = |id: u64| matching.user(id).filter(|u| u.role == ZendeskRole::EndUser);
 
     // Extra side: end-user members of each Pages org's Zendesk org that Pages does not list.
     for m in actual.memberships.values() {
@@ -253,13 +252,16 @@ fn org_assignments(
         if matching.zendesk_org[org as usize] != Some(m.org_id) {
             continue; // a same-named duplicate: the sync works in the lowest id only
         }
-        let slot = matching.slot(m.user_id, org);
+        let Some((user, pages)) = matching.held(m.user_id) else {
+            continue;
+        };
+        let slot = pages.and_then(|i| matching.slot_of(i, org));
         if let Some(slot) = slot {
             present[slot] = true;
         }
-        let Some(user) = end_user(m.user_id) else {
+        if user.role != ZendeskRole::EndUser {
             continue;
-        };
+        }
         let listed = slot.is_some();
         if !listed && !matching.is_protected(desired, user) {
             t.mismatch(MismatchKind::MembershipExtra, || {
@@ -272,13 +274,11 @@ fn org_assignments(
     }
 
     // Missing side: every Pages (user, org) pair whose Zendesk membership is absent.
-    for (i, &(d, m)) in matching.users.iter().enumerate() {
-        let user_id = m.user_id();
-        if user_id.is_some_and(|id| {
-            matching
-                .user(id)
-                .is_some_and(|u| u.role != ZendeskRole::EndUser)
-        }) {
+    for (i, &(d, _)) in matching.users.iter().enumerate() {
+        if matching
+            .matched(i)
+            .is_some_and(|u| u.role != ZendeskRole::EndUser)
+        {
             continue;
         }
         for (slot, org) in matching.role_slots(i) {
@@ -296,9 +296,9 @@ fn org_assignments(
 /// "every partner user's roles field and manager tag match Pages"
 fn roles(matching: &Matching<'_>, policy: &Policy) -> Verdict {
     let mut t = Tally::new(Criterion::Roles);
-    for (i, &(d, m)) in matching.users.iter().enumerate() {
+    for (i, &(d, _)) in matching.users.iter().enumerate() {
         t.checked += 1;
-        let Some(user) = m.user_id().and_then(|id| matching.user(id)) else {
+        let Some(user) = matching.matched(i) else {
             // Not in Zendesk (or held by another record): its roles cannot be there either.
             t.mismatch(MismatchKind::RolesTextDiffers, || d.email.to_string());
             continue;
@@ -317,10 +317,9 @@ fn roles(matching: &Matching<'_>, policy: &Policy) -> Verdict {
 /// matched to the Pages user holds the Pages email as an identity and has a name.
 fn names_and_emails(matching: &Matching<'_>) -> Verdict {
     let mut t = Tally::new(Criterion::NamesAndEmails);
-    for &(d, m) in &matching.users {
+    for (i, &(d, _)) in matching.users.iter().enumerate() {
         t.checked += 1;
-        let user = m.user_id().and_then(|id| matching.user(id));
-        match user {
+        match matching.matched(i) {
             Some(u) if u.identities.iter().any(|i| i.email == d.email) => {
                 if u.name.trim().is_empty() {
                     t.mismatch(MismatchKind::NameEmpty, || d.email.to_string());

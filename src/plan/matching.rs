@@ -29,15 +29,6 @@ pub(crate) enum UserMatch {
     Unresolved { holder: u64 },
 }
 
-impl UserMatch {
-    pub(crate) fn user_id(self) -> Option<u64> {
-        match self {
-            UserMatch::ByExternalId(id) | UserMatch::ByEmail(id) => Some(id),
-            UserMatch::New | UserMatch::Unresolved { .. } => None,
-        }
-    }
-}
-
 /// Who is who, on both sides.
 ///
 /// Pages organizations are interned as indexes into `orgs` (key order) once, so the hot
@@ -61,15 +52,18 @@ pub(crate) struct Matching<'a> {
     /// Zendesk organizations whose name matches no Pages organization, by id.
     pub unmanaged_org_ids: Vec<u64>,
     /// Every email identity → its Zendesk user (lowest user id if Zendesk ever held a duplicate).
-    pub user_by_email: HashMap<&'a EmailKey, u64>,
+    pub user_by_email: HashMap<&'a EmailKey, &'a ZendeskUser>,
     /// Lower-cased non-empty external_id → its Zendesk user.
-    pub user_by_external_id: HashMap<Cow<'a, str>, u64>,
-    /// Zendesk users by id (a hash index: the snapshot's tree is slow at a million lookups).
-    pub user_by_id: HashMap<u64, &'a ZendeskUser>,
+    pub user_by_external_id: HashMap<Cow<'a, str>, &'a ZendeskUser>,
+    /// Zendesk users by id, each with the Pages user matched to it (a hash index: the
+    /// snapshot's tree is slow at a million lookups). One lookup answers both "who is
+    /// Zendesk user `id`" and "which Pages user is it", which a membership needs together.
+    by_id: HashMap<u64, Held<'a>>,
     /// One entry per Pages user, in email order.
     pub users: Vec<(&'a DesiredUser, UserMatch)>,
-    /// Matched Zendesk user → index of its Pages user in `users` (one-to-one).
-    pages_user: HashMap<u64, u32>,
+    /// Per Pages user (as `users`): the Zendesk user it matched, so that walking the Pages
+    /// users never looks a Zendesk user up again.
+    matched: Vec<Option<&'a ZendeskUser>>,
     /// Per Pages user (as `users`): its roles as (organization index, role), in key order,
     /// at `role_orgs[role_start[i]..role_start[i + 1]]`. A position in `role_orgs` is a
     /// "role slot": one wanted membership.
@@ -125,12 +119,12 @@ impl<'a> Matching<'a> {
                     .unwrap_or_else(|e| std::panic::resume_unwind(e));
                 (zendesk_side, desired_side)
             });
-        let (user_by_id, user_by_email, user_by_external_id) = zendesk_side;
+        let (mut by_id, user_by_email, user_by_external_id) = zendesk_side;
 
         // Phase 1, external_id first (docs/design.md "Identity": an email change in Pages moves the
         // same Zendesk user to the new address instead of creating a duplicate). The lookups
         // only read the indexes: they run on two threads; the claims follow in user order.
-        let ext_hits = par_map(&desired_ext, |ext| {
+        let mut matched = par_map(&desired_ext, |ext| {
             let ext = ext.as_ref();
             user_by_external_id
                 .get(ext)
@@ -138,12 +132,11 @@ impl<'a> Matching<'a> {
                 .filter(|_| !ambiguous_external_ids.contains(ext))
         });
         drop(desired_ext);
-        let mut claimed: HashMap<u64, u32> = HashMap::default();
-        claimed.reserve(desired.users.len());
-        for (i, ((_, m), hit)) in users.iter_mut().zip(ext_hits).enumerate() {
-            if let Some(id) = hit {
-                claimed.insert(id, index(i));
-                *m = Some(UserMatch::ByExternalId(id));
+        for (i, ((_, m), hit)) in users.iter_mut().zip(&matched).enumerate() {
+            if let Some(user) = hit {
+                // Never refused: a Zendesk user has one external_id, so one Pages user.
+                let _ = claim(&mut by_id, user, i);
+                *m = Some(UserMatch::ByExternalId(user.id));
             }
         }
 
@@ -155,15 +148,14 @@ impl<'a> Matching<'a> {
             if m.is_some() {
                 return None;
             }
-            let &id = user_by_email.get(&d.email)?;
-            let is_primary = user_by_id.get(&id).and_then(|u| u.primary_email()) == Some(&d.email);
-            Some((id, is_primary))
+            let &user = user_by_email.get(&d.email)?;
+            Some((user, user.primary_email() == Some(&d.email)))
         });
         for (i, ((_, m), hit)) in users.iter_mut().zip(&email_hits).enumerate() {
-            if let Some((id, true)) = *hit {
-                if m.is_none() && !claimed.contains_key(&id) {
-                    claimed.insert(id, index(i));
-                    *m = Some(UserMatch::ByEmail(id));
+            if let Some((user, true)) = *hit {
+                if m.is_none() && claim(&mut by_id, user, i).is_ok() {
+                    matched[i] = Some(user);
+                    *m = Some(UserMatch::ByEmail(user.id));
                 }
             }
         }
@@ -174,11 +166,11 @@ impl<'a> Matching<'a> {
             .map(|(i, ((d, m), hit))| {
                 let m = m.unwrap_or_else(|| match hit {
                     None => UserMatch::New,
-                    Some((id, _)) => match claimed.get(&id) {
-                        Some(&owner) if owner != index(i) => UserMatch::Unresolved { holder: id },
-                        _ => {
-                            claimed.insert(id, index(i));
-                            UserMatch::ByEmail(id)
+                    Some((user, _)) => match claim(&mut by_id, user, i) {
+                        Err(()) => UserMatch::Unresolved { holder: user.id },
+                        Ok(()) => {
+                            matched[i] = Some(user);
+                            UserMatch::ByEmail(user.id)
                         }
                     },
                 });
@@ -202,9 +194,9 @@ impl<'a> Matching<'a> {
             unmanaged_org_ids,
             user_by_email,
             user_by_external_id,
-            user_by_id,
+            by_id,
             users,
-            pages_user: claimed,
+            matched,
             role_start,
             role_orgs,
             protected_external_ids,
@@ -212,8 +204,17 @@ impl<'a> Matching<'a> {
         }
     }
 
-    pub(crate) fn user(&self, id: u64) -> Option<&'a ZendeskUser> {
-        self.user_by_id.get(&id).copied()
+    /// Zendesk user `id` of the snapshot with the index (in `users`) of the Pages user
+    /// matched to it, if any: one lookup for both.
+    pub(crate) fn held(&self, id: u64) -> Option<(&'a ZendeskUser, Option<usize>)> {
+        let held = self.by_id.get(&id)?;
+        let pages = (held.pages != NO_PAGES_USER).then_some(held.pages as usize);
+        Some((held.user, pages))
+    }
+
+    /// The Zendesk user Pages user `i` (index in `users`) matched, if it matched one.
+    pub(crate) fn matched(&self, i: usize) -> Option<&'a ZendeskUser> {
+        self.matched[i]
     }
 
     /// The Zendesk organization of a Pages organization, by key.
@@ -244,8 +245,12 @@ impl<'a> Matching<'a> {
     /// The role slot of (Zendesk user, Pages organization) when the Pages user matched to
     /// that Zendesk user is in that organization: the report lists the pair.
     pub(crate) fn slot(&self, user_id: u64, org: u32) -> Option<usize> {
-        let &i = self.pages_user.get(&user_id)?;
-        let i = i as usize;
+        self.slot_of(self.held(user_id)?.1?, org)
+    }
+
+    /// The role slot of Pages user `i` (index in `users`) in the organization of index
+    /// `org`, when the report lists the pair.
+    pub(crate) fn slot_of(&self, i: usize, org: u32) -> Option<usize> {
         (self.role_start[i]..self.role_start[i + 1]).find(|&slot| self.role_orgs[slot].0 == org)
     }
 
@@ -321,37 +326,61 @@ impl<'a> Matching<'a> {
     }
 }
 
+/// A Zendesk user of the snapshot and the Pages user matched to it.
+#[derive(Clone, Copy)]
+struct Held<'a> {
+    user: &'a ZendeskUser,
+    /// Index in `Matching::users`, or [`NO_PAGES_USER`].
+    pages: u32,
+}
+
+/// `Held::pages` of a Zendesk user no Pages user matched.
+const NO_PAGES_USER: u32 = u32::MAX;
+
+/// Matches Zendesk user `user` to Pages user `i`, unless another Pages user has it.
+fn claim(by_id: &mut HashMap<u64, Held<'_>>, user: &ZendeskUser, i: usize) -> Result<(), ()> {
+    let Some(held) = by_id.get_mut(&user.id) else {
+        return Ok(()); // not in the snapshot: nothing to mark (indexes hold only its users)
+    };
+    if held.pages != NO_PAGES_USER && held.pages != index(i) {
+        return Err(());
+    }
+    held.pages = index(i);
+    Ok(())
+}
+
 /// A Pages user's position as a `u32` (reports are capped far below 2^32 rows).
 fn index(i: usize) -> u32 {
     u32::try_from(i).unwrap_or(u32::MAX)
 }
 
 type ZendeskIndexes<'a> = (
-    HashMap<u64, &'a ZendeskUser>,
-    HashMap<&'a EmailKey, u64>,
-    HashMap<Cow<'a, str>, u64>,
+    HashMap<u64, Held<'a>>,
+    HashMap<&'a EmailKey, &'a ZendeskUser>,
+    HashMap<Cow<'a, str>, &'a ZendeskUser>,
 );
 
 /// Zendesk users by id, by every email identity (lowest user id if Zendesk ever held a
 /// duplicate) and by lower-cased non-empty external_id.
 fn zendesk_indexes(actual: &ActualState) -> ZendeskIndexes<'_> {
     let n = actual.users.len();
-    let mut user_by_email: HashMap<&EmailKey, u64> = HashMap::default();
+    let mut user_by_email: HashMap<&EmailKey, &ZendeskUser> = HashMap::default();
     user_by_email.reserve(n + n / 4);
-    let mut user_by_external_id: HashMap<Cow<str>, u64> = HashMap::default();
+    let mut user_by_external_id: HashMap<Cow<str>, &ZendeskUser> = HashMap::default();
     user_by_external_id.reserve(n);
-    let mut user_by_id: HashMap<u64, &ZendeskUser> = HashMap::default();
-    user_by_id.reserve(n);
+    let mut by_id: HashMap<u64, Held> = HashMap::default();
+    by_id.reserve(n);
     for user in actual.users.values() {
-        user_by_id.insert(user.id, user);
+        let pages = NO_PAGES_USER;
+        by_id.insert(user.id, Held { user, pages });
         for identity in &user.identities {
-            user_by_email.entry(&identity.email).or_insert(user.id);
+            user_by_email.entry(&identity.email).or_insert(user);
         }
         if let Some(ext) = non_empty(user.external_id.as_deref()) {
-            user_by_external_id.entry(lower(ext)).or_insert(user.id);
+            user_by_external_id.entry(lower(ext)).or_insert(user);
         }
     }
-    (user_by_id, user_by_email, user_by_external_id)
+    (by_id, user_by_email, user_by_external_id)
 }
 
 type DesiredIndexes<'a> = (

@@ -24,7 +24,11 @@ pub(super) fn plan_memberships(
         let Some(&org) = matching.managed.get(&membership.org_id) else {
             continue;
         };
-        if let Some(slot) = matching.slot(membership.user_id, org) {
+        // A membership of a user outside the snapshot cannot be judged: leave it.
+        let Some((user, pages)) = matching.held(membership.user_id) else {
+            continue;
+        };
+        if let Some(slot) = pages.and_then(|i| matching.slot_of(i, org)) {
             // Listed in Pages: kept. It is the wanted one unless it is in a same-named
             // duplicate organization (the sync works in the lowest id only).
             if matching.zendesk_org[org as usize] == Some(membership.org_id) {
@@ -32,10 +36,6 @@ pub(super) fn plan_memberships(
             }
             continue;
         }
-        // A membership of a user outside the snapshot cannot be judged: leave it.
-        let Some(user) = matching.user(membership.user_id) else {
-            continue;
-        };
         // why: "... only for an end-user who is no longer in that Pages org".
         if matching.in_pages_org(desired, user, org) {
             continue;

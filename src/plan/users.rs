@@ -20,7 +20,7 @@ pub(super) fn plan_users(
     let ext_id_free = |d: &DesiredUser, user_id: Option<u64>| -> Result<(), Option<u64>> {
         let ext = lower(&d.external_id);
         match matching.user_by_external_id.get(ext.as_ref()) {
-            Some(&holder) if Some(holder) != user_id => Err(Some(holder)),
+            Some(&holder) if Some(holder.id) != user_id => Err(Some(holder.id)),
             _ if matching.ambiguous_external_ids.contains(ext.as_ref()) => Err(None),
             _ => Ok(()),
         }
@@ -57,9 +57,9 @@ pub(super) fn plan_users(
             UserMatch::Unresolved { holder } => {
                 notes.push(note(NoteKind::EmailOwnedByAnotherUser, holder));
             }
-            UserMatch::ByExternalId(id) | UserMatch::ByEmail(id) => {
+            UserMatch::ByExternalId(_) | UserMatch::ByEmail(_) => {
                 // Invariant: matching only names users of this snapshot.
-                let Some(user) = matching.user(id) else {
+                let Some(user) = matching.matched(i) else {
                     continue;
                 };
                 let mut update = UserUpdate::default();
@@ -122,7 +122,7 @@ fn primary_email(
             email: d.email.clone(),
             identity_id: None,
         }),
-        Some(&holder) if holder == user.id => {
+        Some(&holder) if holder.id == user.id => {
             let identity = user.identities.iter().find(|i| i.email == d.email)?;
             Some(Change::SetPrimaryEmail {
                 user_id: user.id,
@@ -132,7 +132,7 @@ fn primary_email(
         }
         // why: identities are unique per account; moving one between users needs a person.
         Some(&holder) => {
-            notes.push(note(NoteKind::EmailOwnedByAnotherUser, holder));
+            notes.push(note(NoteKind::EmailOwnedByAnotherUser, holder.id));
             None
         }
     }
