@@ -103,23 +103,25 @@ impl<'a> Matching<'a> {
             }
         }
 
-        // The Pages users in email order, walked once (a B-tree walk per pass is not cheap),
-        // each with its match once known.
-        let mut users: Vec<(&DesiredUser, Option<UserMatch>)> =
-            desired.users.values().map(|d| (d, None)).collect();
-
-        // The two sides' indexes do not depend on each other: build them on two threads.
-        let (zendesk_side, (desired_ext, ambiguous_external_ids, role_start, role_orgs)) =
+        // The indexes do not depend on each other: built on two threads, the Zendesk
+        // emails and external_ids on one, the Pages side and the Zendesk ids on the other
+        // (about the same work each at Pages scale).
+        let ((user_by_email, user_by_external_id), (mut users, desired_side, mut by_id)) =
             std::thread::scope(|scope| {
-                let zendesk_side = scope.spawn(|| zendesk_indexes(actual));
+                let zendesk_side = scope.spawn(|| email_and_external_id_indexes(actual));
+                // The Pages users in email order, walked once (a B-tree walk per pass is
+                // not cheap), each with its match once known.
+                let users: Vec<(&DesiredUser, Option<UserMatch>)> =
+                    desired.users.values().map(|d| (d, None)).collect();
                 let desired_side = desired_indexes(&users, &orgs, &org_index);
+                let by_id = id_index(actual);
                 // A panic in the other thread is a bug of this module, not an input problem.
                 let zendesk_side = zendesk_side
                     .join()
                     .unwrap_or_else(|e| std::panic::resume_unwind(e));
-                (zendesk_side, desired_side)
+                (zendesk_side, (users, desired_side, by_id))
             });
-        let (mut by_id, user_by_email, user_by_external_id) = zendesk_side;
+        let (desired_ext, ambiguous_external_ids, role_start, role_orgs) = desired_side;
 
         // Phase 1, external_id first (docs/design.md "Identity": an email change in Pages moves the
         // same Zendesk user to the new address instead of creating a duplicate). The lookups
@@ -354,25 +356,31 @@ fn index(i: usize) -> u32 {
     u32::try_from(i).unwrap_or(u32::MAX)
 }
 
+/// Zendesk users by id, none matched yet.
+fn id_index(actual: &ActualState) -> HashMap<u64, Held<'_>> {
+    let mut by_id: HashMap<u64, Held> = HashMap::default();
+    by_id.reserve(actual.users.len());
+    for user in actual.users.values() {
+        let pages = NO_PAGES_USER;
+        by_id.insert(user.id, Held { user, pages });
+    }
+    by_id
+}
+
 type ZendeskIndexes<'a> = (
-    HashMap<u64, Held<'a>>,
     HashMap<&'a EmailKey, &'a ZendeskUser>,
     HashMap<Cow<'a, str>, &'a ZendeskUser>,
 );
 
-/// Zendesk users by id, by every email identity (lowest user id if Zendesk ever held a
+/// Zendesk users by every email identity (lowest user id if Zendesk ever held a
 /// duplicate) and by lower-cased non-empty external_id.
-fn zendesk_indexes(actual: &ActualState) -> ZendeskIndexes<'_> {
+fn email_and_external_id_indexes(actual: &ActualState) -> ZendeskIndexes<'_> {
     let n = actual.users.len();
     let mut user_by_email: HashMap<&EmailKey, &ZendeskUser> = HashMap::default();
     user_by_email.reserve(n + n / 4);
     let mut user_by_external_id: HashMap<Cow<str>, &ZendeskUser> = HashMap::default();
     user_by_external_id.reserve(n);
-    let mut by_id: HashMap<u64, Held> = HashMap::default();
-    by_id.reserve(n);
     for user in actual.users.values() {
-        let pages = NO_PAGES_USER;
-        by_id.insert(user.id, Held { user, pages });
         for identity in &user.identities {
             user_by_email.entry(&identity.email).or_insert(user);
         }
@@ -380,7 +388,7 @@ fn zendesk_indexes(actual: &ActualState) -> ZendeskIndexes<'_> {
             user_by_external_id.entry(lower(ext)).or_insert(user);
         }
     }
-    (by_id, user_by_email, user_by_external_id)
+    (user_by_email, user_by_external_id)
 }
 
 type DesiredIndexes<'a> = (
