@@ -17,6 +17,7 @@ pub mod month;
 pub mod outcome;
 pub mod plan;
 pub mod report;
+mod sorted_map;
 pub mod source;
 mod threads;
 pub mod verify;

@@ -11,6 +11,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use crate::sorted_map::SortedMap;
+
 /// An email address normalised for comparison: trimmed and lower-cased.
 ///
 /// `Debug` and `Display` print the address; never put an `EmailKey` in public output
@@ -429,7 +431,8 @@ impl Serialize for Roles {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct DesiredState {
     pub orgs: BTreeMap<OrgKey, DesiredOrg>,
-    pub users: BTreeMap<EmailKey, DesiredUser>,
+    /// In email order (a sorted vector: read far more than changed).
+    pub users: SortedMap<EmailKey, DesiredUser>,
     /// Users whose row was skipped for a row-level problem but who can still be
     /// identified. Their memberships are never removed: a bad row must not cost data.
     pub protected_emails: BTreeSet<EmailKey>,

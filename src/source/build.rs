@@ -16,7 +16,7 @@ use super::parse::{
 };
 use super::{ReportKind, Reports, RowIssue, RowProblem, SourceStats};
 use crate::config::Policy;
-use crate::model::{DesiredOrg, DesiredState, DesiredUser, EmailKey, OrgKey};
+use crate::model::{DesiredOrg, DesiredState, DesiredUser, EmailKey, OrgKey, SortedMap};
 
 /// The last step of both sources (reports and database): the desired state and its counts.
 pub(super) fn assemble(
@@ -95,7 +95,7 @@ impl OrgRows {
 }
 
 pub(super) struct ParsedUsers {
-    pub(super) users: BTreeMap<EmailKey, DesiredUser>,
+    pub(super) users: SortedMap<EmailKey, DesiredUser>,
     pub(super) protected_emails: BTreeSet<EmailKey>,
     pub(super) protected_external_ids: BTreeSet<String>,
 }

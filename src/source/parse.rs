@@ -20,7 +20,7 @@ use rustc_hash::FxHashMap;
 use super::build::{self, ParsedUsers};
 use super::{ReportKind, Reports, RowIssue, RowProblem, SourceError, SourceStats};
 use crate::config::Policy;
-use crate::model::{DesiredOrg, DesiredUser, EmailKey, OrgKey, Role, Roles};
+use crate::model::{DesiredOrg, DesiredUser, EmailKey, OrgKey, Role, Roles, SortedMap};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -1077,7 +1077,7 @@ pub(super) fn resolve_duplicates(
     issues: &mut Vec<RowIssue>,
     protected_external_ids: &mut BTreeSet<String>,
     stats: &mut SourceStats,
-) -> BTreeMap<EmailKey, DesiredUser> {
+) -> SortedMap<EmailKey, DesiredUser> {
     let two_cores = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
     // The candidate in the middle of both runs together (the runs need not look alike:
     // in a file in id order, each part can hold its own range of emails). Any candidate
@@ -1121,8 +1121,9 @@ pub(super) fn resolve_duplicates(
     protected_external_ids.append(&mut first.protected_external_ids);
     stats.memberships += first.memberships;
     stats.managers += first.managers;
-    // Already sorted and unique: `from_iter` checks the order in one pass and bulk-builds.
-    first.users.into_iter().collect()
+    // Already sorted by email and unique: the runs were sorted, split at one email and
+    // merged, and every email's candidates resolved into one user.
+    SortedMap::from_sorted(first.users)
 }
 
 /// How many of the `k` first candidates of two sorted runs merged come from each run:
