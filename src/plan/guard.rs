@@ -93,18 +93,29 @@ pub fn check(
 /// The figures of the guard, whether it trips or not.
 pub fn figures(plan: &Plan, desired: &DesiredState, actual: &ActualState) -> GuardFigures {
     let managed: HashSet<u64> = managed_org_ids(desired, actual).into_iter().collect();
-    let end_users: HashSet<u64> = actual
+    // The members of managed organizations, sorted, walked beside the end-users in id
+    // order (the snapshot keys its users by id): no set of a million users, no lookup per
+    // membership. A user with several managed memberships is one partner user.
+    let mut members: Vec<u64> = actual
+        .memberships
+        .values()
+        .filter(|m| managed.contains(&m.org_id))
+        .map(|m| m.user_id)
+        .collect();
+    members.sort_unstable();
+    let mut end_users = actual
         .users
         .values()
         .filter(|u| u.role == ZendeskRole::EndUser)
         .map(|u| u.id)
-        .collect();
-    let mut managed_memberships = 0;
-    let mut partner_users = HashSet::default();
-    for m in actual.memberships.values() {
-        if managed.contains(&m.org_id) && end_users.contains(&m.user_id) {
-            managed_memberships += 1;
-            partner_users.insert(m.user_id);
+        .peekable();
+    let (mut managed_memberships, mut partner_users) = (0, 0);
+    for user in members.chunk_by(|a, b| a == b) {
+        let id = user[0];
+        while end_users.next_if(|&e| e < id).is_some() {}
+        if end_users.peek() == Some(&id) {
+            managed_memberships += user.len();
+            partner_users += 1;
         }
     }
     GuardFigures {
@@ -115,7 +126,7 @@ pub fn figures(plan: &Plan, desired: &DesiredState, actual: &ActualState) -> Gua
             .filter(|c| c.kind() == ChangeKind::RemoveMembership)
             .count(),
         report_users: desired.users.len(),
-        zendesk_partner_users: partner_users.len(),
+        zendesk_partner_users: partner_users,
     }
 }
 
@@ -248,6 +259,32 @@ mod tests {
             .member(101, 11);
         let figures = check_of(d, a, &GuardLimits::default()).unwrap();
         assert_eq!(figures.managed_memberships, 10);
+        assert_eq!(figures.zendesk_partner_users, 10);
+    }
+
+    /// Every membership of an end-user in a managed organization counts; each such user
+    /// counts once however many of them it has; members the snapshot does not hold, agents,
+    /// admins and other organizations do not count.
+    #[test]
+    fn figures_count_each_membership_and_each_partner_user_once() {
+        let (d, a) = ten_members(10);
+        let d = d.org("Agency B", "B");
+        let a = a
+            .org(20, "Agency B", Some("B"))
+            .org(21, "agency b", Some("B")) // a same-named duplicate: managed too
+            .org(30, "Help desk", None)
+            .member(101, 20)
+            .member(101, 21)
+            .member(102, 20)
+            .member(103, 30)
+            .agent(1, "Agent", "agent@x.gov") // an id below every end-user's
+            .member(1, 20)
+            .admin(300, "Admin", "admin@x.gov") // and one above
+            .member(300, 10)
+            .member(999, 10); // a user the snapshot does not hold
+        let (d, a) = (d.build(), a.build());
+        let figures = figures(&Plan::default(), &d, &a);
+        assert_eq!(figures.managed_memberships, 10 + 3);
         assert_eq!(figures.zendesk_partner_users, 10);
     }
 }
