@@ -368,17 +368,8 @@ impl Roles {
 
 impl FromIterator<(OrgKey, Role)> for Roles {
     fn from_iter<I: IntoIterator<Item = (OrgKey, Role)>>(iter: I) -> Self {
-        let mut pairs: Vec<(OrgKey, Role)> = iter.into_iter().collect();
-        // Stable: among equal keys the last one inserted wins, as with `BTreeMap::insert`.
-        pairs.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut kept: Vec<(OrgKey, Role)> = Vec::with_capacity(pairs.len());
-        for pair in pairs {
-            match kept.last_mut() {
-                Some(last) if last.0 == pair.0 => *last = pair,
-                _ => kept.push(pair),
-            }
-        }
-        Roles(kept.into_boxed_slice())
+        let pairs = crate::sorted_map::sorted_by_key_last_wins(iter.into_iter().collect());
+        Roles(pairs.into_boxed_slice())
     }
 }
 

@@ -97,18 +97,23 @@ impl<K: Ord, V> SortedMap<K, V> {
 
 impl<K: Ord, V> FromIterator<(K, V)> for SortedMap<K, V> {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        let mut pairs: Vec<(K, V)> = iter.into_iter().collect();
-        // Stable: among equal keys the last one inserted wins, as with `BTreeMap::insert`.
-        pairs.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut kept: Vec<(K, V)> = Vec::with_capacity(pairs.len());
-        for pair in pairs {
-            match kept.last_mut() {
-                Some(last) if last.0 == pair.0 => *last = pair,
-                _ => kept.push(pair),
-            }
-        }
-        SortedMap(kept)
+        SortedMap(sorted_by_key_last_wins(iter.into_iter().collect()))
     }
+}
+
+/// `pairs` sorted by key, one pair per key: of equal keys the last one in `pairs`, as
+/// inserting them one by one into a `BTreeMap` would keep. Shared with `model::Roles`.
+pub(crate) fn sorted_by_key_last_wins<K: Ord, V>(mut pairs: Vec<(K, V)>) -> Vec<(K, V)> {
+    // Stable, so that equal keys stay in insertion order.
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut kept: Vec<(K, V)> = Vec::with_capacity(pairs.len());
+    for pair in pairs {
+        match kept.last_mut() {
+            Some(last) if last.0 == pair.0 => *last = pair,
+            _ => kept.push(pair),
+        }
+    }
+    kept
 }
 
 impl<'a, K, V> IntoIterator for &'a SortedMap<K, V> {
