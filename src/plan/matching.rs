@@ -109,8 +109,7 @@ impl<'a> Matching<'a> {
         let ((user_by_email, user_by_external_id), (mut users, desired_side, mut by_id)) =
             std::thread::scope(|scope| {
                 let zendesk_side = scope.spawn(|| email_and_external_id_indexes(actual));
-                // The Pages users in email order, walked once (a B-tree walk per pass is
-                // not cheap), each with its match once known.
+                // The Pages users in email order, each with its match once known.
                 let users: Vec<(&DesiredUser, Option<UserMatch>)> =
                     desired.users.values().map(|d| (d, None)).collect();
                 let desired_side = desired_indexes(&users, &orgs, &org_index);
