@@ -320,7 +320,7 @@ fn names_and_emails(matching: &Matching<'_>) -> Verdict {
     for (i, &(d, _)) in matching.users.iter().enumerate() {
         t.checked += 1;
         match matching.matched(i) {
-            Some(u) if u.identities.iter().any(|i| i.email == d.email) => {
+            Some(u) if u.identities.iter().any(|e| e.email == d.email) => {
                 if u.name.trim().is_empty() {
                     t.mismatch(MismatchKind::NameEmpty, || d.email.to_string());
                 }
