@@ -1121,9 +1121,16 @@ pub(super) fn resolve_duplicates(
     protected_external_ids.append(&mut first.protected_external_ids);
     stats.memberships += first.memberships;
     stats.managers += first.managers;
-    // Already sorted by email and unique: the runs were sorted, split at one email and
-    // merged, and every email's candidates resolved into one user.
-    SortedMap::from_sorted(first.users)
+    // Sorted by email and unique by construction: the runs were sorted, split at one
+    // email and merged, and every email's candidates resolved into one user. The order is
+    // still checked as the users came out (each against the one before, both in cache):
+    // lookups by email must never silently miss. Should it ever fail, sorting (the last
+    // of equal emails kept, as a map would) gives what the B-tree used to.
+    if first.in_order {
+        SortedMap::from_sorted(first.users)
+    } else {
+        first.users.into_iter().collect()
+    }
 }
 
 /// How many of the `k` first candidates of two sorted runs merged come from each run:
@@ -1182,6 +1189,8 @@ pub(super) const SPLIT_MIN_USERS: usize = 20_000;
 /// What resolving a run of candidates gives.
 struct Resolved {
     users: Vec<(EmailKey, DesiredUser)>,
+    /// Whether every user's email is greater than the one before it.
+    in_order: bool,
     issues: Vec<RowIssue>,
     protected_external_ids: BTreeSet<String>,
     memberships: usize,
@@ -1190,6 +1199,11 @@ struct Resolved {
 
 impl Resolved {
     fn append(&mut self, mut later: Resolved) {
+        self.in_order &= later.in_order
+            && match (self.users.last(), later.users.first()) {
+                (Some((last, _)), Some((next, _))) => last < next,
+                _ => true,
+            };
         self.users.append(&mut later.users);
         self.issues.append(&mut later.issues);
         self.protected_external_ids
@@ -1210,6 +1224,7 @@ fn resolve_run(
 ) -> Resolved {
     let mut out = Resolved {
         users: Vec::with_capacity(capacity.max(candidates.size_hint().0)),
+        in_order: true,
         issues: Vec::new(),
         protected_external_ids: BTreeSet::new(),
         memberships: 0,
@@ -1268,6 +1283,9 @@ fn resolve_run(
         // Counted here, while the user is at hand, not in more passes over the tree.
         out.memberships += user.roles.len();
         out.managers += usize::from(user.is_manager());
+        if let Some((last, _)) = out.users.last() {
+            out.in_order &= *last < first.email;
+        }
         out.users.push((first.email, user));
     }
     out

@@ -780,3 +780,33 @@ fn threaded_reading_and_resolving_give_exactly_the_one_thread_result() {
     assert_eq!(one.issues, two.issues);
     assert_eq!(one.stats, two.stats);
 }
+
+/// The parser's users come out in email order by construction and are kept without a
+/// sort; should that order ever break, they are sorted, none is lost and each is still
+/// found by its email.
+#[test]
+fn users_resolved_out_of_email_order_are_sorted_not_lost() {
+    let keys = [org("Agency A")];
+    let memberships = [(0u32, Role::User)];
+    let candidate = |e: &str, id: u64| parse::Candidate::new(email(e), id, id + 1, 0..1);
+    // Each run should be sorted; the first is not.
+    let earlier = vec![candidate("c@x.gov", 3), candidate("a@x.gov", 1)];
+    let later = vec![candidate("b@x.gov", 2)];
+    let (mut issues, mut protected) = (Vec::new(), std::collections::BTreeSet::new());
+    let mut stats = SourceStats::default();
+    let users = parse::resolve_duplicates(
+        earlier,
+        later,
+        false,
+        &memberships,
+        &keys,
+        &Policy::default(),
+        &mut issues,
+        &mut protected,
+        &mut stats,
+    );
+    let emails: Vec<&str> = users.keys().map(|k| k.as_str()).collect();
+    assert_eq!(emails, ["a@x.gov", "b@x.gov", "c@x.gov"]);
+    assert_eq!(users[&email("a@x.gov")].pages_id, 1);
+    assert_eq!(users[&email("c@x.gov")].pages_id, 3);
+}
