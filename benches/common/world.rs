@@ -107,31 +107,34 @@ impl World {
                 },
             );
         }
-        for (line, (id, email, roles)) in self.users.iter().enumerate() {
-            if roles.is_empty() {
-                continue;
-            }
-            let email = EmailKey::parse(email).unwrap();
-            let roles: Roles = roles
-                .iter()
-                .map(|(o, m)| {
-                    (
-                        keys[*o].clone(),
-                        if *m { Role::Manager } else { Role::User },
-                    )
-                })
-                .collect();
-            d.users.insert(
-                email.clone(),
-                DesiredUser {
+        // Collected, not inserted one by one: the users are generated in id order, and
+        // the desired users are a vector sorted by email (an insert shifts what follows).
+        d.users = self
+            .users
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, _, roles))| !roles.is_empty())
+            .map(|(line, (id, email, roles))| {
+                let email = EmailKey::parse(email).unwrap();
+                let roles: Roles = roles
+                    .iter()
+                    .map(|(o, m)| {
+                        (
+                            keys[*o].clone(),
+                            if *m { Role::Manager } else { Role::User },
+                        )
+                    })
+                    .collect();
+                let user = DesiredUser {
                     pages_id: *id,
                     external_id: format!("{}{id}", policy.external_id_prefix),
-                    email,
+                    email: email.clone(),
                     roles,
                     line: line as u64 + 2,
-                },
-            );
-        }
+                };
+                (email, user)
+            })
+            .collect();
         d
     }
 }
