@@ -1,6 +1,22 @@
 //! Work split over the machine's two cores: used where a million users' worth of
 //! independent, read-only steps sits on the critical path of a run.
 
+/// `here()` on this thread while `there()` runs on another; both results. A panic on the
+/// other thread is raised again here: it is a bug of the caller, not an input problem.
+pub(crate) fn join<A, B: Send>(
+    here: impl FnOnce() -> A,
+    there: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    std::thread::scope(|scope| {
+        let there = scope.spawn(there);
+        let here = here();
+        let there = there
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        (here, there)
+    })
+}
+
 /// `f` of each item, in order; the two halves on two threads (`f` only reads).
 pub(crate) fn par_map<T: Sync, R: Send + Default + Clone>(
     items: &[T],
@@ -11,19 +27,17 @@ pub(crate) fn par_map<T: Sync, R: Send + Default + Clone>(
     let (first_in, second_in) = items.split_at(mid);
     let (first_out, second_out) = out.split_at_mut(mid);
     let f = &f;
-    std::thread::scope(|scope| {
-        let second = scope.spawn(move || {
+    join(
+        || {
+            for (o, item) in first_out.iter_mut().zip(first_in) {
+                *o = f(item);
+            }
+        },
+        move || {
             for (o, item) in second_out.iter_mut().zip(second_in) {
                 *o = f(item);
             }
-        });
-        for (o, item) in first_out.iter_mut().zip(first_in) {
-            *o = f(item);
-        }
-        // A panic in the other thread is a bug of this module, not an input problem.
-        second
-            .join()
-            .unwrap_or_else(|e| std::panic::resume_unwind(e));
-    });
+        },
+    );
     out
 }

@@ -139,16 +139,15 @@ impl Verification {
 pub fn verify(desired: &DesiredState, actual: &ActualState, policy: &Policy) -> Verification {
     let matching = Matching::new(desired, actual);
     // The criteria only read the matching: judged on two threads, each verdict on its own.
-    let ((orgs, assignments), (roles, names)) = std::thread::scope(|scope| {
-        let users = scope.spawn(|| (roles(&matching, policy), names_and_emails(&matching)));
-        let orgs = orgs_match(desired, actual, &matching);
-        let assignments = org_assignments(desired, actual, &matching);
-        // A panic in the other thread is a bug of the verifier, not an input problem.
-        let users = users
-            .join()
-            .unwrap_or_else(|e| std::panic::resume_unwind(e));
-        ((orgs, assignments), users)
-    });
+    let ((orgs, assignments), (roles, names)) = crate::threads::join(
+        || {
+            (
+                orgs_match(desired, actual, &matching),
+                org_assignments(desired, actual, &matching),
+            )
+        },
+        || (roles(&matching, policy), names_and_emails(&matching)),
+    );
 
     // why: "Org users in Zendesk match current Pages partners users, including" = all three.
     let mut parent = Tally::new(Criterion::OrgUsersMatch);

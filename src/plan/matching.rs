@@ -106,20 +106,17 @@ impl<'a> Matching<'a> {
         // The indexes do not depend on each other: built on two threads, the Zendesk
         // emails and external_ids on one, the Pages side and the Zendesk ids on the other
         // (about the same work each at Pages scale).
-        let ((user_by_email, user_by_external_id), (mut users, desired_side, mut by_id)) =
-            std::thread::scope(|scope| {
-                let zendesk_side = scope.spawn(|| email_and_external_id_indexes(actual));
-                // The Pages users in email order, each with its match once known.
-                let users: Vec<(&DesiredUser, Option<UserMatch>)> =
-                    desired.users.values().map(|d| (d, None)).collect();
-                let desired_side = desired_indexes(&users, &orgs, &org_index);
-                let by_id = id_index(actual);
-                // A panic in the other thread is a bug of this module, not an input problem.
-                let zendesk_side = zendesk_side
-                    .join()
-                    .unwrap_or_else(|e| std::panic::resume_unwind(e));
-                (zendesk_side, (users, desired_side, by_id))
-            });
+        let ((mut users, desired_side, mut by_id), (user_by_email, user_by_external_id)) =
+            crate::threads::join(
+                || {
+                    // The Pages users in email order, each with its match once known.
+                    let users: Vec<(&DesiredUser, Option<UserMatch>)> =
+                        desired.users.values().map(|d| (d, None)).collect();
+                    let desired_side = desired_indexes(&users, &orgs, &org_index);
+                    (users, desired_side, id_index(actual))
+                },
+                || email_and_external_id_indexes(actual),
+            );
         let (desired_ext, ambiguous_external_ids, role_start, role_orgs) = desired_side;
 
         // Phase 1, external_id first (docs/design.md "Identity": an email change in Pages moves the

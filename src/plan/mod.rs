@@ -282,24 +282,21 @@ pub fn plan(desired: &DesiredState, actual: &ActualState, policy: &Policy) -> Pl
     // < memberships), so the stable sort of each part, concatenated, is exactly the stable
     // sort of the whole. Organizations and users share one vector (most of the plan, never
     // copied); the memberships' changes are appended to it.
-    let membership_part = std::thread::scope(|scope| {
-        let memberships = scope.spawn(|| {
+    let ((), (mut membership_changes, membership_notes)) = crate::threads::join(
+        || {
+            orgs::plan_orgs(desired, actual, &matching, &mut changes, &mut notes);
+            changes.sort_by(change_order);
+            let org_count = changes.len();
+            users::plan_users(&matching, policy, &mut changes, &mut notes);
+            changes[org_count..].sort_by(change_order);
+        },
+        || {
             let (mut changes, mut notes) = (Vec::new(), Vec::new());
             memberships::plan_memberships(desired, actual, &matching, &mut changes, &mut notes);
             changes.sort_by(change_order);
             (changes, notes)
-        });
-        orgs::plan_orgs(desired, actual, &matching, &mut changes, &mut notes);
-        changes.sort_by(change_order);
-        let org_count = changes.len();
-        users::plan_users(&matching, policy, &mut changes, &mut notes);
-        changes[org_count..].sort_by(change_order);
-        // A panic in the other thread is a bug of the planner, not an input problem.
-        memberships
-            .join()
-            .unwrap_or_else(|e| std::panic::resume_unwind(e))
-    });
-    let (mut membership_changes, membership_notes) = membership_part;
+        },
+    );
     // why: apply must create organizations and users before memberships can name them,
     // and adds go before removals so a user moving between orgs is never orgless.
     changes.append(&mut membership_changes);

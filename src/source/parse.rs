@@ -565,15 +565,10 @@ fn parse_users(
     // while this thread checks the report's encoding (two passes over it, tens of ms).
     let org_names = OrgNameBuffer::new(orgs);
     let (text, org_index) = if two_cores && bytes.len() >= SPLIT_MIN_BYTES {
-        std::thread::scope(|scope| {
-            let index = scope.spawn(|| OrgIndex::new(orgs, &org_names));
-            let text = check_encoding(bytes, label);
-            // A panic there is a bug of this module, not an input problem.
-            let index = index
-                .join()
-                .unwrap_or_else(|e| std::panic::resume_unwind(e));
-            (text, index)
-        })
+        crate::threads::join(
+            || check_encoding(bytes, label),
+            || OrgIndex::new(orgs, &org_names),
+        )
     } else {
         (
             check_encoding(bytes, label),
@@ -1094,25 +1089,15 @@ pub(super) fn resolve_duplicates(
         let below = |c: &Candidate| (c.prefix, &c.email) < (pivot.0, &pivot.1);
         let earlier_from = earlier.split_off(earlier.partition_point(below));
         let later_from = later.split_off(later.partition_point(below));
-        let (mut first, second) = std::thread::scope(|scope| {
-            let total = earlier.len() + later.len() + earlier_from.len() + later_from.len();
-            let second = scope.spawn(|| {
-                resolve_run(
-                    Merge::new(earlier_from, later_from),
-                    0,
-                    memberships,
-                    keys,
-                    policy,
-                )
-            });
-            let first = resolve_run(Merge::new(earlier, later), total, memberships, keys, policy);
-            (first, second.join())
-        });
-        match second {
-            Ok(second) => first.append(second),
-            // Not expected; resolving on one thread gives the same users.
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
+        let total = earlier.len() + later.len() + earlier_from.len() + later_from.len();
+        let (mut first, second) = crate::threads::join(
+            || resolve_run(Merge::new(earlier, later), total, memberships, keys, policy),
+            || {
+                let both = Merge::new(earlier_from, later_from);
+                resolve_run(both, 0, memberships, keys, policy)
+            },
+        );
+        first.append(second);
         first
     } else {
         resolve_run(Merge::new(earlier, later), 0, memberships, keys, policy)
