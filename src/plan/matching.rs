@@ -12,7 +12,8 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use crate::threads::par_map;
 
 use crate::model::{
-    ActualState, DesiredOrg, DesiredState, DesiredUser, EmailKey, OrgKey, Role, ZendeskUser,
+    ActualState, DesiredOrg, DesiredState, DesiredUser, EmailKey, OrgKey, OrgNameBuffer, Role,
+    ZendeskUser,
 };
 
 /// How a Pages user was matched to Zendesk.
@@ -38,12 +39,10 @@ pub(crate) struct Matching<'a> {
     pub orgs: Vec<(&'a OrgKey, &'a DesiredOrg)>,
     /// Pages organization key → index in `orgs`.
     pub org_index: HashMap<&'a OrgKey, u32>,
-    /// The organizations' names (as Pages writes them) side by side, in `orgs` order:
-    /// the name of index `i` is `names[name_ends[i - 1]..name_ends[i]]`. Comparing a
+    /// The organizations' names (as Pages writes them) in `orgs` order. Comparing a
     /// million users' roles texts reads these few compact megabytes instead of a tree node
     /// and a heap string per role.
-    names: String,
-    name_ends: Vec<usize>,
+    names: OrgNameBuffer,
     /// Per Pages organization index: the Zendesk organization with that name (lowest id).
     pub zendesk_org: Vec<Option<u64>>,
     /// Zendesk organizations Pages manages (name matches a Pages org) → that org's index.
@@ -79,14 +78,7 @@ pub(crate) struct Matching<'a> {
 impl<'a> Matching<'a> {
     pub(crate) fn new(desired: &'a DesiredState, actual: &'a ActualState) -> Self {
         let orgs: Vec<(&OrgKey, &DesiredOrg)> = desired.orgs.iter().collect();
-        let mut names = String::with_capacity(orgs.iter().map(|(_, o)| o.name.len()).sum());
-        let name_ends = orgs
-            .iter()
-            .map(|(_, o)| {
-                names.push_str(&o.name);
-                names.len()
-            })
-            .collect();
+        let names = OrgNameBuffer::new(&desired.orgs);
         let org_index: HashMap<&OrgKey, u32> =
             orgs.iter().zip(0u32..).map(|((k, _), i)| (*k, i)).collect();
         // `actual.orgs` iterates by id, so the first seen per key is the lowest.
@@ -186,7 +178,6 @@ impl<'a> Matching<'a> {
             orgs,
             org_index,
             names,
-            name_ends,
             zendesk_org,
             managed,
             unmanaged_org_ids,
@@ -254,9 +245,7 @@ impl<'a> Matching<'a> {
 
     /// The name of the Pages organization of index `org`, as Pages writes it.
     pub(crate) fn name(&self, org: u32) -> &str {
-        let org = org as usize;
-        let start = org.checked_sub(1).map_or(0, |i| self.name_ends[i]);
-        &self.names[start..self.name_ends[org]]
+        self.names.get(org as usize)
     }
 
     /// The canonical roles text of Pages user `i`, exactly [`DesiredState::roles_text`].

@@ -30,10 +30,10 @@ use tokio_postgres::{Client, IsolationLevel};
 use tracing::info;
 
 use super::build::{self, UserRows};
-use super::parse::{self, OrgIndex, OrgNameBuffer};
+use super::parse::{self, OrgIndex};
 use super::{Reports, RowIssue, RowProblem, SourceStats};
 use crate::config::{PagesOptions, Policy};
-use crate::model::{EmailKey, InvalidEmail};
+use crate::model::{EmailKey, InvalidEmail, OrgNameBuffer};
 
 /// How long to wait for the server to answer a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);

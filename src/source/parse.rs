@@ -20,7 +20,9 @@ use rustc_hash::FxHashMap;
 use super::build::{self, ParsedUsers};
 use super::{ReportKind, Reports, RowIssue, RowProblem, SourceError, SourceStats};
 use crate::config::Policy;
-use crate::model::{DesiredOrg, DesiredUser, EmailKey, OrgKey, Role, Roles, SortedMap};
+use crate::model::{
+    DesiredOrg, DesiredUser, EmailKey, OrgKey, OrgNameBuffer, Role, Roles, SortedMap,
+};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -365,31 +367,16 @@ impl Candidate {
 /// each row's slice is sorted by organization.
 pub(super) type Memberships = Vec<(u32, Role)>;
 
-/// The organizations' names as organizations.csv writes them (trimmed), side by side in
-/// one buffer in key order: the million and a half lookups of a big users.csv then compare
-/// against a few compact megabytes instead of strings scattered over the heap between the
-/// tree's nodes (measured: the lookups were the parser's largest own cost, mostly cache
-/// misses).
-pub(super) struct OrgNameBuffer(String);
-
-impl OrgNameBuffer {
-    pub(super) fn new(orgs: &BTreeMap<OrgKey, DesiredOrg>) -> Self {
-        let mut text = String::with_capacity(orgs.values().map(|o| o.name.len()).sum());
-        for org in orgs.values() {
-            text.push_str(&org.name);
-        }
-        OrgNameBuffer(text)
-    }
-}
-
 /// Finds an organization of organizations.csv by the name a users row gives.
 pub(super) struct OrgIndex<'a> {
     /// Keys in order: position = the index used in `Memberships`.
     /// Owned (shared) clones, side by side: handing a key to a user's roles then reads
     /// this vector, not a tree node per membership.
     pub(super) keys: Vec<OrgKey>,
-    /// The name exactly as organizations.csv writes it (trimmed, in [`OrgNameBuffer`]): the
-    /// usual case, no lower-casing needed. Fx, not SipHash: the names come from the
+    /// The name exactly as organizations.csv writes it (trimmed, in an [`OrgNameBuffer`]:
+    /// the million and a half lookups of a big users.csv compare against a few compact
+    /// megabytes, not strings scattered between the tree's nodes): the usual case, no
+    /// lower-casing needed. Fx, not SipHash: the names come from the
     /// operator's own report and a million and a half lookups are on the hot path.
     exact: FxHashMap<&'a str, u32>,
     /// The key (trimmed, lower-cased): matches any case.
@@ -404,16 +391,11 @@ impl<'a> OrgIndex<'a> {
             exact: FxHashMap::with_capacity_and_hasher(orgs.len(), Default::default()),
             folded: FxHashMap::with_capacity_and_hasher(orgs.len(), Default::default()),
         };
-        let mut at = 0;
-        for (i, (key, org)) in orgs.iter().enumerate() {
+        for (i, key) in orgs.keys().enumerate() {
+            let name = names.get(i);
             // Fewer than 2^32 organizations: the report is capped far below that size.
             let i = u32::try_from(i).unwrap_or(u32::MAX);
             index.keys.push(key.clone());
-            let name = names
-                .0
-                .get(at..at + org.name.len())
-                .unwrap_or(org.name.as_str());
-            at += org.name.len();
             index.exact.insert(name, i);
             index.folded.insert(key.as_str(), i);
         }
