@@ -384,27 +384,25 @@ impl<'a> OrgNames<'a> {
     }
 }
 
-/// Why a user's row cannot be written, short of its length: the same checks, in the
-/// same order, as [`encode_user`] makes (an organization's name, in the user's order,
-/// then the email).
-fn user_problem(names: &OrgNames<'_>, user: &DesiredUser) -> Option<ExportProblemKind> {
-    for key in user.roles.keys() {
-        if let Some(problem) = names.cell(key).problem {
-            return Some(problem);
-        }
-    }
-    looks_like_formula(user.email.as_str()).then_some(ExportProblemKind::FormulaInKeyCell)
-}
-
-/// An upper bound of the bytes of a user's row as [`encode_user`] writes it, without
-/// building it: every cell at most doubled by quoting plus its two quotes, the name (from
-/// the email's local part) at most three times the email's bytes (upper-casing a
-/// character can take three times its bytes) plus a `'`.
-fn user_row_bound(names: &OrgNames<'_>, user: &DesiredUser, policy: &Policy) -> u64 {
+/// Without building the user's row (one look at each organization): why it cannot be
+/// written, short of its length, with the same checks in the same order as
+/// [`encode_user`] (an organization's name, in the user's order, then the email); or else
+/// an upper bound of its bytes: every cell at most doubled by quoting plus its two
+/// quotes, the name (from the email's local part) at most three times the email's bytes
+/// (upper-casing a character can take three times its bytes) plus a `'`.
+fn user_row_bound(
+    names: &OrgNames<'_>,
+    user: &DesiredUser,
+    policy: &Policy,
+) -> Result<u64, ExportProblemKind> {
     let email = user.email.as_str().len() as u64;
     let (mut organizations, mut roles) = (0u64, 1u64);
     for (i, (key, role)) in user.roles.iter().enumerate() {
-        let name = names.cell(key).name.len() as u64;
+        let cell = names.cell(key);
+        if let Some(problem) = cell.problem {
+            return Err(problem);
+        }
+        let name = cell.name.len() as u64;
         let sep = u64::from(i > 0);
         organizations += name + sep;
         roles += name + 2 + role.as_str().len() as u64 + 2 * sep;
@@ -415,7 +413,10 @@ fn user_row_bound(names: &OrgNames<'_>, user: &DesiredUser, policy: &Policy) -> 
         + roles
         + organizations
         + policy.manager_tag.len() as u64;
-    2 * cells + 2 * 6 + 5 + 2
+    if looks_like_formula(user.email.as_str()) {
+        return Err(ExportProblemKind::FormulaInKeyCell);
+    }
+    Ok(2 * cells + 2 * 6 + 5 + 2)
 }
 
 /// Reusable buffers for one users row.
@@ -811,8 +812,8 @@ struct UserLayout {
 /// The users files' layout, or `None` when a file could come near the byte limit: then
 /// only writing the rows tells where a file must end, and the one series does it.
 /// Gives exactly the files, counts and problems the one series would: the same checks
-/// decide which users are written ([`user_problem`], and the exact row length whenever
-/// the [`user_row_bound`] passes the row limit), and with no file near the byte limit
+/// decide which users are written ([`user_row_bound`]'s problems, and the exact row
+/// length whenever its bound passes the row limit), and with no file near the byte limit
 /// only the row limit ends a file.
 fn lay_out_users(
     users: &[&DesiredUser],
@@ -834,10 +835,10 @@ fn lay_out_users(
     // Each user's own checks, on both cores (a million users' organization names to
     // look up); then the files are laid out in order on this thread.
     let checks = par_map(users, |user| {
-        if let Some(problem) = user_problem(names, user) {
-            return (Some(problem), 0);
-        }
-        let bound = user_row_bound(names, user, policy);
+        let bound = match user_row_bound(names, user, policy) {
+            Ok(bound) => bound,
+            Err(problem) => return (Some(problem), 0),
+        };
         if bound <= limits.max_row_bytes as u64 {
             return (None, bound);
         }

@@ -765,7 +765,7 @@ fn the_row_bound_is_never_below_the_row() {
             )
             .is_ok()
             {
-                let bound = user_row_bound(&names, user, &policy);
+                let bound = user_row_bound(&names, user, &policy).expect("encoded, so no problem");
                 assert!(bound >= record.len() as u64, "{bound} < {}", record.len());
             }
         }
