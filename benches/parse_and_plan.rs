@@ -465,7 +465,7 @@ fn snapshot(desired: &DesiredState, policy: &Policy) -> ActualState {
                 }],
             },
         ));
-        for (j, key) in d.roles.keys().enumerate() {
+        for (j, (key, _)) in desired.roles_of(d).enumerate() {
             if let Some(&org_id) = org_ids.get(key) {
                 if (i + j) % 50 != 11 {
                     add_member(&mut memberships, id, org_id);
@@ -475,7 +475,10 @@ fn snapshot(desired: &DesiredState, policy: &Policy) -> ActualState {
         if i % 200 == 9 && !managed.is_empty() {
             // A stale membership: the user left that org in Pages.
             let stale = managed[(i * 31) % managed.len()];
-            if !d.roles.keys().any(|k| org_ids.get(k) == Some(&stale)) {
+            if !desired
+                .roles_of(d)
+                .any(|(k, _)| org_ids.get(k) == Some(&stale))
+            {
                 add_member(&mut memberships, id, stale);
             }
         }

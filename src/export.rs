@@ -350,37 +350,25 @@ impl<'a> OrgCell<'a> {
     }
 }
 
-/// Organizations by the address of their key's shared text: the parser hands every
-/// user a clone of the organization's own key, so one pointer lookup replaces a string
-/// comparison walk through the map (a million users, over a million memberships).
+/// Each organization's cell, by its position in `DesiredState::orgs` (as users' roles
+/// name it): a million users' roles read a vector, no lookup.
 struct OrgNames<'a> {
-    desired: &'a DesiredState,
-    by_address: rustc_hash::FxHashMap<usize, OrgCell<'a>>,
+    cells: Vec<OrgCell<'a>>,
 }
 
 impl<'a> OrgNames<'a> {
     fn new(desired: &'a DesiredState) -> Self {
-        let by_address = desired
+        let cells = desired
             .orgs
-            .iter()
-            .map(|(k, o)| (k.text_address(), OrgCell::new(&o.name)))
+            .values()
+            .map(|o| OrgCell::new(&o.name))
             .collect();
-        OrgNames {
-            desired,
-            by_address,
-        }
+        OrgNames { cells }
     }
 
-    fn cell(&self, key: &'a crate::model::OrgKey) -> OrgCell<'a> {
-        match self.by_address.get(&key.text_address()) {
-            Some(cell) => *cell,
-            None => OrgCell::new(
-                self.desired
-                    .orgs
-                    .get(key)
-                    .map_or(key.as_str(), |o| o.name.as_str()),
-            ),
-        }
+    /// Panics on a position past the organizations: every role names one of them.
+    fn cell(&self, org: u32) -> OrgCell<'a> {
+        self.cells[org as usize]
     }
 }
 

@@ -49,6 +49,28 @@ impl<K: Ord, V> SortedMap<K, V> {
         self.0.binary_search_by(|(k, _)| k.borrow().cmp(key))
     }
 
+    /// The position of `key` in key order, if present.
+    pub fn index_of<Q>(&self, key: &Q) -> Option<usize>
+    where
+        K: Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
+        self.position(key).ok()
+    }
+
+    /// The pair at position `at` in key order.
+    pub fn get_index(&self, at: usize) -> Option<(&K, &V)> {
+        self.0.get(at).map(|(k, v)| (k, v))
+    }
+
+    pub fn get_mut<Q>(&mut self, key: &Q) -> Option<&mut V>
+    where
+        K: Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
+        self.position(key).ok().map(|at| &mut self.0[at].1)
+    }
+
     pub fn get<Q>(&self, key: &Q) -> Option<&V>
     where
         K: Borrow<Q>,

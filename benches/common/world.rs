@@ -98,15 +98,27 @@ impl World {
             .iter()
             .map(|(n, _)| OrgKey::new(n).unwrap())
             .collect();
-        for ((name, agency), key) in self.orgs.iter().zip(&keys) {
-            d.orgs.insert(
-                key.clone(),
-                DesiredOrg {
+        // Collected (sorted by key), not inserted one by one in generation order.
+        d.orgs = self
+            .orgs
+            .iter()
+            .zip(&keys)
+            .map(|((name, agency), key)| {
+                let org = DesiredOrg {
                     name: name.clone(),
                     details: agency.clone(),
-                },
-            );
-        }
+                };
+                (key.clone(), org)
+            })
+            .collect();
+        // Roles name organizations by their position in key order.
+        let position: Vec<u32> = keys
+            .iter()
+            .map(|k| {
+                d.org_position(k)
+                    .expect("every generated organization is kept")
+            })
+            .collect();
         // Collected, not inserted one by one: the users are generated in id order, and
         // the desired users are a vector sorted by email (an insert shifts what follows).
         d.users = self
@@ -118,12 +130,7 @@ impl World {
                 let email = EmailKey::parse(email).unwrap();
                 let roles: Roles = roles
                     .iter()
-                    .map(|(o, m)| {
-                        (
-                            keys[*o].clone(),
-                            if *m { Role::Manager } else { Role::User },
-                        )
-                    })
+                    .map(|(o, m)| (position[*o], if *m { Role::Manager } else { Role::User }))
                     .collect();
                 let user = DesiredUser {
                     pages_id: *id,

@@ -347,7 +347,7 @@ impl LastMonth {
         let orgs: Vec<&OrgKey> = desired.orgs.keys().collect();
         let mut members: BTreeMap<&OrgKey, usize> = BTreeMap::new();
         for u in desired.users.values() {
-            for k in u.roles.keys() {
+            for (k, _) in desired.roles_of(u) {
                 *members.entry(k).or_default() += 1;
             }
         }
@@ -369,7 +369,11 @@ impl LastMonth {
         let mut users: Vec<&DesiredUser> = desired.users.values().collect();
         users.sort_by_key(|u| (u.pages_id, u.line));
         let mut used: BTreeSet<EmailKey> = BTreeSet::new();
-        let in_new_org = |u: &DesiredUser| u.roles.keys().any(|k| seed.missing_orgs.contains(k));
+        let in_new_org = |u: &DesiredUser| {
+            desired
+                .roles_of(u)
+                .any(|(k, _)| seed.missing_orgs.contains(k))
+        };
         let pick =
             |twelfths: usize, used: &mut BTreeSet<EmailKey>, ok: &dyn Fn(&DesiredUser) -> bool| {
                 let start = users.len() * twelfths / 12;
@@ -388,7 +392,7 @@ impl LastMonth {
         }
         let spare_org = |u: &DesiredUser| -> Option<OrgKey> {
             orgs.iter()
-                .find(|k| !u.roles.contains_key(k) && !seed.missing_orgs.contains(**k))
+                .find(|k| desired.role(u, k).is_none() && !seed.missing_orgs.contains(**k))
                 .map(|k| (*k).clone())
         };
         for twelfths in [2, 7] {
@@ -399,10 +403,9 @@ impl LastMonth {
             }
         }
         seed.promoted = pick(3, &mut used, &|u| u.is_manager()).and_then(|e| {
-            let org = desired.users[&e]
-                .roles
-                .iter()
-                .find(|(_, r)| **r == Role::Manager)
+            let org = desired
+                .roles_of(&desired.users[&e])
+                .find(|(_, r)| *r == Role::Manager)
                 .map(|(k, _)| k.clone())?;
             Some((e, org))
         });
@@ -418,11 +421,10 @@ impl LastMonth {
             if seed.missing_users.contains(&u.email) {
                 continue;
             }
-            let mut roles: BTreeMap<OrgKey, Role> = u
-                .roles
-                .iter()
+            let mut roles: BTreeMap<OrgKey, Role> = desired
+                .roles_of(u)
                 .filter(|(k, _)| !seed.missing_orgs.contains(*k))
-                .map(|(k, r)| (k.clone(), *r))
+                .map(|(k, r)| (k.clone(), r))
                 .collect();
             for (e, org) in &seed.left_org {
                 if *e == u.email {
@@ -582,7 +584,7 @@ impl LastMonth {
         let now: BTreeSet<(&EmailKey, &OrgKey)> = desired
             .users
             .values()
-            .flat_map(|u| u.roles.keys().map(move |k| (&u.email, k)))
+            .flat_map(|u| desired.roles_of(u).map(move |(k, _)| (&u.email, k)))
             .collect();
         let before = self.pairs();
         let updated = desired

@@ -142,10 +142,10 @@ fn pages_memberships(r: &Reports) -> BTreeMap<String, BTreeSet<String>> {
         .users
         .values()
         .map(|u| {
-            let orgs = u
-                .roles
-                .keys()
-                .map(|k| r.desired.orgs[k].name.to_lowercase())
+            let orgs = r
+                .desired
+                .roles_of(u)
+                .map(|(k, _)| r.desired.orgs[k].name.to_lowercase())
                 .collect();
             (u.email.as_str().to_lowercase(), orgs)
         })
@@ -218,7 +218,7 @@ fn the_old_round_robin_layout_fails_the_importer_model() {
         let rows: Vec<Vec<String>> = users
             .iter()
             .filter_map(|u| {
-                let key = u.roles.keys().nth(round)?;
+                let (key, _) = r.desired.roles_of(u).nth(round)?;
                 Some(vec![
                     u.name(),
                     u.email.as_str().to_string(),

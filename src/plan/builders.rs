@@ -7,9 +7,11 @@
 //! Users built here carry the default policy's prefix (`pages-user-<id>`).
 
 use crate::config::Policy;
+use std::collections::BTreeMap;
+
 use crate::model::{
-    ActualState, DesiredOrg, DesiredState, DesiredUser, EmailKey, OrgKey, Role, ZendeskIdentity,
-    ZendeskMembership, ZendeskOrg, ZendeskRole, ZendeskUser,
+    ActualState, DesiredOrg, DesiredState, DesiredUser, EmailKey, OrgKey, Role, Roles,
+    ZendeskIdentity, ZendeskMembership, ZendeskOrg, ZendeskRole, ZendeskUser,
 };
 
 pub(crate) use crate::model::Role::{Manager, User};
@@ -19,7 +21,7 @@ pub(crate) fn email(s: &str) -> EmailKey {
 }
 
 pub(crate) fn desired() -> DesiredBuilder {
-    DesiredBuilder(DesiredState::default())
+    DesiredBuilder::default()
 }
 
 pub(crate) fn actual() -> ActualBuilder {
@@ -33,11 +35,17 @@ pub(crate) fn policy() -> Policy {
     Policy::default()
 }
 
-pub(crate) struct DesiredBuilder(DesiredState);
+/// Users' roles are kept by organization name until [`DesiredBuilder::build`], so that
+/// organizations may be added in any order (roles name them by position in the state).
+#[derive(Clone, Default)]
+pub(crate) struct DesiredBuilder {
+    state: DesiredState,
+    roles: BTreeMap<EmailKey, Vec<(OrgKey, Role)>>,
+}
 
 impl DesiredBuilder {
     pub(crate) fn org(mut self, name: &str, agency: &str) -> Self {
-        self.0.orgs.insert(
+        self.state.orgs.insert(
             OrgKey::new(name).expect("test org name is not empty"),
             DesiredOrg {
                 name: name.into(),
@@ -53,32 +61,46 @@ impl DesiredBuilder {
             pages_id,
             email: email.clone(),
             external_id: format!("{}{pages_id}", policy().external_id_prefix),
-            roles: roles
-                .iter()
-                .map(|(org, role)| (OrgKey::new(org).expect("test org name"), *role))
-                .collect(),
-            line: 2 + self.0.users.len() as u64,
+            roles: Roles::default(),
+            line: 2 + self.state.users.len() as u64,
         };
-        self.0.users.insert(email, user);
+        let roles = roles
+            .iter()
+            .map(|(org, role)| (OrgKey::new(org).expect("test org name"), *role))
+            .collect();
+        self.roles.insert(email.clone(), roles);
+        self.state.users.insert(email, user);
         self
     }
 
     pub(crate) fn protected_email(mut self, address: &str) -> Self {
-        self.0.protected_emails.insert(email(address));
+        self.state.protected_emails.insert(email(address));
         self
     }
 
     pub(crate) fn protected_external_id(mut self, ext: &str) -> Self {
-        self.0.protected_external_ids.insert(ext.into());
+        self.state.protected_external_ids.insert(ext.into());
         self
     }
 
+    /// Panics when a user has a role in an organization the builder was not given.
     pub(crate) fn build(self) -> DesiredState {
-        self.0
+        let DesiredBuilder {
+            mut state,
+            roles: by_email,
+        } = self;
+        for (email, pairs) in by_email {
+            let roles = state.roles_by_key(pairs);
+            if let Some(user) = state.users.get_mut(&email) {
+                user.roles = roles;
+            }
+        }
+        state
     }
 
-    pub(crate) fn state(&self) -> &DesiredState {
-        &self.0
+    /// The state built so far.
+    pub(crate) fn state(&self) -> DesiredState {
+        self.clone().build()
     }
 }
 

@@ -78,7 +78,7 @@ pub(crate) struct Matching<'a> {
 impl<'a> Matching<'a> {
     pub(crate) fn new(desired: &'a DesiredState, actual: &'a ActualState) -> Self {
         let orgs: Vec<(&OrgKey, &DesiredOrg)> = desired.orgs.iter().collect();
-        let names = OrgNameBuffer::new(&desired.orgs);
+        let names = OrgNameBuffer::new(desired.orgs.values());
         let org_index: HashMap<&OrgKey, u32> =
             orgs.iter().zip(0u32..).map(|((k, _), i)| (*k, i)).collect();
         // `actual.orgs` iterates by id, so the first seen per key is the lowest.
@@ -104,7 +104,7 @@ impl<'a> Matching<'a> {
                     // The Pages users in email order, each with its match once known.
                     let users: Vec<(&DesiredUser, Option<UserMatch>)> =
                         desired.users.values().map(|d| (d, None)).collect();
-                    let desired_side = desired_indexes(&users, &orgs, &org_index);
+                    let desired_side = desired_indexes(&users);
                     (users, desired_side, id_index(actual))
                 },
                 || email_and_external_id_indexes(actual),
@@ -294,12 +294,12 @@ impl<'a> Matching<'a> {
         if self.zendesk_org[org as usize].is_some() && self.slot(user.id, org).is_some() {
             return true;
         }
-        let key = self.orgs[org as usize].0;
+        // Matching's organization indexes are positions in `desired.orgs`, as roles' are.
         user.identities.iter().any(|i| {
             desired
                 .users
                 .get(&i.email)
-                .is_some_and(|d| d.roles.contains_key(key))
+                .is_some_and(|d| d.roles.contains(org))
         })
     }
 
@@ -385,11 +385,7 @@ type DesiredIndexes<'a> = (
 
 /// Per Pages user (in email order): the lower-cased external_id and the roles as
 /// organization indexes; and the external_ids that identify no one.
-fn desired_indexes<'a>(
-    users: &[(&'a DesiredUser, Option<UserMatch>)],
-    orgs: &[(&'a OrgKey, &'a DesiredOrg)],
-    org_index: &HashMap<&'a OrgKey, u32>,
-) -> DesiredIndexes<'a> {
+fn desired_indexes<'a>(users: &[(&'a DesiredUser, Option<UserMatch>)]) -> DesiredIndexes<'a> {
     // An external_id that two Pages users share (a report with a repeated ID) identifies
     // neither: it is neither matched on nor written.
     let desired_ext: Vec<Cow<str>> = users.iter().map(|(d, _)| lower(&d.external_id)).collect();
@@ -403,27 +399,12 @@ fn desired_indexes<'a>(
     }
     drop(seen);
 
-    // Users' roles name organizations by keys that are usually the very same shared
-    // strings as `desired.orgs` keys (the parser hands out clones): find those by address,
-    // without hashing the text; any other key by its text.
-    let by_address: HashMap<usize, u32> = orgs
-        .iter()
-        .enumerate()
-        .map(|(i, (k, _))| (k.text_address(), index(i)))
-        .collect();
+    // Roles name organizations by position in `desired.orgs`, which is `orgs`' order.
     let mut role_start = Vec::with_capacity(users.len() + 1);
     let mut role_orgs = Vec::with_capacity(users.len() * 2);
     for (d, _) in users {
         role_start.push(role_orgs.len());
-        for (key, &role) in &d.roles {
-            let org = by_address
-                .get(&key.text_address())
-                .or_else(|| org_index.get(key));
-            // Invariant of DesiredState: every role names one of its organizations.
-            if let Some(&org) = org {
-                role_orgs.push((org, role));
-            }
-        }
+        role_orgs.extend(d.roles.iter());
     }
     role_start.push(role_orgs.len());
     (desired_ext, ambiguous_external_ids, role_start, role_orgs)

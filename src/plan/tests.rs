@@ -17,7 +17,7 @@ use crate::verify::verify;
 /// in email order) named from its email, with its external id, canonical roles text, the
 /// manager tag when it manages an organization, and a membership per organization.
 fn in_step_with(d: &DesiredBuilder) -> ActualBuilder {
-    let d = d.state();
+    let d = &d.state();
     let mut a = actual();
     let mut org_ids = std::collections::BTreeMap::new();
     for (id, (key, org)) in (10..).zip(&d.orgs) {
@@ -32,7 +32,7 @@ fn in_step_with(d: &DesiredBuilder) -> ActualBuilder {
         if user.is_manager() {
             a = a.tags(id, &[&policy().manager_tag]);
         }
-        for key in user.roles.keys() {
+        for (key, _) in d.roles_of(user) {
             a = a.member(id, org_ids[key]);
         }
     }

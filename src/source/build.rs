@@ -29,7 +29,8 @@ pub(super) fn assemble(
     stats.partner_users = users.users.len();
     Reports {
         desired: DesiredState {
-            orgs,
+            // In key order already: users' roles name organizations by these positions.
+            orgs: SortedMap::from_sorted(orgs.into_iter().collect()),
             users: users.users,
             protected_emails: users.protected_emails,
             protected_external_ids: users.protected_external_ids,
@@ -182,7 +183,6 @@ impl UserRows {
     /// Resolves rows with the same email and builds the users of the desired state.
     pub(super) fn finish(
         mut self,
-        keys: &[OrgKey],
         policy: &Policy,
         issues: &mut Vec<RowIssue>,
         stats: &mut SourceStats,
@@ -194,7 +194,6 @@ impl UserRows {
             Vec::new(),
             true,
             &self.memberships,
-            keys,
             policy,
             issues,
             &mut self.protected_external_ids,

@@ -686,7 +686,7 @@ pub fn build(rows: &DatabaseRows, policy: &Policy, options: &PagesOptions) -> Re
     }
     let orgs = org_rows.finish();
 
-    let org_names = OrgNameBuffer::new(&orgs);
+    let org_names = OrgNameBuffer::new(orgs.values());
     let org_index = OrgIndex::new(&orgs, &org_names);
     let mut user_rows = UserRows::with_capacity(rows.users.len());
     for (i, user) in rows.users.iter().enumerate() {
@@ -734,7 +734,7 @@ pub fn build(rows: &DatabaseRows, policy: &Policy, options: &PagesOptions) -> Re
         }
         user_rows.accept(line, problem, email, id, start, policy, &mut issues);
     }
-    let users = user_rows.finish(&org_index.keys, policy, &mut issues, &mut stats);
+    let users = user_rows.finish(policy, &mut issues, &mut stats);
     build::assemble(orgs, users, issues, stats)
 }
 
@@ -1158,10 +1158,10 @@ mod tests {
         let jane = r.desired.users.values().next().unwrap();
         assert_eq!(jane.pages_id, 7);
         assert_eq!(jane.line, 2);
-        let roles: Vec<(String, crate::model::Role)> = jane
-            .roles
-            .iter()
-            .map(|(k, r)| (k.as_str().to_string(), *r))
+        let roles: Vec<(String, crate::model::Role)> = r
+            .desired
+            .roles_of(jane)
+            .map(|(k, r)| (k.as_str().to_string(), r))
             .collect();
         assert_eq!(
             roles,

@@ -369,10 +369,6 @@ pub(super) type Memberships = Vec<(u32, Role)>;
 
 /// Finds an organization of organizations.csv by the name a users row gives.
 pub(super) struct OrgIndex<'a> {
-    /// Keys in order: position = the index used in `Memberships`.
-    /// Owned (shared) clones, side by side: handing a key to a user's roles then reads
-    /// this vector, not a tree node per membership.
-    pub(super) keys: Vec<OrgKey>,
     /// The name exactly as organizations.csv writes it (trimmed, in an [`OrgNameBuffer`]:
     /// the million and a half lookups of a big users.csv compare against a few compact
     /// megabytes, not strings scattered between the tree's nodes): the usual case, no
@@ -387,7 +383,6 @@ impl<'a> OrgIndex<'a> {
     /// `names` is [`OrgNameBuffer::new`] of the same `orgs`.
     pub(super) fn new(orgs: &'a BTreeMap<OrgKey, DesiredOrg>, names: &'a OrgNameBuffer) -> Self {
         let mut index = OrgIndex {
-            keys: Vec::with_capacity(orgs.len()),
             exact: FxHashMap::with_capacity_and_hasher(orgs.len(), Default::default()),
             folded: FxHashMap::with_capacity_and_hasher(orgs.len(), Default::default()),
         };
@@ -395,7 +390,6 @@ impl<'a> OrgIndex<'a> {
             let name = names.get(i);
             // Fewer than 2^32 organizations: the report is capped far below that size.
             let i = u32::try_from(i).unwrap_or(u32::MAX);
-            index.keys.push(key.clone());
             index.exact.insert(name, i);
             index.folded.insert(key.as_str(), i);
         }
@@ -545,7 +539,7 @@ fn parse_users(
     let two_cores = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
     // The organizations' index does not depend on users.csv: for a big report it is built
     // while this thread checks the report's encoding (two passes over it, tens of ms).
-    let org_names = OrgNameBuffer::new(orgs);
+    let org_names = OrgNameBuffer::new(orgs.values());
     let (text, org_index) = if two_cores && bytes.len() >= SPLIT_MIN_BYTES {
         crate::threads::join(
             || check_encoding(bytes, label),
@@ -625,7 +619,6 @@ fn parse_users(
         rows.later,
         !matches!(split, Split::Never),
         &rows.memberships,
-        &org_index.keys,
         policy,
         issues,
         &mut protected_external_ids,
@@ -1049,7 +1042,6 @@ pub(super) fn resolve_duplicates(
     mut later: Vec<Candidate>,
     threads: bool,
     memberships: &[(u32, Role)],
-    keys: &[OrgKey],
     policy: &Policy,
     issues: &mut Vec<RowIssue>,
     protected_external_ids: &mut BTreeSet<String>,
@@ -1073,16 +1065,16 @@ pub(super) fn resolve_duplicates(
         let later_from = later.split_off(later.partition_point(below));
         let total = earlier.len() + later.len() + earlier_from.len() + later_from.len();
         let (mut first, second) = crate::threads::join(
-            || resolve_run(Merge::new(earlier, later), total, memberships, keys, policy),
+            || resolve_run(Merge::new(earlier, later), total, memberships, policy),
             || {
                 let both = Merge::new(earlier_from, later_from);
-                resolve_run(both, 0, memberships, keys, policy)
+                resolve_run(both, 0, memberships, policy)
             },
         );
         first.append(second);
         first
     } else {
-        resolve_run(Merge::new(earlier, later), 0, memberships, keys, policy)
+        resolve_run(Merge::new(earlier, later), 0, memberships, policy)
     };
     issues.append(&mut first.issues);
     protected_external_ids.append(&mut first.protected_external_ids);
@@ -1186,7 +1178,6 @@ fn resolve_run(
     candidates: Merge,
     capacity: usize,
     memberships: &[(u32, Role)],
-    keys: &[OrgKey],
     policy: &Policy,
 ) -> Resolved {
     let mut out = Resolved {
@@ -1232,19 +1223,14 @@ fn resolve_run(
             });
         }
         // `org` came from the index built over the same keys, in key order: the pairs
-        // come out sorted.
-        // Exact capacity, so that boxing the slice does not reallocate.
-        let mut role_list: Vec<(OrgKey, Role)> = Vec::with_capacity(roles.len());
-        role_list.extend(
-            roles
-                .iter()
-                .filter_map(|&(org, role)| keys.get(org as usize).map(|k| (k.clone(), role))),
-        );
+        // come out sorted, positions in the organizations as `DesiredState` holds them.
+        // Exact size: boxing the slice does not reallocate.
+        let role_list: Box<[(u32, Role)]> = roles.as_slice().into();
         let user = DesiredUser {
             pages_id: first.pages_id,
             external_id: external_id(policy, first.pages_id),
             email: first.email.clone(),
-            roles: Roles::from_sorted(role_list.into_boxed_slice()),
+            roles: Roles::from_sorted(role_list),
             line: first.line,
         };
         // Counted here, while the user is at hand, not in more passes over the tree.

@@ -436,7 +436,11 @@ async fn the_database_gives_the_desired_state_the_admin_reports_give() {
         ])
     );
     let jane = r.desired.users.values().find(|u| u.pages_id == 17).unwrap();
-    let roles: Vec<(&str, Role)> = jane.roles.iter().map(|(k, r)| (k.as_str(), *r)).collect();
+    let roles: Vec<(&str, Role)> = r
+        .desired
+        .roles_of(jane)
+        .map(|(k, r)| (k.as_str(), r))
+        .collect();
     assert_eq!(
         roles,
         vec![
@@ -503,7 +507,11 @@ async fn a_name_with_a_pipe_is_right_only_on_the_database_path() {
     // Typed rows keep the name whole.
     assert!(from_db.issues.is_empty(), "{:?}", from_db.issues);
     let user = from_db.desired.users.values().next().expect("the user");
-    let roles: Vec<(&str, Role)> = user.roles.iter().map(|(k, r)| (k.as_str(), *r)).collect();
+    let roles: Vec<(&str, Role)> = from_db
+        .desired
+        .roles_of(user)
+        .map(|(k, r)| (k.as_str(), r))
+        .collect();
     assert_eq!(
         roles,
         vec![("design | build", Role::Manager), ("plain", Role::User)]

@@ -94,16 +94,17 @@ fn build_desired(
     }
     for (e, pages_id, roles) in users {
         let email = email(PAGES_EMAILS[e]);
-        let roles: Roles = roles
-            .into_iter()
-            .map(|(o, m)| {
-                (
-                    OrgKey::new(PAGES_ORGS[o]).unwrap(),
-                    if m { Role::Manager } else { Role::User },
-                )
-            })
-            .filter(|(k, _)| d.orgs.contains_key(k))
-            .collect();
+        let roles: Roles = d.roles_by_key(
+            roles
+                .into_iter()
+                .map(|(o, m)| {
+                    (
+                        OrgKey::new(PAGES_ORGS[o]).unwrap(),
+                        if m { Role::Manager } else { Role::User },
+                    )
+                })
+                .filter(|(k, _)| d.orgs.contains_key(k)),
+        );
         // Users without an organization are not partner users.
         if roles.is_empty() || d.users.contains_key(&email) {
             continue;
