@@ -137,7 +137,7 @@ impl Verification {
 /// match (its email held by another record) fails Roles and NamesAndEmails until a person
 /// fixes the records.
 pub fn verify(desired: &DesiredState, actual: &ActualState, policy: &Policy) -> Verification {
-    let matching = Matching::new(desired, actual);
+    let matching = Matching::new(desired, actual, &policy.external_id_prefix);
     // The criteria only read the matching: judged on two threads, each verdict on its own.
     let ((orgs, assignments), (roles, names)) = crate::threads::join(
         || {

@@ -52,8 +52,10 @@ pub(crate) struct Matching<'a> {
     pub unmanaged_org_ids: Vec<u64>,
     /// Every email identity → its Zendesk user (lowest user id if Zendesk ever held a duplicate).
     pub user_by_email: HashMap<&'a EmailKey, &'a ZendeskUser>,
-    /// Lower-cased non-empty external_id → its Zendesk user.
-    pub user_by_external_id: HashMap<Cow<'a, str>, &'a ZendeskUser>,
+    /// Non-empty external_id (as [`ExtId`]) → its Zendesk user.
+    user_by_external_id: ExtMap<'a>,
+    /// The configured external_id prefix, lower-cased: what makes an [`ExtId::Pages`].
+    ext_prefix: String,
     /// Zendesk users by id, each with the Pages user matched to it (a hash index: the
     /// snapshot's tree is slow at a million lookups). One lookup answers both "who is
     /// Zendesk user `id`" and "which Pages user is it", which a membership needs together.
@@ -70,13 +72,20 @@ pub(crate) struct Matching<'a> {
     role_orgs: Vec<(u32, Role)>,
     /// Lower-cased protected external_ids (rows skipped by the parser).
     pub protected_external_ids: HashSet<String>,
-    /// Lower-cased external_ids shared by several Pages users (or empty): never matched on,
-    /// never written.
-    pub ambiguous_external_ids: HashSet<String>,
+    /// External_ids shared by several Pages users (or empty): never matched on, never
+    /// written.
+    ambiguous_external_ids: HashSet<ExtId<'a>>,
 }
 
 impl<'a> Matching<'a> {
-    pub(crate) fn new(desired: &'a DesiredState, actual: &'a ActualState) -> Self {
+    /// `ext_prefix`: the configured external_id prefix (`Policy::external_id_prefix`).
+    pub(crate) fn new(
+        desired: &'a DesiredState,
+        actual: &'a ActualState,
+        ext_prefix: &str,
+    ) -> Self {
+        let ext_prefix = lower(ext_prefix).into_owned();
+        let prefix = ext_prefix.as_str();
         let orgs: Vec<(&OrgKey, &DesiredOrg)> = desired.orgs.iter().collect();
         let names = OrgNameBuffer::new(desired.orgs.values());
         let org_index: HashMap<&OrgKey, u32> =
@@ -104,10 +113,10 @@ impl<'a> Matching<'a> {
                     // The Pages users in email order, each with its match once known.
                     let users: Vec<(&DesiredUser, Option<UserMatch>)> =
                         desired.users.values().map(|d| (d, None)).collect();
-                    let desired_side = desired_indexes(&users);
+                    let desired_side = desired_indexes(&users, prefix);
                     (users, desired_side, id_index(actual))
                 },
-                || email_and_external_id_indexes(actual),
+                || email_and_external_id_indexes(actual, prefix),
             );
         let (desired_ext, ambiguous_external_ids, role_start, role_orgs) = desired_side;
 
@@ -115,10 +124,8 @@ impl<'a> Matching<'a> {
         // same Zendesk user to the new address instead of creating a duplicate). The lookups
         // only read the indexes: they run on two threads; the claims follow in user order.
         let mut matched = par_map(&desired_ext, |ext| {
-            let ext = ext.as_ref();
             user_by_external_id
                 .get(ext)
-                .copied()
                 .filter(|_| !ambiguous_external_ids.contains(ext))
         });
         drop(desired_ext);
@@ -183,6 +190,7 @@ impl<'a> Matching<'a> {
             unmanaged_org_ids,
             user_by_email,
             user_by_external_id,
+            ext_prefix,
             by_id,
             users,
             matched,
@@ -204,6 +212,21 @@ impl<'a> Matching<'a> {
     /// The Zendesk user Pages user `i` (index in `users`) matched, if it matched one.
     pub(crate) fn matched(&self, i: usize) -> Option<&'a ZendeskUser> {
         self.matched[i]
+    }
+
+    /// `ext` as the matching compares external_ids.
+    pub(crate) fn ext_id<'s>(&self, ext: &'s str) -> ExtId<'s> {
+        ExtId::new(ext, &self.ext_prefix)
+    }
+
+    /// The Zendesk user holding external_id `ext`, compared case-insensitively.
+    pub(crate) fn user_by_external_id(&self, ext: &ExtId<'_>) -> Option<&'a ZendeskUser> {
+        self.user_by_external_id.get(ext)
+    }
+
+    /// Whether several Pages users share external_id `ext` (or it is empty).
+    pub(crate) fn is_ambiguous(&self, ext: &ExtId<'_>) -> bool {
+        self.ambiguous_external_ids.contains(ext)
     }
 
     /// The Zendesk organization of a Pages organization, by key.
@@ -352,49 +375,112 @@ fn id_index(actual: &ActualState) -> HashMap<u64, Held<'_>> {
     by_id
 }
 
-type ZendeskIndexes<'a> = (
-    HashMap<&'a EmailKey, &'a ZendeskUser>,
-    HashMap<Cow<'a, str>, &'a ZendeskUser>,
-);
+type ZendeskIndexes<'a> = (HashMap<&'a EmailKey, &'a ZendeskUser>, ExtMap<'a>);
 
 /// Zendesk users by every email identity (lowest user id if Zendesk ever held a
-/// duplicate) and by lower-cased non-empty external_id.
-fn email_and_external_id_indexes(actual: &ActualState) -> ZendeskIndexes<'_> {
+/// duplicate) and by non-empty external_id.
+fn email_and_external_id_indexes<'a>(actual: &'a ActualState, prefix: &str) -> ZendeskIndexes<'a> {
     let n = actual.users.len();
     let mut user_by_email: HashMap<&EmailKey, &ZendeskUser> = HashMap::default();
     user_by_email.reserve(n + n / 4);
-    let mut user_by_external_id: HashMap<Cow<str>, &ZendeskUser> = HashMap::default();
-    user_by_external_id.reserve(n);
+    let mut user_by_external_id = ExtMap::default();
+    user_by_external_id.pages.reserve(n);
     for user in actual.users.values() {
         for identity in &user.identities {
             user_by_email.entry(&identity.email).or_insert(user);
         }
         if let Some(ext) = non_empty(user.external_id.as_deref()) {
-            user_by_external_id.entry(lower(ext)).or_insert(user);
+            user_by_external_id.insert(ExtId::new(ext, prefix), user);
         }
     }
     (user_by_email, user_by_external_id)
 }
 
+/// An external_id as the matching compares them: lower-cased (Zendesk's external_id is
+/// case-insensitive), and a Pages stamp (the configured prefix followed by a number
+/// written as Pages writes it: digits, no leading zero) held as its number. Two
+/// external_ids are the same exactly when their `ExtId`s are equal; a million lookups of
+/// Pages stamps then hash and compare a number instead of reading the text again.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum ExtId<'a> {
+    Pages(u64),
+    Other(Cow<'a, str>),
+}
+
+impl<'a> ExtId<'a> {
+    /// `prefix` is lower-cased.
+    fn new(ext: &'a str, prefix: &str) -> Self {
+        let text = lower(ext);
+        match text.strip_prefix(prefix).and_then(pages_number) {
+            Some(n) => ExtId::Pages(n),
+            None => ExtId::Other(text),
+        }
+    }
+
+    fn is_blank(&self) -> bool {
+        matches!(self, ExtId::Other(text) if is_blank(text))
+    }
+}
+
+/// The number `digits` writes, if written as Pages writes numbers (`itoa`): ASCII digits
+/// only, no sign, no leading zero, within `u64`. Any other spelling is not the same text
+/// as a stamp and must stay apart from it.
+fn pages_number(digits: &str) -> Option<u64> {
+    let canonical = !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits == "0" || !digits.starts_with('0'));
+    canonical.then(|| digits.parse().ok()).flatten()
+}
+
+/// Zendesk users by [`ExtId`]; the first inserted per id is kept.
+#[derive(Default)]
+struct ExtMap<'a> {
+    pages: HashMap<u64, &'a ZendeskUser>,
+    other: HashMap<Cow<'a, str>, &'a ZendeskUser>,
+}
+
+impl<'a> ExtMap<'a> {
+    fn insert(&mut self, ext: ExtId<'a>, user: &'a ZendeskUser) {
+        match ext {
+            ExtId::Pages(n) => self.pages.entry(n).or_insert(user),
+            ExtId::Other(text) => self.other.entry(text).or_insert(user),
+        };
+    }
+
+    fn get(&self, ext: &ExtId<'_>) -> Option<&'a ZendeskUser> {
+        match ext {
+            ExtId::Pages(n) => self.pages.get(n),
+            ExtId::Other(text) => self.other.get(text.as_ref()),
+        }
+        .copied()
+    }
+}
+
 type DesiredIndexes<'a> = (
-    Vec<Cow<'a, str>>,
-    HashSet<String>,
+    Vec<ExtId<'a>>,
+    HashSet<ExtId<'a>>,
     Vec<usize>,
     Vec<(u32, Role)>,
 );
 
-/// Per Pages user (in email order): the lower-cased external_id and the roles as
-/// organization indexes; and the external_ids that identify no one.
-fn desired_indexes<'a>(users: &[(&'a DesiredUser, Option<UserMatch>)]) -> DesiredIndexes<'a> {
+/// Per Pages user (in email order): the external_id and the roles as organization
+/// indexes; and the external_ids that identify no one.
+fn desired_indexes<'a>(
+    users: &[(&'a DesiredUser, Option<UserMatch>)],
+    prefix: &str,
+) -> DesiredIndexes<'a> {
     // An external_id that two Pages users share (a report with a repeated ID) identifies
     // neither: it is neither matched on nor written.
-    let desired_ext: Vec<Cow<str>> = users.iter().map(|(d, _)| lower(&d.external_id)).collect();
-    let mut seen: HashSet<&str> = HashSet::default();
+    let desired_ext: Vec<ExtId> = users
+        .iter()
+        .map(|(d, _)| ExtId::new(&d.external_id, prefix))
+        .collect();
+    let mut seen: HashSet<&ExtId> = HashSet::default();
     seen.reserve(desired_ext.len());
     let mut ambiguous_external_ids = HashSet::default();
     for ext in &desired_ext {
-        if is_blank(ext) || !seen.insert(ext.as_ref()) {
-            ambiguous_external_ids.insert(ext.to_string());
+        if ext.is_blank() || !seen.insert(ext) {
+            ambiguous_external_ids.insert(ext.clone());
         }
     }
     drop(seen);
@@ -432,4 +518,43 @@ fn is_blank(s: &str) -> bool {
 /// `Some(s)` when `s` has something other than white space.
 pub(crate) fn non_empty(s: Option<&str>) -> Option<&str> {
     s.filter(|s| !is_blank(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PREFIX: &str = "pages-user-";
+
+    #[test]
+    fn a_pages_stamp_is_its_number_in_any_case_and_any_other_spelling_is_text() {
+        let id = |ext| ExtId::new(ext, PREFIX);
+        assert_eq!(id("pages-user-7"), ExtId::Pages(7));
+        assert_eq!(id("PAGES-User-7"), ExtId::Pages(7));
+        assert_eq!(id("pages-user-0"), ExtId::Pages(0));
+        for other in [
+            "pages-user-07",
+            "pages-user-+7",
+            "pages-user-",
+            "pages-user-7 ",
+            "pages-user-18446744073709551616",
+            "pages-7",
+            "7",
+        ] {
+            assert_eq!(id(other), ExtId::Other(lower(other)), "{other:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Two external_ids are the same `ExtId` exactly when they are the same text
+        /// ignoring case: the stamp's number never merges or splits external_ids.
+        #[test]
+        fn ext_ids_are_equal_exactly_when_the_lower_cased_texts_are(
+            a in "(PAGES-user-|pages-USER-|pages-|)(0|00|7|07|\\+7|18446744073709551615|18446744073709551616|x)",
+            b in "(PAGES-user-|pages-USER-|pages-|)(0|00|7|07|\\+7|18446744073709551615|18446744073709551616|x)",
+        ) {
+            let same_text = lower(&a) == lower(&b);
+            proptest::prop_assert_eq!(ExtId::new(&a, PREFIX) == ExtId::new(&b, PREFIX), same_text);
+        }
+    }
 }

@@ -273,7 +273,7 @@ pub fn managed_org_ids(desired: &DesiredState, actual: &ActualState) -> BTreeSet
 /// (organizations, users, identities, memberships added, memberships removed) and sorted by
 /// key within each kind. Cost is linear in the size of both sides (hash indexes built once).
 pub fn plan(desired: &DesiredState, actual: &ActualState, policy: &Policy) -> Plan {
-    let matching = matching::Matching::new(desired, actual);
+    let matching = matching::Matching::new(desired, actual, &policy.external_id_prefix);
     let mut changes = Vec::new();
     let mut notes = Vec::new();
     // Organizations and users are planned here while memberships, which only read the

@@ -591,7 +591,7 @@ fn the_planner_writes_the_canonical_roles_text_of_the_model() {
         .user("amy@x.gov", 1, &[("alpha", User)])
         .build();
     let a = crate::model::ActualState::default();
-    let matching = super::matching::Matching::new(&d, &a);
+    let matching = super::matching::Matching::new(&d, &a, &policy().external_id_prefix);
     for (i, (user, _)) in matching.users.iter().enumerate() {
         let text = d.roles_text(user);
         assert_eq!(matching.roles_text(i), text);

@@ -18,10 +18,10 @@ pub(super) fn plan_users(
     // why: "never overwriting an external_id that someone else set": an id that another
     // record holds, or that two Pages users share, is not written. `Err` names the holder.
     let ext_id_free = |d: &DesiredUser, user_id: Option<u64>| -> Result<(), Option<u64>> {
-        let ext = lower(&d.external_id);
-        match matching.user_by_external_id.get(ext.as_ref()) {
-            Some(&holder) if Some(holder.id) != user_id => Err(Some(holder.id)),
-            _ if matching.ambiguous_external_ids.contains(ext.as_ref()) => Err(None),
+        let ext = matching.ext_id(&d.external_id);
+        match matching.user_by_external_id(&ext) {
+            Some(holder) if Some(holder.id) != user_id => Err(Some(holder.id)),
+            _ if matching.is_ambiguous(&ext) => Err(None),
             _ => Ok(()),
         }
     };
