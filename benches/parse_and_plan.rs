@@ -151,27 +151,16 @@ fn run_one(users: usize, plan_only: bool, repeat: usize) {
         let (orgs_csv, users_csv) = world.csv();
         drop(world);
         let csv_bytes = orgs_csv.len() + users_csv.len();
-        let mut runs = Vec::with_capacity(repeat);
-        let mut peak = 0;
-        let reports = loop {
-            memory::fresh_phase();
-            let meter = Meter::start();
-            let reports = source::parse(
+        let (reports, runs, peak) = repeated(repeat, || {
+            source::parse(
                 &orgs_csv,
                 "organizations.csv",
                 &users_csv,
                 "users.csv",
                 &policy,
             )
-            .expect("generated reports parse");
-            runs.push(meter.stop());
-            if runs.len() == 1 {
-                peak = memory::peak();
-            }
-            if runs.len() == repeat {
-                break reports;
-            }
-        };
+            .expect("generated reports parse")
+        });
         let parse = fastest("parse", users, &runs);
         // A run drops the bytes once parsed (`source::load` returns only the reports).
         drop((orgs_csv, users_csv));
@@ -186,22 +175,7 @@ fn run_one(users: usize, plan_only: bool, repeat: usize) {
     memory::fresh_phase();
     let held = memory::current();
     let memberships: usize = desired.users.values().map(|u| u.roles.len()).sum();
-    let mut runs = Vec::with_capacity(repeat);
-    let mut plan_peak = 0;
-    let the_plan = loop {
-        if !runs.is_empty() {
-            memory::fresh_phase();
-        }
-        let meter = Meter::start();
-        let the_plan = plan(&desired, &actual, &policy);
-        runs.push(meter.stop());
-        if runs.len() == 1 {
-            plan_peak = memory::peak();
-        }
-        if runs.len() == repeat {
-            break the_plan;
-        }
-    };
+    let (the_plan, runs, plan_peak) = repeated(repeat, || plan(&desired, &actual, &policy));
     let plan_cost = fastest("plan", users, &runs);
 
     // Phase 3, the rest of a run's core: guard, apply in memory (a stand-in for Zendesk),
@@ -261,6 +235,26 @@ fn run_one(users: usize, plan_only: bool, repeat: usize) {
 struct Cost {
     wall: f64,
     cpu: f64,
+}
+
+/// `step` run `repeat` times (at least once), the heap trimmed and the RSS high-water mark
+/// reset before each: the last result (earlier ones are dropped untimed), every run's
+/// cost, and the first run's peak.
+fn repeated<T>(repeat: usize, mut step: impl FnMut() -> T) -> (T, Vec<Cost>, u64) {
+    let mut runs = Vec::with_capacity(repeat);
+    let mut peak = 0;
+    loop {
+        memory::fresh_phase();
+        let meter = Meter::start();
+        let out = step();
+        runs.push(meter.stop());
+        if runs.len() == 1 {
+            peak = memory::peak();
+        }
+        if runs.len() >= repeat {
+            return (out, runs, peak);
+        }
+    }
 }
 
 /// The fastest of the runs (by wall time); all of them listed on stderr when more than one.
