@@ -338,11 +338,6 @@ impl Roles {
         self.0.iter().copied()
     }
 
-    /// The organizations' positions, in key order.
-    pub fn orgs(&self) -> impl DoubleEndedIterator<Item = u32> + ExactSizeIterator + '_ {
-        self.0.iter().map(|&(o, _)| o)
-    }
-
     pub fn values(&self) -> impl DoubleEndedIterator<Item = Role> + ExactSizeIterator + '_ {
         self.0.iter().map(|&(_, r)| r)
     }
