@@ -385,8 +385,8 @@ fn user_row_bound(
 ) -> Result<u64, ExportProblemKind> {
     let email = user.email.as_str().len() as u64;
     let (mut organizations, mut roles) = (0u64, 1u64);
-    for (i, (key, role)) in user.roles.iter().enumerate() {
-        let cell = names.cell(key);
+    for (i, (org, role)) in user.roles.iter().enumerate() {
+        let cell = names.cell(org);
         if let Some(problem) = cell.problem {
             return Err(problem);
         }
@@ -486,8 +486,8 @@ fn encode_user<'a>(
     organizations.clear();
     roles.clear();
     name.clear();
-    for (i, (key, role)) in user.roles.iter().enumerate() {
-        let org = names.cell(key);
+    for (i, (org, role)) in user.roles.iter().enumerate() {
+        let org = names.cell(org);
         if let Some(problem) = org.problem {
             return Err(problem);
         }

@@ -67,7 +67,8 @@ pub(crate) struct Matching<'a> {
     matched: Vec<Option<&'a ZendeskUser>>,
     /// Per Pages user (as `users`): its roles as (organization index, role), in key order,
     /// at `role_orgs[role_start[i]..role_start[i + 1]]`. A position in `role_orgs` is a
-    /// "role slot": one wanted membership.
+    /// "role slot": one wanted membership. A contiguous copy of the users' `Roles`, so that
+    /// a pass over a million memberships reads one array, not a user and its roles each.
     role_start: Vec<usize>,
     role_orgs: Vec<(u32, Role)>,
     /// Lower-cased protected external_ids (rows skipped by the parser).
@@ -255,12 +256,6 @@ impl<'a> Matching<'a> {
         self.role_orgs.len()
     }
 
-    /// The role slot of (Zendesk user, Pages organization) when the Pages user matched to
-    /// that Zendesk user is in that organization: the report lists the pair.
-    pub(crate) fn slot(&self, user_id: u64, org: u32) -> Option<usize> {
-        self.slot_of(self.held(user_id)?.1?, org)
-    }
-
     /// The role slot of Pages user `i` (index in `users`) in the organization of index
     /// `org`, when the report lists the pair.
     pub(crate) fn slot_of(&self, i: usize, org: u32) -> Option<usize> {
@@ -306,18 +301,16 @@ impl<'a> Matching<'a> {
         rest.is_empty()
     }
 
-    /// Whether the report puts Zendesk user `user` in the Pages organization of index `org`:
-    /// through the Pages user matched to it, or through any Pages email among its identities
-    /// (a user whose record needs a person keeps the memberships its email has in Pages).
-    pub(crate) fn in_pages_org(
+    /// Whether any Pages email among the identities of Zendesk user `user` is in the Pages
+    /// organization of index `org` (a user whose record needs a person keeps the
+    /// memberships its email has in Pages). The Pages user matched to `user` is the
+    /// caller's to check, by its role slots ([`Self::slot_of`]).
+    pub(crate) fn email_in_pages_org(
         &self,
         desired: &DesiredState,
         user: &ZendeskUser,
         org: u32,
     ) -> bool {
-        if self.zendesk_org[org as usize].is_some() && self.slot(user.id, org).is_some() {
-            return true;
-        }
         // Matching's organization indexes are positions in `desired.orgs`, as roles' are.
         user.identities.iter().any(|i| {
             desired

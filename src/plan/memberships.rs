@@ -36,8 +36,9 @@ pub(super) fn plan_memberships(
             }
             continue;
         }
-        // why: "... only for an end-user who is no longer in that Pages org".
-        if matching.in_pages_org(desired, user, org) {
+        // why: "... only for an end-user who is no longer in that Pages org" (not through
+        // the Pages user matched to it, just checked, nor through any of its emails).
+        if matching.email_in_pages_org(desired, user, org) {
             continue;
         }
         if user.role != ZendeskRole::EndUser {
