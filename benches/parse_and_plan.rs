@@ -235,6 +235,9 @@ fn run_one(users: usize, plan_only: bool, repeat: usize) {
 struct Cost {
     wall: f64,
     cpu: f64,
+    /// Minor page faults: memory touched for the first time (each costs a trip into the
+    /// kernel, which zeroes the page).
+    faults: u64,
 }
 
 /// `step` run `repeat` times (at least once), the heap trimmed and the RSS high-water mark
@@ -260,7 +263,10 @@ fn repeated<T>(repeat: usize, mut step: impl FnMut() -> T) -> (T, Vec<Cost>, u64
 /// The fastest of the runs (by wall time); all of them listed on stderr when more than one.
 fn fastest(step: &str, users: usize, runs: &[Cost]) -> Cost {
     if runs.len() > 1 {
-        let all: Vec<String> = runs.iter().map(Cost::to_string).collect();
+        let all: Vec<String> = runs
+            .iter()
+            .map(|c| format!("{c} {}k faults", c.faults / 1000))
+            .collect();
         eprintln!("users={users}: {step} runs: {}", all.join(", "));
     }
     runs.iter()
@@ -274,6 +280,7 @@ impl Cost {
         Cost {
             wall: self.wall + other.wall,
             cpu: self.cpu + other.cpu,
+            faults: self.faults + other.faults,
         }
     }
 }
@@ -287,6 +294,7 @@ impl std::fmt::Display for Cost {
 struct Meter {
     wall: Instant,
     cpu: f64,
+    faults: u64,
 }
 
 impl Meter {
@@ -294,6 +302,7 @@ impl Meter {
         Meter {
             wall: Instant::now(),
             cpu: process_cpu_seconds(),
+            faults: minor_faults(),
         }
     }
 
@@ -301,8 +310,21 @@ impl Meter {
         Cost {
             wall: self.wall.elapsed().as_secs_f64(),
             cpu: process_cpu_seconds() - self.cpu,
+            faults: minor_faults().saturating_sub(self.faults),
         }
     }
+}
+
+/// Minor page faults of the whole process so far (all threads).
+fn minor_faults() -> u64 {
+    // SAFETY: an all-zero `rusage` is a valid value of this plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes one rusage through a valid pointer.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    if rc != 0 {
+        return 0;
+    }
+    u64::try_from(usage.ru_minflt).unwrap_or(0)
 }
 
 fn process_cpu_seconds() -> f64 {
