@@ -81,8 +81,14 @@ pub(super) fn parse_users_report(
     users_label: &str,
     policy: &Policy,
 ) -> Result<Reports, SourceError> {
-    parse_users_report_split(orgs, users_bytes, users_label, policy, Split::Auto)
-        .map(|(reports, _)| reports)
+    parse_users_report_split(
+        orgs,
+        Users::Bytes(users_bytes),
+        users_label,
+        policy,
+        Split::Auto,
+    )
+    .map(|(reports, _)| reports)
 }
 
 /// [`parse_reports`] with the split of users.csv between threads chosen by the caller;
@@ -95,13 +101,44 @@ pub(super) fn parse_reports_split(
     policy: &Policy,
     split: Split,
 ) -> Result<(Reports, bool), SourceError> {
-    let orgs = parse_organizations_report(orgs_bytes, orgs_label)?;
-    parse_users_report_split(orgs, users_bytes, users_label, policy, split)
+    // users.csv's encoding is checked (a pass or two over a big file) while
+    // organizations.csv is parsed. Errors keep their order: organizations.csv's first.
+    let (orgs, users_text) = if two_cores() && users_bytes.len() >= SPLIT_MIN_BYTES {
+        crate::threads::join(
+            || parse_organizations_report(orgs_bytes, orgs_label),
+            || check_encoding(users_bytes, users_label),
+        )
+    } else {
+        (
+            parse_organizations_report(orgs_bytes, orgs_label),
+            check_encoding(users_bytes, users_label),
+        )
+    };
+    parse_users_report_split(
+        orgs?,
+        Users::Checked(users_text?),
+        users_label,
+        policy,
+        split,
+    )
+}
+
+/// users.csv as `parse_users` gets it.
+#[derive(Clone, Copy)]
+enum Users<'a> {
+    /// As read: its encoding is checked while the organizations' index is built.
+    Bytes(&'a [u8]),
+    /// Already through [`check_encoding`].
+    Checked(&'a str),
+}
+
+fn two_cores() -> bool {
+    std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
 }
 
 fn parse_users_report_split(
     orgs: ParsedOrganizations,
-    users_bytes: &[u8],
+    users: Users<'_>,
     users_label: &str,
     policy: &Policy,
     split: Split,
@@ -112,7 +149,7 @@ fn parse_users_report_split(
         mut stats,
     } = orgs;
     let (users, two_threads) = parse_users(
-        users_bytes,
+        users,
         users_label,
         &orgs,
         policy,
@@ -528,7 +565,7 @@ enum Ended {
 }
 
 fn parse_users(
-    bytes: &[u8],
+    users: Users<'_>,
     label: &str,
     orgs: &BTreeMap<OrgKey, DesiredOrg>,
     policy: &Policy,
@@ -536,20 +573,20 @@ fn parse_users(
     issues: &mut Vec<RowIssue>,
     stats: &mut SourceStats,
 ) -> Result<(ParsedUsers, bool), SourceError> {
-    let two_cores = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
+    let two_cores = two_cores();
     // The organizations' index does not depend on users.csv: for a big report it is built
     // while this thread checks the report's encoding (two passes over it, tens of ms).
     let org_names = OrgNameBuffer::new(orgs.values());
-    let (text, org_index) = if two_cores && bytes.len() >= SPLIT_MIN_BYTES {
-        crate::threads::join(
+    let (text, org_index) = match users {
+        Users::Checked(text) => (Ok(text), OrgIndex::new(orgs, &org_names)),
+        Users::Bytes(bytes) if two_cores && bytes.len() >= SPLIT_MIN_BYTES => crate::threads::join(
             || check_encoding(bytes, label),
             || OrgIndex::new(orgs, &org_names),
-        )
-    } else {
-        (
+        ),
+        Users::Bytes(bytes) => (
             check_encoding(bytes, label),
             OrgIndex::new(orgs, &org_names),
-        )
+        ),
     };
     let text = text?;
     let mut reader = reader(text);
@@ -1047,7 +1084,7 @@ pub(super) fn resolve_duplicates(
     protected_external_ids: &mut BTreeSet<String>,
     stats: &mut SourceStats,
 ) -> SortedMap<EmailKey, DesiredUser> {
-    let two_cores = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
+    let two_cores = two_cores();
     // The candidate in the middle of both runs together (the runs need not look alike:
     // in a file in id order, each part can hold its own range of emails). Any candidate
     // would give the same users; the middle one gives each thread half the work.
