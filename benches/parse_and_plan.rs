@@ -445,7 +445,9 @@ fn snapshot(desired: &DesiredState, policy: &Policy) -> ActualState {
         let email = if email_changed {
             EmailKey::parse(&format!("old.{i}@agency.gov")).unwrap()
         } else {
-            d.email.clone()
+            // Its own copy of the text, as the Zendesk reader makes: a clone of the Pages
+            // key would share it, and comparing the two would stop at the pointer.
+            EmailKey::parse(d.email.as_str()).unwrap()
         };
         let manager = d.is_manager();
         let mut tags = vec!["partner".to_string()];
