@@ -1261,13 +1261,11 @@ fn resolve_run(
         }
         // `org` came from the index built over the same keys, in key order: the pairs
         // come out sorted, positions in the organizations as `DesiredState` holds them.
-        // Exact size: boxing the slice does not reallocate.
-        let role_list: Box<[(u32, Role)]> = roles.as_slice().into();
         let user = DesiredUser {
             pages_id: first.pages_id,
             external_id: external_id(policy, first.pages_id),
             email: first.email.clone(),
-            roles: Roles::from_sorted(role_list),
+            roles: Roles::from_sorted(&roles),
             line: first.line,
         };
         // Counted here, while the user is at hand, not in more passes over the tree.
