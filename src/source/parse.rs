@@ -1119,7 +1119,7 @@ pub(super) fn resolve_duplicates(
     stats.managers += first.managers;
     // Sorted by email and unique by construction: the runs were sorted, split at one
     // email and merged, and every email's candidates resolved into one user. The order is
-    // still checked as the users came out (each against the one before, both in cache):
+    // still checked as the users came out (each against the one before, by prefix first):
     // lookups by email must never silently miss. Should it ever fail, sorting (the last
     // of equal emails kept, as a map would) gives what the B-tree used to.
     if first.in_order {
@@ -1227,10 +1227,16 @@ fn resolve_run(
     };
     let mut roles: Vec<(u32, Role)> = Vec::new();
     let mut candidates = candidates.peekable();
+    // The prefix of the last user's email (see `Candidate::prefix`).
+    let mut last_prefix = 0;
     while let Some(first) = candidates.next() {
         roles.clear();
         roles.extend_from_slice(&memberships[first.roles.clone()]);
-        while let Some(later) = candidates.next_if(|c| c.email == first.email) {
+        // The prefixes first: two different emails nearly always differ there, and the
+        // texts (scattered on the heap, in file order) are then never read.
+        while let Some(later) =
+            candidates.next_if(|c| c.prefix == first.prefix && c.email == first.email)
+        {
             let row = &memberships[later.roles.clone()];
             let conflict = row.iter().any(|(org, role)| {
                 roles
@@ -1272,8 +1278,9 @@ fn resolve_run(
         out.memberships += user.roles.len();
         out.managers += usize::from(user.is_manager());
         if let Some((last, _)) = out.users.last() {
-            out.in_order &= *last < first.email;
+            out.in_order &= (last_prefix, last) < (first.prefix, &first.email);
         }
+        last_prefix = first.prefix;
         out.users.push((first.email, user));
     }
     out
