@@ -144,7 +144,7 @@ fn run_one(users: usize, plan_only: bool, repeat: usize) {
     // Phase 1, parse: holds the report bytes (as a run does while parsing) and what the
     // parser builds. The generator's own rows are dropped first.
     let (desired, parse, csv_bytes, parse_peak) = if plan_only {
-        let desired = world.desired(&policy);
+        let desired = world.desired();
         drop(world);
         (desired, None, 0, 0)
     } else {
@@ -468,7 +468,7 @@ fn snapshot(desired: &DesiredState, policy: &Policy) -> ActualState {
                 } else {
                     ZendeskRole::EndUser
                 },
-                external_id: (i % 10 != 4 || email_changed).then(|| d.external_id.clone()),
+                external_id: (i % 10 != 4 || email_changed).then(|| policy.external_id(d.pages_id)),
                 roles_text: Some(if i % 33 == 8 {
                     "stale".into()
                 } else {

@@ -118,6 +118,21 @@ pub struct Policy {
     pub manager_tag: String,
 }
 
+impl Policy {
+    /// The external_id a Pages user gets: the prefix, then the Pages id as digits.
+    pub fn external_id(&self, pages_id: u64) -> String {
+        let mut s = String::with_capacity(self.external_id_prefix.len() + 20);
+        self.push_external_id(&mut s, pages_id);
+        s
+    }
+
+    /// [`Self::external_id`] appended to `out` (no allocation when `out` has room).
+    pub fn push_external_id(&self, out: &mut String, pages_id: u64) {
+        out.push_str(&self.external_id_prefix);
+        out.push_str(itoa::Buffer::new().format(pages_id));
+    }
+}
+
 impl Default for Policy {
     fn default() -> Self {
         Policy {

@@ -397,7 +397,8 @@ fn user_row_bound(
     }
     let cells = (3 * email + 1)
         + email
-        + user.external_id.len() as u64
+        + (policy.external_id_prefix.len() + itoa::Buffer::new().format(user.pages_id).len())
+            as u64
         + roles
         + organizations
         + policy.manager_tag.len() as u64;
@@ -413,6 +414,7 @@ struct Scratch {
     organizations: String,
     roles: String,
     name: String,
+    external_id: String,
 }
 
 /// What encoding a users row within the row length limit needs besides the user: the
@@ -482,10 +484,13 @@ fn encode_user<'a>(
         organizations,
         roles,
         name,
+        external_id,
     } = scratch;
     organizations.clear();
     roles.clear();
     name.clear();
+    external_id.clear();
+    policy.push_external_id(external_id, user.pages_id);
     for (i, (org, role)) in user.roles.iter().enumerate() {
         let org = names.cell(org);
         if let Some(problem) = org.problem {
@@ -519,7 +524,7 @@ fn encode_user<'a>(
             &[
                 &*name,
                 email,
-                &user.external_id,
+                external_id,
                 &roles,
                 organizations.as_str(),
                 tags,
@@ -528,13 +533,7 @@ fn encode_user<'a>(
     } else {
         encode_record(
             out,
-            &[
-                &*name,
-                email,
-                &user.external_id,
-                organizations.as_str(),
-                tags,
-            ],
+            &[&*name, email, external_id, organizations.as_str(), tags],
         );
     }
     Ok(())

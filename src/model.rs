@@ -256,13 +256,12 @@ pub struct DesiredOrg {
 ///
 /// Its name is not stored: it is derived from the email (`name()`) when a change needs it,
 /// which saves a million allocations at Pages scale. It still prints and serializes as a
-/// field, between `external_id` and `roles`.
+/// field, between `email` and `roles`. Nor is its external_id: that is configuration and
+/// the Pages id together, [`crate::config::Policy::external_id`] of `pages_id`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct DesiredUser {
     pub pages_id: u64,
     pub email: EmailKey,
-    /// `external_id` to stamp: the configured prefix followed by the Pages id.
-    pub external_id: String,
     /// Role per organization, by the organization's position in `DesiredState::orgs`.
     pub roles: Roles,
     /// 1-based line in users.csv where the user's (first) row starts.
@@ -285,7 +284,6 @@ impl fmt::Debug for DesiredUser {
         f.debug_struct("DesiredUser")
             .field("pages_id", &self.pages_id)
             .field("email", &self.email)
-            .field("external_id", &self.external_id)
             .field("name", &self.name())
             .field("roles", &self.roles)
             .field("line", &self.line)
@@ -528,10 +526,9 @@ impl Serialize for DesiredState {
         impl Serialize for User<'_> {
             fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 let User(state, user) = *self;
-                let mut s = serializer.serialize_struct("DesiredUser", 6)?;
+                let mut s = serializer.serialize_struct("DesiredUser", 5)?;
                 s.serialize_field("pages_id", &user.pages_id)?;
                 s.serialize_field("email", &user.email)?;
-                s.serialize_field("external_id", &user.external_id)?;
                 s.serialize_field("name", &user.name())?;
                 s.serialize_field("roles", &UserRoles(state, user))?;
                 s.serialize_field("line", &user.line)?;
@@ -817,7 +814,6 @@ mod tests {
         let user = DesiredUser {
             pages_id: 1,
             email: email.clone(),
-            external_id: "pages-user-1".into(),
             roles: desired.roles_by_key([
                 (OrgKey::new("Org B").unwrap(), Role::User),
                 (OrgKey::new("ORG A").unwrap(), Role::Manager),

@@ -4,7 +4,6 @@
 
 use std::fmt::Write as _;
 
-use pages_zendesk_sync::config::Policy;
 use pages_zendesk_sync::model::{
     DesiredOrg, DesiredState, DesiredUser, EmailKey, OrgKey, Role, Roles,
 };
@@ -91,7 +90,7 @@ impl World {
         (orgs.into_bytes(), users.into_bytes())
     }
 
-    pub(crate) fn desired(&self, policy: &Policy) -> DesiredState {
+    pub(crate) fn desired(&self) -> DesiredState {
         let mut d = DesiredState::default();
         let keys: Vec<OrgKey> = self
             .orgs
@@ -134,7 +133,6 @@ impl World {
                     .collect();
                 let user = DesiredUser {
                     pages_id: *id,
-                    external_id: format!("{}{id}", policy.external_id_prefix),
                     email: email.clone(),
                     roles,
                     line: line as u64 + 2,

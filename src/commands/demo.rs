@@ -539,7 +539,7 @@ impl LastMonth {
                     email: Some(primary.clone()),
                     role: if agent { "agent" } else { "end-user" }.into(),
                     external_id: (self.secondary.as_ref() != Some(email))
-                        .then(|| u.external_id.clone()),
+                        .then(|| policy.external_id(u.pages_id)),
                     details: Some(Self::roles_text(desired, roles)),
                     tags,
                     ..UserSeed::default()

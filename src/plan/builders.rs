@@ -60,7 +60,6 @@ impl DesiredBuilder {
         let user = DesiredUser {
             pages_id,
             email: email.clone(),
-            external_id: format!("{}{pages_id}", policy().external_id_prefix),
             roles: Roles::default(),
             line: 2 + self.state.users.len() as u64,
         };

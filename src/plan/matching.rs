@@ -98,7 +98,7 @@ impl<'a> Matching<'a> {
                     // The Pages users in email order, each with its match once known.
                     let users: Vec<(&DesiredUser, Option<UserMatch>)> =
                         desired.users.values().map(|d| (d, None)).collect();
-                    let desired_side = desired_indexes(&users, prefix);
+                    let desired_side = desired_indexes(&users);
                     (users, desired_side, external_id_index(actual, prefix))
                 },
                 || {
@@ -116,7 +116,6 @@ impl<'a> Matching<'a> {
         } = org_side;
         let DesiredIndexes {
             stamps,
-            others,
             ambiguous: ambiguous_external_ids,
             role_start,
             role_orgs,
@@ -140,12 +139,6 @@ impl<'a> Matching<'a> {
             }
         }
         drop(stamps);
-        for (text, i) in others {
-            let ext = ExtId::Other(text);
-            if !ambiguous_external_ids.contains(&ext) {
-                matched[i as usize] = user_by_external_id.get(&ext);
-            }
-        }
         for (i, ((_, m), hit)) in users.iter_mut().zip(&matched).enumerate() {
             if let Some(user) = hit {
                 // Never refused: a Zendesk user has one external_id, so one Pages user.
@@ -525,11 +518,8 @@ impl<'a> ExtMap<'a> {
 
 /// The Pages side of the matching (see [`desired_indexes`]).
 struct DesiredIndexes<'a> {
-    /// The Pages users whose external_id is a Pages stamp: (number, index in
-    /// `Matching::users`), sorted.
+    /// Every Pages user's external_id as (Pages id, index in `Matching::users`), sorted.
     stamps: Vec<(u64, u32)>,
-    /// The others (rare: only with a changed prefix setting), with their index.
-    others: Vec<(Cow<'a, str>, u32)>,
     /// External_ids that identify no one: shared by several Pages users, or blank.
     ambiguous: HashSet<ExtId<'a>>,
     role_start: Vec<usize>,
@@ -538,18 +528,14 @@ struct DesiredIndexes<'a> {
 
 /// Per Pages user (in email order): the external_id and the roles as organization
 /// indexes; and the external_ids that identify no one.
-fn desired_indexes<'a>(
-    users: &[(&'a DesiredUser, Option<UserMatch>)],
-    prefix: &str,
-) -> DesiredIndexes<'a> {
-    let mut stamps = Vec::with_capacity(users.len());
-    let mut others = Vec::new();
-    for ((d, _), i) in users.iter().zip(0u32..) {
-        match ExtId::new(&d.external_id, prefix) {
-            ExtId::Pages(n) => stamps.push((n, i)),
-            ExtId::Other(text) => others.push((text, i)),
-        }
-    }
+fn desired_indexes<'a>(users: &[(&'a DesiredUser, Option<UserMatch>)]) -> DesiredIndexes<'a> {
+    // A Pages user's external_id is the configured prefix and its Pages id
+    // (`Policy::external_id`): always a stamp, whose number is the Pages id.
+    let mut stamps: Vec<(u64, u32)> = users
+        .iter()
+        .zip(0u32..)
+        .map(|((d, _), i)| (d.pages_id, i))
+        .collect();
     // An external_id that two Pages users share (a report with a repeated ID) identifies
     // neither: it is neither matched on nor written. Sorted, sharers are neighbours.
     stamps.sort_unstable();
@@ -559,13 +545,6 @@ fn desired_indexes<'a>(
             ambiguous.insert(ExtId::Pages(pair[0].0));
         }
     }
-    let mut seen: HashSet<&str> = HashSet::default();
-    for (text, _) in &others {
-        if is_blank(text) || !seen.insert(text.as_ref()) {
-            ambiguous.insert(ExtId::Other(text.clone()));
-        }
-    }
-    drop(seen);
 
     // Roles name organizations by position in `desired.orgs`, which is `orgs`' order.
     let mut role_start = Vec::with_capacity(users.len() + 1);
@@ -577,7 +556,6 @@ fn desired_indexes<'a>(
     role_start.push(role_orgs.len());
     DesiredIndexes {
         stamps,
-        others,
         ambiguous,
         role_start,
         role_orgs,
@@ -668,6 +646,21 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The matching takes a Pages user's external_id to be the stamp of its Pages id
+        /// without writing it out: true for any configured prefix, in any case.
+        #[test]
+        fn a_pages_users_external_id_is_the_stamp_of_its_id(
+            prefix in "[a-zA-ZÉéΣİ_-]{0,10}[0-9]?",
+            id in proptest::num::u64::ANY,
+        ) {
+            let policy = crate::config::Policy {
+                external_id_prefix: prefix.clone(),
+                ..crate::config::Policy::default()
+            };
+            let written = policy.external_id(id);
+            proptest::prop_assert_eq!(ExtId::new(&written, &lower(&prefix)), ExtId::Pages(id));
+        }
+
         /// Two external_ids are the same `ExtId` exactly when they are the same text
         /// ignoring case: the stamp's number never merges or splits external_ids.
         #[test]

@@ -27,7 +27,7 @@ fn in_step_with(d: &DesiredBuilder) -> ActualBuilder {
     for (id, user) in (20..).zip(d.users.values()) {
         a = a
             .user(id, &user.name(), user.email.as_str())
-            .external_id(id, &user.external_id)
+            .external_id(id, &policy().external_id(user.pages_id))
             .roles_text(id, &d.roles_text(user));
         if user.is_manager() {
             a = a.tags(id, &[&policy().manager_tag]);

@@ -6,7 +6,7 @@
 use crate::config::Policy;
 use crate::model::{DesiredUser, ZendeskRole, ZendeskUser};
 
-use super::matching::{lower, non_empty, Matching, UserMatch};
+use super::matching::{non_empty, ExtId, Matching, UserMatch};
 use super::{Change, Note, NoteKind, UserUpdate};
 
 pub(super) fn plan_users(
@@ -18,7 +18,7 @@ pub(super) fn plan_users(
     // why: "never overwriting an external_id that someone else set": an id that another
     // record holds, or that two Pages users share, is not written. `Err` names the holder.
     let ext_id_free = |d: &DesiredUser, user_id: Option<u64>| -> Result<(), Option<u64>> {
-        let ext = matching.ext_id(&d.external_id);
+        let ext = ExtId::Pages(d.pages_id);
         match matching.user_by_external_id(&ext) {
             Some(holder) if Some(holder.id) != user_id => Err(Some(holder.id)),
             _ if matching.is_ambiguous(&ext) => Err(None),
@@ -32,7 +32,7 @@ pub(super) fn plan_users(
                 // why: "never overwriting an external_id that someone else set": an id
                 // another record holds is left off the new user (empty = none).
                 let external_id = match ext_id_free(d, None) {
-                    Ok(()) => d.external_id.clone(),
+                    Ok(()) => policy.external_id(d.pages_id),
                     Err(holder) => {
                         if let Some(holder) = holder {
                             notes.push(note(NoteKind::ExternalIdOwnedByAnotherUser, holder));
@@ -67,13 +67,13 @@ pub(super) fn plan_users(
                     // Matched on the Pages id: the Pages email follows below.
                 } else if let Some(own) = non_empty(user.external_id.as_deref()) {
                     // why: "never overwriting an external_id that someone else set".
-                    if lower(own) != lower(&d.external_id) {
+                    if matching.ext_id(own) != ExtId::Pages(d.pages_id) {
                         notes.push(note(NoteKind::ExternalIdKept, user.id));
                     }
                 } else {
                     // why: "stamped on first match", unless another record already holds it.
                     match ext_id_free(d, Some(user.id)) {
-                        Ok(()) => update.external_id = Some(d.external_id.clone()),
+                        Ok(()) => update.external_id = Some(policy.external_id(d.pages_id)),
                         Err(Some(_)) => {
                             notes.push(note(NoteKind::ExternalIdOwnedByAnotherUser, user.id))
                         }

@@ -986,14 +986,7 @@ fn sort_prefix(email: &EmailKey) -> u128 {
 }
 
 pub(super) fn external_id(policy: &Policy, id: u64) -> String {
-    // `itoa`, not `write!`: a million of these, and the formatting machinery was a tenth
-    // of resolving duplicates. One allocation of the exact size.
-    let mut digits = itoa::Buffer::new();
-    let digits = digits.format(id);
-    let mut s = String::with_capacity(policy.external_id_prefix.len() + digits.len());
-    s.push_str(&policy.external_id_prefix);
-    s.push_str(digits);
-    s
+    policy.external_id(id)
 }
 
 /// Splits the Organizations cell on `|` into trimmed, non-empty names, as byte ranges.
@@ -1269,7 +1262,6 @@ fn resolve_run(
         // come out sorted, positions in the organizations as `DesiredState` holds them.
         let user = DesiredUser {
             pages_id: first.pages_id,
-            external_id: external_id(policy, first.pages_id),
             email: first.email.clone(),
             roles: Roles::from_sorted(&roles),
             line: first.line,

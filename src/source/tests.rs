@@ -109,7 +109,7 @@ fn users_get_the_prefixed_pages_id_and_a_name_from_their_email() {
     let reports = parse(ORGS, "o", USERS, "u", &policy).unwrap();
     let lee = &reports.desired.users[&email("lee_o-neil+pages@example.gov")];
     assert_eq!(lee.pages_id, 21);
-    assert_eq!(lee.external_id, "pz-21");
+    assert_eq!(policy.external_id(lee.pages_id), "pz-21");
     assert_eq!(lee.name(), "Lee O Neil");
     assert_eq!(lee.line, 6);
 }

@@ -113,7 +113,6 @@ fn build_desired(
             email.clone(),
             DesiredUser {
                 pages_id,
-                external_id: format!("pages-user-{pages_id}"),
                 email,
                 roles,
                 line: 2,
