@@ -835,8 +835,13 @@ fn add_user_row(
     policy: &Policy,
     rows: &mut UserRows,
 ) -> Result<(), RowsError> {
-    let cell = |index: usize| std::str::from_utf8(record.get(index).unwrap_or_default());
-    let organizations = cell(columns.organizations).map_err(|_| RowsError::Utf8 { line })?;
+    // One check of the whole record (its fields side by side) rather than one per cell.
+    let fields = std::str::from_utf8(record.as_slice()).map_err(|_| RowsError::Utf8 { line })?;
+    let cell = |index: usize| match record.range(index) {
+        None => Ok(""),
+        Some(range) => fields.get(range).ok_or(RowsError::Utf8 { line }),
+    };
+    let organizations = cell(columns.organizations)?;
     let UserRows {
         candidates,
         memberships,
@@ -855,12 +860,8 @@ fn add_user_row(
         *without_organization += 1;
         return Ok(());
     }
-    let email = EmailKey::parse(cell(columns.email).map_err(|_| RowsError::Utf8 { line })?);
-    let id = cell(columns.id)
-        .map_err(|_| RowsError::Utf8 { line })?
-        .trim()
-        .parse::<u64>()
-        .ok();
+    let email = EmailKey::parse(cell(columns.email)?);
+    let id = cell(columns.id)?.trim().parse::<u64>().ok();
     if matches!(email, Err(crate::model::InvalidEmail::Empty)) {
         // No sign-in identity (docs/design.md "Pages data"): counted, never a row problem;
         // a Zendesk user already stamped with this Pages id keeps its memberships.
@@ -870,7 +871,7 @@ fn add_user_row(
         }
         return Ok(());
     }
-    let details = cell(columns.details).map_err(|_| RowsError::Utf8 { line })?;
+    let details = cell(columns.details)?;
 
     let problem = match &email {
         Err(reason) => Some(RowProblem::InvalidEmail { reason: *reason }),
