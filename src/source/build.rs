@@ -7,7 +7,7 @@
 //! Must never: do I/O, log, or put a value (email, name, organization) into an issue.
 
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use rustc_hash::FxHashMap;
 
@@ -20,7 +20,7 @@ use crate::model::{DesiredOrg, DesiredState, DesiredUser, EmailKey, OrgKey, Sort
 
 /// The last step of both sources (reports and database): the desired state and its counts.
 pub(super) fn assemble(
-    orgs: BTreeMap<OrgKey, DesiredOrg>,
+    orgs: SortedMap<OrgKey, DesiredOrg>,
     users: ParsedUsers,
     mut issues: Vec<RowIssue>,
     mut stats: SourceStats,
@@ -30,7 +30,7 @@ pub(super) fn assemble(
     Reports {
         desired: DesiredState {
             // In key order already: users' roles name organizations by these positions.
-            orgs: SortedMap::from_sorted(orgs.into_iter().collect()),
+            orgs,
             users: users.users,
             protected_emails: users.protected_emails,
             protected_external_ids: users.protected_external_ids,
@@ -87,11 +87,10 @@ impl OrgRows {
     }
 
     /// The organizations kept, by key.
-    pub(super) fn finish(mut self) -> BTreeMap<OrgKey, DesiredOrg> {
-        // Keys are unique (the hash map saw to it): an unstable sort is exact, and
-        // `from_iter` on sorted input builds the tree in one pass.
+    pub(super) fn finish(mut self) -> SortedMap<OrgKey, DesiredOrg> {
+        // Keys are unique (the hash map saw to it): an unstable sort is exact.
         self.kept.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        self.kept.into_iter().collect()
+        SortedMap::from_sorted(self.kept)
     }
 }
 

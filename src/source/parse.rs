@@ -12,7 +12,7 @@
 //! except the strings the desired state keeps, and sorted once at the end instead of
 //! keeping a map ordered while reading.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use csv::{ByteRecord, ReaderBuilder};
 use rustc_hash::FxHashMap;
@@ -55,7 +55,7 @@ pub(super) fn parse_reports(
 /// organizations.csv parsed: the first stage of [`parse_reports`], which a caller may run
 /// while users.csv is still being read (see `super::load_limited`).
 pub(crate) struct ParsedOrganizations {
-    orgs: BTreeMap<OrgKey, DesiredOrg>,
+    orgs: SortedMap<OrgKey, DesiredOrg>,
     issues: Vec<RowIssue>,
     stats: SourceStats,
 }
@@ -328,7 +328,7 @@ fn parse_organizations(
     label: &str,
     issues: &mut Vec<RowIssue>,
     stats: &mut SourceStats,
-) -> Result<BTreeMap<OrgKey, DesiredOrg>, SourceError> {
+) -> Result<SortedMap<OrgKey, DesiredOrg>, SourceError> {
     let text = check_encoding(bytes, label)?;
     let mut reader = reader(text);
     let (header, mut record) = Header::read(&mut reader, text, label)?;
@@ -418,7 +418,7 @@ pub(super) struct OrgIndex<'a> {
 
 impl<'a> OrgIndex<'a> {
     /// `names` is [`OrgNameBuffer::new`] of the same `orgs`.
-    pub(super) fn new(orgs: &'a BTreeMap<OrgKey, DesiredOrg>, names: &'a OrgNameBuffer) -> Self {
+    pub(super) fn new(orgs: &'a SortedMap<OrgKey, DesiredOrg>, names: &'a OrgNameBuffer) -> Self {
         let mut index = OrgIndex {
             exact: FxHashMap::with_capacity_and_hasher(orgs.len(), Default::default()),
             folded: FxHashMap::with_capacity_and_hasher(orgs.len(), Default::default()),
@@ -567,7 +567,7 @@ enum Ended {
 fn parse_users(
     users: Users<'_>,
     label: &str,
-    orgs: &BTreeMap<OrgKey, DesiredOrg>,
+    orgs: &SortedMap<OrgKey, DesiredOrg>,
     policy: &Policy,
     split: Split,
     issues: &mut Vec<RowIssue>,
