@@ -245,10 +245,10 @@ fn org_assignments(
 
     // Extra side: end-user members of each Pages org's Zendesk org that Pages does not list.
     for m in actual.memberships.values() {
-        let Some(&org) = matching.managed.get(&m.org_id) else {
+        let Some(&org) = matching.org.managed.get(&m.org_id) else {
             continue;
         };
-        if matching.zendesk_org[org as usize] != Some(m.org_id) {
+        if matching.org.zendesk_org[org as usize] != Some(m.org_id) {
             continue; // a same-named duplicate: the sync works in the lowest id only
         }
         let Some((user, pages)) = matching.held(m.user_id) else {

@@ -32,24 +32,11 @@ pub(crate) enum UserMatch {
 
 /// Who is who, on both sides.
 ///
-/// Pages organizations are interned as indexes into `orgs` (key order) once, so the hot
+/// Pages organizations are interned as indexes into `org.orgs` (key order) once, so the hot
 /// loops over a million users compare integers, not organization names.
 pub(crate) struct Matching<'a> {
-    /// Pages organizations in key order; an organization's index is its position here.
-    pub orgs: Vec<(&'a OrgKey, &'a DesiredOrg)>,
-    /// Pages organization key → index in `orgs`.
-    pub org_index: HashMap<&'a OrgKey, u32>,
-    /// The organizations' names (as Pages writes them) in `orgs` order. Comparing a
-    /// million users' roles texts reads these few compact megabytes instead of a tree node
-    /// and a heap string per role.
-    names: OrgNameBuffer,
-    /// Per Pages organization index: the Zendesk organization with that name (lowest id).
-    pub zendesk_org: Vec<Option<u64>>,
-    /// Zendesk organizations Pages manages (name matches a Pages org) → that org's index.
-    /// Duplicate-named Zendesk organizations are all managed.
-    pub managed: HashMap<u64, u32>,
-    /// Zendesk organizations whose name matches no Pages organization, by id.
-    pub unmanaged_org_ids: Vec<u64>,
+    /// Which Zendesk organization is each Pages organization.
+    pub org: OrgSide<'a>,
     /// Every email identity → its Zendesk user (lowest user id if Zendesk ever held a duplicate).
     pub user_by_email: HashMap<&'a EmailKey, &'a ZendeskUser>,
     /// Non-empty external_id (as [`ExtId`]) → its Zendesk user.
@@ -92,7 +79,7 @@ impl<'a> Matching<'a> {
         // the Zendesk external_ids and the organizations on one, the Zendesk emails and ids
         // on the other (about the same time each at Pages scale: 80 + 160 + 25 ms and
         // 180 + 65 ms at 1M users, by timers on this machine).
-        let ((mut users, desired_side, user_by_external_id, org_side), (user_by_email, mut by_id)) =
+        let ((mut users, desired_side, user_by_external_id, org), (user_by_email, mut by_id)) =
             crate::threads::join(
                 || {
                     // The Pages users in email order, each with its match once known.
@@ -100,19 +87,11 @@ impl<'a> Matching<'a> {
                         desired.users.values().map(|d| (d, None)).collect();
                     let desired_side = desired_indexes(&users);
                     let user_by_external_id = external_id_index(actual, prefix);
-                    let org_side = OrgSide::new(desired, actual);
-                    (users, desired_side, user_by_external_id, org_side)
+                    let org = OrgSide::new(desired, actual);
+                    (users, desired_side, user_by_external_id, org)
                 },
                 || (email_index(actual), id_index(actual)),
             );
-        let OrgSide {
-            orgs,
-            org_index,
-            names,
-            zendesk_org,
-            managed,
-            unmanaged_org_ids,
-        } = org_side;
         let DesiredIndexes {
             stamps,
             ambiguous: ambiguous_external_ids,
@@ -195,12 +174,7 @@ impl<'a> Matching<'a> {
             .collect();
 
         Matching {
-            orgs,
-            org_index,
-            names,
-            zendesk_org,
-            managed,
-            unmanaged_org_ids,
+            org,
             user_by_email,
             user_by_external_id,
             ext_prefix,
@@ -244,9 +218,10 @@ impl<'a> Matching<'a> {
 
     /// The Zendesk organization of a Pages organization, by key.
     pub(crate) fn org_id(&self, key: &OrgKey) -> Option<u64> {
-        self.org_index
+        self.org
+            .org_index
             .get(key)
-            .and_then(|&i| self.zendesk_org[i as usize])
+            .and_then(|&i| self.org.zendesk_org[i as usize])
     }
 
     /// The organization indexes of the roles of Pages user `i` (index in `users`), paired
@@ -275,7 +250,7 @@ impl<'a> Matching<'a> {
 
     /// The name of the Pages organization of index `org`, as Pages writes it.
     pub(crate) fn name(&self, org: u32) -> &str {
-        self.names.get(org as usize)
+        self.org.names.get(org as usize)
     }
 
     /// The canonical roles text of Pages user `i`, exactly [`DesiredState::roles_text`].
@@ -341,15 +316,23 @@ impl<'a> Matching<'a> {
     }
 }
 
-/// Which Zendesk organization is each Pages organization (see the fields of the same
-/// names in [`Matching`]).
-struct OrgSide<'a> {
-    orgs: Vec<(&'a OrgKey, &'a DesiredOrg)>,
-    org_index: HashMap<&'a OrgKey, u32>,
+/// Which Zendesk organization is each Pages organization.
+pub(crate) struct OrgSide<'a> {
+    /// Pages organizations in key order; an organization's index is its position here.
+    pub orgs: Vec<(&'a OrgKey, &'a DesiredOrg)>,
+    /// Pages organization key → index in `orgs`.
+    pub org_index: HashMap<&'a OrgKey, u32>,
+    /// The organizations' names (as Pages writes them) in `orgs` order. Comparing a
+    /// million users' roles texts reads these few compact megabytes instead of a tree node
+    /// and a heap string per role.
     names: OrgNameBuffer,
-    zendesk_org: Vec<Option<u64>>,
-    managed: HashMap<u64, u32>,
-    unmanaged_org_ids: Vec<u64>,
+    /// Per Pages organization index: the Zendesk organization with that name (lowest id).
+    pub zendesk_org: Vec<Option<u64>>,
+    /// Zendesk organizations Pages manages (name matches a Pages org) → that org's index.
+    /// Duplicate-named Zendesk organizations are all managed.
+    pub managed: HashMap<u64, u32>,
+    /// Zendesk organizations whose name matches no Pages organization, by id.
+    pub unmanaged_org_ids: Vec<u64>,
 }
 
 impl<'a> OrgSide<'a> {

@@ -21,7 +21,7 @@ pub(super) fn plan_memberships(
     for membership in actual.memberships.values() {
         // why: "Remove a membership only in an organization that Pages manages"; the
         // organizations memberships are added to are managed ones too.
-        let Some(&org) = matching.managed.get(&membership.org_id) else {
+        let Some(&org) = matching.org.managed.get(&membership.org_id) else {
             continue;
         };
         // A membership of a user outside the snapshot cannot be judged: leave it.
@@ -31,7 +31,7 @@ pub(super) fn plan_memberships(
         if let Some(slot) = pages.and_then(|i| matching.slot_of(i, org)) {
             // Listed in Pages: kept. It is the wanted one unless it is in a same-named
             // duplicate organization (the sync works in the lowest id only).
-            if matching.zendesk_org[org as usize] == Some(membership.org_id) {
+            if matching.org.zendesk_org[org as usize] == Some(membership.org_id) {
                 present[slot] = true;
             }
             continue;
@@ -71,9 +71,9 @@ pub(super) fn plan_memberships(
             UserMatch::Unresolved { .. } => continue,
         };
         for (slot, org) in matching.role_slots(i) {
-            let org = match matching.zendesk_org[org as usize] {
+            let org = match matching.org.zendesk_org[org as usize] {
                 Some(org_id) => OrgRef::Existing(org_id),
-                None => OrgRef::New(matching.orgs[org as usize].0.clone()),
+                None => OrgRef::New(matching.org.orgs[org as usize].0.clone()),
             };
             // An existing user in an existing organization: `present` knows.
             if matches!((&user, &org), (UserRef::Existing(_), OrgRef::Existing(_))) && present[slot]

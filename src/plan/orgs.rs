@@ -33,7 +33,7 @@ pub(super) fn plan_orgs(
     }
     // why: "Never delete a Zendesk organization. Organizations missing from Pages are
     // reported, not removed."
-    notes.extend(matching.unmanaged_org_ids.iter().map(|&id| Note {
+    notes.extend(matching.org.unmanaged_org_ids.iter().map(|&id| Note {
         kind: NoteKind::OrganizationNotInPages,
         zendesk_id: id,
     }));
