@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use rustc_hash::FxHashMap;
 
 use super::parse::{
-    candidate_order, close_memberships, external_id, resolve_duplicates, Candidate, Memberships,
+    candidate_order, close_memberships, resolve_duplicates, Candidate, Memberships,
 };
 use super::{ReportKind, Reports, RowIssue, RowProblem, SourceStats};
 use crate::config::Policy;
@@ -131,7 +131,7 @@ impl UserRows {
     ) {
         stats.users_without_identity += 1;
         if let Some(id) = id {
-            self.protected_external_ids.insert(external_id(policy, id));
+            self.protected_external_ids.insert(policy.external_id(id));
         }
     }
 
@@ -167,7 +167,7 @@ impl UserRows {
                     self.protected_emails.insert(email);
                 }
                 if let Some(id) = id {
-                    self.protected_external_ids.insert(external_id(policy, id));
+                    self.protected_external_ids.insert(policy.external_id(id));
                 }
                 issues.push(RowIssue {
                     report: ReportKind::Users,

@@ -867,7 +867,7 @@ fn add_user_row(
         // a Zendesk user already stamped with this Pages id keeps its memberships.
         *without_identity += 1;
         if let Some(id) = id {
-            protected_external_ids.insert(external_id(policy, id));
+            protected_external_ids.insert(policy.external_id(id));
         }
         return Ok(());
     }
@@ -896,7 +896,7 @@ fn add_user_row(
                 protected_emails.insert(email);
             }
             if let Some(id) = id {
-                protected_external_ids.insert(external_id(policy, id));
+                protected_external_ids.insert(policy.external_id(id));
             }
             issues.push(RowIssue {
                 report: ReportKind::Users,
@@ -984,10 +984,6 @@ fn sort_prefix(email: &EmailKey) -> u128 {
     let n = text.len().min(16);
     bytes[..n].copy_from_slice(&text[..n]);
     u128::from_be_bytes(bytes)
-}
-
-pub(super) fn external_id(policy: &Policy, id: u64) -> String {
-    policy.external_id(id)
 }
 
 /// Splits the Organizations cell on `|` into trimmed, non-empty names, as byte ranges.
@@ -1251,7 +1247,7 @@ fn resolve_run(
             };
             if later.pages_id != first.pages_id {
                 out.protected_external_ids
-                    .insert(external_id(policy, later.pages_id));
+                    .insert(policy.external_id(later.pages_id));
             }
             out.issues.push(RowIssue {
                 report: ReportKind::Users,
