@@ -305,8 +305,7 @@ pub struct Roles(RoleList);
 
 /// A user's roles: up to [`INLINE_ROLES`] in place (nearly every user: one or two
 /// organizations), more on the heap. A million users then cost no allocation each for
-/// their roles (measured: an allocation and its first touch of memory cost about a tenth of
-/// a microsecond each at Pages scale).
+/// their roles: 23 MiB less at 1M users (measured; the parse was no faster).
 #[derive(Clone)]
 enum RoleList {
     Inline {

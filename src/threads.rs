@@ -17,6 +17,25 @@ pub(crate) fn join<A, B: Send>(
     })
 }
 
+/// Whether the machine has a second core to give [`join`]'s other closure.
+pub(crate) fn two_cores() -> bool {
+    std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
+}
+
+/// [`join`] when `parallel`, else both closures on this thread, `here` first: for work
+/// that only pays for a thread when it is big and a second core is there.
+pub(crate) fn join_if<A, B: Send>(
+    parallel: bool,
+    here: impl FnOnce() -> A,
+    there: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    if parallel {
+        join(here, there)
+    } else {
+        (here(), there())
+    }
+}
+
 /// `f` of each item, in order; the two halves on two threads (`f` only reads).
 pub(crate) fn par_map<T: Sync, R: Send + Default + Clone>(
     items: &[T],

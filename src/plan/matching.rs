@@ -60,9 +60,9 @@ pub(crate) struct Matching<'a> {
     role_orgs: Vec<(u32, Role)>,
     /// Lower-cased protected external_ids (rows skipped by the parser).
     pub protected_external_ids: HashSet<String>,
-    /// External_ids shared by several Pages users (or empty): never matched on, never
-    /// written.
-    ambiguous_external_ids: HashSet<ExtId<'a>>,
+    /// Pages ids that several Pages users share: their external_id is never matched on,
+    /// never written.
+    shared_pages_ids: HashSet<u64>,
 }
 
 impl<'a> Matching<'a> {
@@ -94,7 +94,7 @@ impl<'a> Matching<'a> {
             );
         let DesiredIndexes {
             stamps,
-            ambiguous: ambiguous_external_ids,
+            shared: shared_pages_ids,
             role_start,
             role_orgs,
         } = desired_side;
@@ -111,7 +111,7 @@ impl<'a> Matching<'a> {
                 at += 1;
             }
             if let Some(&(m, user)) = zendesk.get(at) {
-                if m == n && !ambiguous_external_ids.contains(&ExtId::Pages(n)) {
+                if m == n && !shared_pages_ids.contains(&n) {
                     matched[i as usize] = Some(user);
                 }
             }
@@ -184,7 +184,7 @@ impl<'a> Matching<'a> {
             role_start,
             role_orgs,
             protected_external_ids,
-            ambiguous_external_ids,
+            shared_pages_ids,
         }
     }
 
@@ -211,9 +211,9 @@ impl<'a> Matching<'a> {
         self.user_by_external_id.get(ext)
     }
 
-    /// Whether several Pages users share external_id `ext` (or it is empty).
-    pub(crate) fn is_ambiguous(&self, ext: &ExtId<'_>) -> bool {
-        self.ambiguous_external_ids.contains(ext)
+    /// Whether several Pages users share Pages id `pages_id`, hence its external_id.
+    pub(crate) fn is_shared(&self, pages_id: u64) -> bool {
+        self.shared_pages_ids.contains(&pages_id)
     }
 
     /// The Zendesk organization of a Pages organization, by key.
@@ -499,18 +499,18 @@ impl<'a> ExtMap<'a> {
 }
 
 /// The Pages side of the matching (see [`desired_indexes`]).
-struct DesiredIndexes<'a> {
+struct DesiredIndexes {
     /// Every Pages user's external_id as (Pages id, index in `Matching::users`), sorted.
     stamps: Vec<(u64, u32)>,
-    /// External_ids that identify no one: shared by several Pages users, or blank.
-    ambiguous: HashSet<ExtId<'a>>,
+    /// Pages ids (hence external_ids) that several Pages users share: they identify no one.
+    shared: HashSet<u64>,
     role_start: Vec<usize>,
     role_orgs: Vec<(u32, Role)>,
 }
 
 /// Per Pages user (in email order): the external_id and the roles as organization
 /// indexes; and the external_ids that identify no one.
-fn desired_indexes<'a>(users: &[(&'a DesiredUser, Option<UserMatch>)]) -> DesiredIndexes<'a> {
+fn desired_indexes(users: &[(&DesiredUser, Option<UserMatch>)]) -> DesiredIndexes {
     // A Pages user's external_id is the configured prefix and its Pages id
     // (`Policy::external_id`): always a stamp, whose number is the Pages id.
     let mut stamps: Vec<(u64, u32)> = users
@@ -521,12 +521,11 @@ fn desired_indexes<'a>(users: &[(&'a DesiredUser, Option<UserMatch>)]) -> Desire
     // An external_id that two Pages users share (a report with a repeated ID) identifies
     // neither: it is neither matched on nor written. Sorted, sharers are neighbours.
     stamps.sort_unstable();
-    let mut ambiguous = HashSet::default();
-    for pair in stamps.windows(2) {
-        if pair[0].0 == pair[1].0 {
-            ambiguous.insert(ExtId::Pages(pair[0].0));
-        }
-    }
+    let shared = stamps
+        .windows(2)
+        .filter(|pair| pair[0].0 == pair[1].0)
+        .map(|pair| pair[0].0)
+        .collect();
 
     // Roles name organizations by position in `desired.orgs`, which is `orgs`' order.
     let mut role_start = Vec::with_capacity(users.len() + 1);
@@ -538,7 +537,7 @@ fn desired_indexes<'a>(users: &[(&'a DesiredUser, Option<UserMatch>)]) -> Desire
     role_start.push(role_orgs.len());
     DesiredIndexes {
         stamps,
-        ambiguous,
+        shared,
         role_start,
         role_orgs,
     }

@@ -21,7 +21,7 @@ pub(super) fn plan_users(
         let ext = ExtId::Pages(d.pages_id);
         match matching.user_by_external_id(&ext) {
             Some(holder) if Some(holder.id) != user_id => Err(Some(holder.id)),
-            _ if matching.is_ambiguous(&ext) => Err(None),
+            _ if matching.is_shared(d.pages_id) => Err(None),
             _ => Ok(()),
         }
     };

@@ -23,6 +23,7 @@ use crate::config::Policy;
 use crate::model::{
     DesiredOrg, DesiredUser, EmailKey, OrgKey, OrgNameBuffer, Role, Roles, SortedMap,
 };
+use crate::threads::{join_if, two_cores};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -103,17 +104,11 @@ pub(super) fn parse_reports_split(
 ) -> Result<(Reports, bool), SourceError> {
     // users.csv's encoding is checked (a pass or two over a big file) while
     // organizations.csv is parsed. Errors keep their order: organizations.csv's first.
-    let (orgs, users_text) = if two_cores() && users_bytes.len() >= SPLIT_MIN_BYTES {
-        crate::threads::join(
-            || parse_organizations_report(orgs_bytes, orgs_label),
-            || check_encoding(users_bytes, users_label),
-        )
-    } else {
-        (
-            parse_organizations_report(orgs_bytes, orgs_label),
-            check_encoding(users_bytes, users_label),
-        )
-    };
+    let (orgs, users_text) = join_if(
+        two_cores() && users_bytes.len() >= SPLIT_MIN_BYTES,
+        || parse_organizations_report(orgs_bytes, orgs_label),
+        || check_encoding(users_bytes, users_label),
+    );
     parse_users_report_split(
         orgs?,
         Users::Checked(users_text?),
@@ -130,10 +125,6 @@ enum Users<'a> {
     Bytes(&'a [u8]),
     /// Already through [`check_encoding`].
     Checked(&'a str),
-}
-
-fn two_cores() -> bool {
-    std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
 }
 
 fn parse_users_report_split(
@@ -574,18 +565,16 @@ fn parse_users(
     stats: &mut SourceStats,
 ) -> Result<(ParsedUsers, bool), SourceError> {
     let two_cores = two_cores();
-    // The organizations' index does not depend on users.csv: for a big report it is built
-    // while this thread checks the report's encoding (two passes over it, tens of ms).
+    // The organizations' index does not depend on users.csv: for a big report not yet
+    // checked, it is built while this thread checks the encoding (two passes over it, tens
+    // of ms).
     let org_names = OrgNameBuffer::new(orgs.values());
     let (text, org_index) = match users {
         Users::Checked(text) => (Ok(text), OrgIndex::new(orgs, &org_names)),
-        Users::Bytes(bytes) if two_cores && bytes.len() >= SPLIT_MIN_BYTES => crate::threads::join(
+        Users::Bytes(bytes) => join_if(
+            two_cores && bytes.len() >= SPLIT_MIN_BYTES,
             || check_encoding(bytes, label),
             || OrgIndex::new(orgs, &org_names),
-        ),
-        Users::Bytes(bytes) => (
-            check_encoding(bytes, label),
-            OrgIndex::new(orgs, &org_names),
         ),
     };
     let text = text?;
