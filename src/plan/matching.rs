@@ -9,6 +9,8 @@ use std::borrow::Cow;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
+use crate::id_table::IdTable;
+use crate::prefetch::{prefetch, with_ahead, AHEAD};
 use crate::threads::par_map;
 
 use crate::model::{
@@ -46,7 +48,7 @@ pub(crate) struct Matching<'a> {
     /// Zendesk users by id, each with the Pages user matched to it (a hash index: the
     /// snapshot's tree is slow at a million lookups). One lookup answers both "who is
     /// Zendesk user `id`" and "which Pages user is it", which a membership needs together.
-    by_id: HashMap<u64, Held<'a>>,
+    by_id: IdTable<Held<'a>>,
     /// One entry per Pages user, in email order.
     pub users: Vec<(&'a DesiredUser, UserMatch)>,
     /// Per Pages user (as `users`): the Zendesk user it matched, so that walking the Pages
@@ -77,8 +79,8 @@ impl<'a> Matching<'a> {
 
         // The indexes do not depend on each other: built on two threads, the Pages side,
         // the Zendesk external_ids and the organizations on one, the Zendesk emails and ids
-        // on the other (about the same time each at Pages scale: 80 + 160 + 25 ms and
-        // 180 + 65 ms at 1M users, by timers on this machine).
+        // on the other (about the same time each at Pages scale: 75 + 90 + 25 ms and
+        // 120 + 55 ms at 1M users, by timers on this machine).
         let ((mut users, desired_side, user_by_external_id, org), (user_by_email, mut by_id)) =
             crate::threads::join(
                 || {
@@ -118,6 +120,13 @@ impl<'a> Matching<'a> {
         }
         drop(stamps);
         for (i, ((_, m), hit)) in users.iter_mut().zip(&matched).enumerate() {
+            // Two steps ahead: the Zendesk user (for its id), then its slot by id.
+            if let Some(Some(user)) = matched.get(i + 2 * AHEAD) {
+                prefetch(*user);
+            }
+            if let Some(Some(user)) = matched.get(i + AHEAD) {
+                by_id.prefetch(user.id);
+            }
             if let Some(user) = hit {
                 // Never refused: a Zendesk user has one external_id, so one Pages user.
                 let _ = claim(&mut by_id, user, i);
@@ -191,9 +200,14 @@ impl<'a> Matching<'a> {
     /// Zendesk user `id` of the snapshot with the index (in `users`) of the Pages user
     /// matched to it, if any: one lookup for both.
     pub(crate) fn held(&self, id: u64) -> Option<(&'a ZendeskUser, Option<usize>)> {
-        let held = self.by_id.get(&id)?;
+        let held = self.by_id.get(id)?;
         let pages = (held.pages != NO_PAGES_USER).then_some(held.pages as usize);
         Some((held.user, pages))
+    }
+
+    /// Starts loading what [`Self::held`] of `id` reads first: for a loop a few ids ahead.
+    pub(crate) fn prefetch_held(&self, id: u64) {
+        self.by_id.prefetch(id);
     }
 
     /// The Zendesk user Pages user `i` (index in `users`) matched, if it matched one.
@@ -377,8 +391,8 @@ struct Held<'a> {
 const NO_PAGES_USER: u32 = u32::MAX;
 
 /// Matches Zendesk user `user` to Pages user `i`, unless another Pages user has it.
-fn claim(by_id: &mut HashMap<u64, Held<'_>>, user: &ZendeskUser, i: usize) -> Result<(), ()> {
-    let Some(held) = by_id.get_mut(&user.id) else {
+fn claim(by_id: &mut IdTable<Held<'_>>, user: &ZendeskUser, i: usize) -> Result<(), ()> {
+    let Some(held) = by_id.get_mut(user.id) else {
         return Ok(()); // not in the snapshot: nothing to mark (indexes hold only its users)
     };
     if held.pages != NO_PAGES_USER && held.pages != index(i) {
@@ -394,12 +408,14 @@ fn index(i: usize) -> u32 {
 }
 
 /// Zendesk users by id, none matched yet.
-fn id_index(actual: &ActualState) -> HashMap<u64, Held<'_>> {
-    let mut by_id: HashMap<u64, Held> = HashMap::default();
-    by_id.reserve(actual.users.len());
-    for user in actual.users.values() {
+fn id_index(actual: &ActualState) -> IdTable<Held<'_>> {
+    let mut by_id = IdTable::with_capacity(actual.users.len());
+    for ((&id, user), ahead) in with_ahead(actual.users.iter(), AHEAD) {
+        if let Some((&ahead, _)) = ahead {
+            by_id.prefetch(ahead);
+        }
         let pages = NO_PAGES_USER;
-        by_id.insert(user.id, Held { user, pages });
+        by_id.insert(id, Held { user, pages });
     }
     by_id
 }
@@ -410,7 +426,15 @@ fn email_index(actual: &ActualState) -> HashMap<&EmailKey, &ZendeskUser> {
     let n = actual.users.len();
     let mut user_by_email: HashMap<&EmailKey, &ZendeskUser> = HashMap::default();
     user_by_email.reserve(n + n / 4);
-    for user in actual.users.values() {
+    // Two steps ahead: a user's identities, then (once they are in) its first email.
+    let mut near = actual.users.values().skip(AHEAD);
+    for (user, far) in with_ahead(actual.users.values(), 2 * AHEAD) {
+        if let Some(far) = far {
+            prefetch(far.identities.as_slice());
+        }
+        if let Some(identity) = near.next().and_then(|u| u.identities.first()) {
+            prefetch(identity.email.as_str());
+        }
         for identity in &user.identities {
             user_by_email.entry(&identity.email).or_insert(user);
         }
@@ -422,7 +446,10 @@ fn email_index(actual: &ActualState) -> HashMap<&EmailKey, &ZendeskUser> {
 fn external_id_index<'a>(actual: &'a ActualState, prefix: &str) -> ExtMap<'a> {
     let mut user_by_external_id = ExtMap::default();
     user_by_external_id.pages.reserve(actual.users.len());
-    for user in actual.users.values() {
+    for (user, ahead) in with_ahead(actual.users.values(), AHEAD) {
+        if let Some(ext) = ahead.and_then(|u| u.external_id.as_deref()) {
+            prefetch(ext);
+        }
         if let Some(ext) = non_empty(user.external_id.as_deref()) {
             user_by_external_id.insert(ExtId::new(ext, prefix), user);
         }

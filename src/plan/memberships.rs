@@ -4,6 +4,7 @@
 //! users whose report row was skipped.
 
 use crate::model::{ActualState, DesiredState, ZendeskRole};
+use crate::prefetch::{with_ahead, AHEAD};
 
 use super::matching::{Matching, UserMatch};
 use super::{Change, Note, NoteKind, OrgRef, UserRef};
@@ -18,7 +19,10 @@ pub(super) fn plan_memberships(
     // One pass over Zendesk's memberships finds both the wanted memberships that exist
     // (marked by role slot, no set of pairs needed) and the ones Pages no longer lists.
     let mut present = vec![false; matching.slot_count()];
-    for membership in actual.memberships.values() {
+    for (membership, ahead) in with_ahead(actual.memberships.values(), AHEAD) {
+        if let Some(ahead) = ahead {
+            matching.prefetch_held(ahead.user_id);
+        }
         // why: "Remove a membership only in an organization that Pages manages"; the
         // organizations memberships are added to are managed ones too.
         let Some(&org) = matching.org.managed.get(&membership.org_id) else {
