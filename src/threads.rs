@@ -60,3 +60,64 @@ pub(crate) fn par_map<T: Sync, R: Send + Default + Clone>(
     );
     out
 }
+
+/// `here()` on this thread and `there()` on another, as [`join`]; then both threads share
+/// the `parts` calls `part(k)` (`k` in `0..parts`), each taking the next one not yet taken
+/// as soon as it is free: a long `here` and a short `there` still end together. The parts'
+/// results come back in `k` order, whichever thread made them.
+pub(crate) fn join_then_share<A, B: Send, R: Send>(
+    here: impl FnOnce() -> A,
+    there: impl FnOnce() -> B + Send,
+    parts: usize,
+    part: impl Fn(usize) -> R + Sync,
+) -> (A, B, Vec<R>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let take = || {
+        let mut done = Vec::new();
+        loop {
+            let k = next.fetch_add(1, Ordering::Relaxed);
+            if k >= parts {
+                return done;
+            }
+            done.push((k, part(k)));
+        }
+    };
+    let ((a, mut mine), (b, theirs)) = join(
+        || (here(), take()),
+        || {
+            let b = there();
+            (b, take())
+        },
+    );
+    mine.extend(theirs);
+    mine.sort_unstable_by_key(|&(k, _)| k);
+    (a, b, mine.into_iter().map(|(_, r)| r).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn shared_parts_are_each_made_once_and_come_back_in_order() {
+        for parts in [0, 1, 2, 7, 40] {
+            let calls = AtomicUsize::new(0);
+            let (a, b, results) = join_then_share(
+                || "here",
+                || "there",
+                parts,
+                |k| {
+                    calls.fetch_add(1, Ordering::Relaxed);
+                    // Long enough that both threads take parts, interleaved.
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                    k * 10
+                },
+            );
+            assert_eq!((a, b), ("here", "there"));
+            assert_eq!(calls.load(Ordering::Relaxed), parts);
+            assert_eq!(results, (0..parts).map(|k| k * 10).collect::<Vec<_>>());
+        }
+    }
+}

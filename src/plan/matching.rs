@@ -210,6 +210,37 @@ impl<'a> Matching<'a> {
         self.by_id.prefetch(id);
     }
 
+    /// Starts loading the record of the Zendesk user matched to Pages user `i`, if any: a
+    /// loop over the users, some users ahead; then [`Self::prefetch_fields`] nearer.
+    pub(crate) fn prefetch_record(&self, i: usize) {
+        if let Some(Some(user)) = self.matched.get(i) {
+            prefetch(*user);
+            prefetch(&user.identities);
+        }
+    }
+
+    /// Starts loading what planning Pages user `i` reads beyond the matched record (its
+    /// strings and lists, the names of its organizations); the record itself should be in
+    /// cache already ([`Self::prefetch_record`]).
+    pub(crate) fn prefetch_fields(&self, i: usize) {
+        let Some(Some(user)) = self.matched.get(i) else {
+            return;
+        };
+        if let Some(identity) = user.identities.first() {
+            prefetch(identity);
+        }
+        if let Some(tag) = user.tags.first() {
+            prefetch(tag);
+        }
+        if let Some(text) = user.roles_text.as_deref() {
+            prefetch(text);
+        }
+        prefetch(user.name.as_str());
+        for (org, _) in self.roles(i) {
+            prefetch(self.name(org));
+        }
+    }
+
     /// The Zendesk user Pages user `i` (index in `users`) matched, if it matched one.
     pub(crate) fn matched(&self, i: usize) -> Option<&'a ZendeskUser> {
         self.matched[i]

@@ -273,30 +273,64 @@ pub fn managed_org_ids(desired: &DesiredState, actual: &ActualState) -> BTreeSet
 /// (organizations, users, identities, memberships added, memberships removed) and sorted by
 /// key within each kind. Cost is linear in the size of both sides (hash indexes built once).
 pub fn plan(desired: &DesiredState, actual: &ActualState, policy: &Policy) -> Plan {
+    plan_in_parts(desired, actual, policy, USER_PART)
+}
+
+/// How many Pages users make a part of [`plan`]'s users' work: small enough that the
+/// thread that finishes its other work first takes the rest, big enough that taking one
+/// costs nothing.
+const USER_PART: usize = 16_384;
+
+/// [`plan`], with the users' work in parts of `part` users (tests compare part sizes).
+fn plan_in_parts(
+    desired: &DesiredState,
+    actual: &ActualState,
+    policy: &Policy,
+    part: usize,
+) -> Plan {
     let matching = matching::Matching::new(desired, actual, &policy.external_id_prefix);
-    let mut changes = Vec::new();
-    let mut notes = Vec::new();
-    // Organizations and users are planned here while memberships, which only read the
-    // matching too, are planned on a second thread. Each part is sorted on its own: the
-    // parts make disjoint kinds in dependency order (organizations < users and identities
-    // < memberships), so the stable sort of each part, concatenated, is exactly the stable
-    // sort of the whole. Organizations and users share one vector (most of the plan, never
-    // copied); the memberships' changes are appended to it.
-    let ((), (mut membership_changes, membership_notes)) = crate::threads::join(
-        || {
-            orgs::plan_orgs(desired, actual, &matching, &mut changes, &mut notes);
-            changes.sort_by(change_order);
-            let org_count = changes.len();
-            users::plan_users(&matching, policy, &mut changes, &mut notes);
-            changes[org_count..].sort_by(change_order);
-        },
-        || {
-            let (mut changes, mut notes) = (Vec::new(), Vec::new());
-            memberships::plan_memberships(desired, actual, &matching, &mut changes, &mut notes);
-            changes.sort_by(change_order);
-            (changes, notes)
-        },
-    );
+    // Organizations are planned here while memberships, which only read the matching too,
+    // are planned on a second thread; then both threads plan the users, a part at a time
+    // (users are the most work, memberships the least: so both threads end together).
+    // Each part is sorted on its own: the parts make disjoint kinds in dependency order
+    // (organizations < users and identities < memberships), and the users' parts, each
+    // sorted and put back in user order, sort stably into exactly the stable sort of all
+    // users' changes (the sort merges the sorted runs).
+    let users = user_parts(matching.users.len(), part);
+    let ((mut changes, mut notes), (mut membership_changes, membership_notes), user_changes) =
+        crate::threads::join_then_share(
+            || {
+                let (mut changes, mut notes) = (Vec::new(), Vec::new());
+                orgs::plan_orgs(desired, actual, &matching, &mut changes, &mut notes);
+                changes.sort_by(change_order);
+                (changes, notes)
+            },
+            || {
+                let (mut changes, mut notes) = (Vec::new(), Vec::new());
+                memberships::plan_memberships(desired, actual, &matching, &mut changes, &mut notes);
+                changes.sort_by(change_order);
+                (changes, notes)
+            },
+            users.len(),
+            |k| {
+                let (mut changes, mut notes) = (Vec::new(), Vec::new());
+                users::plan_users(
+                    &matching,
+                    users[k].clone(),
+                    policy,
+                    &mut changes,
+                    &mut notes,
+                );
+                changes.sort_by(change_order);
+                (changes, notes)
+            },
+        );
+    let org_count = changes.len();
+    for (part_changes, part_notes) in user_changes {
+        changes.extend(part_changes);
+        notes.extend(part_notes);
+    }
+    changes[org_count..].sort_by(change_order);
     // why: apply must create organizations and users before memberships can name them,
     // and adds go before removals so a user moving between orgs is never orgless.
     changes.append(&mut membership_changes);
@@ -308,6 +342,14 @@ pub fn plan(desired: &DesiredState, actual: &ActualState, policy: &Policy) -> Pl
     // Notes are plain values ordered on every field: equal ones are identical.
     notes.sort_unstable();
     Plan { changes, notes }
+}
+
+/// The Pages users (indexes in `Matching::users`) split in parts of `part` users.
+fn user_parts(users: usize, part: usize) -> Vec<std::ops::Range<usize>> {
+    let part = part.max(1);
+    (0..users.div_ceil(part))
+        .map(|k| k * part..((k + 1) * part).min(users))
+        .collect()
 }
 
 /// Dependency order by kind (the declaration order of [`ChangeKind`]), then by key.

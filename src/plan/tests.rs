@@ -605,3 +605,58 @@ fn the_planner_writes_the_canonical_roles_text_of_the_model() {
         "alpha: manager, Zeta, Office: Z: user"
     );
 }
+
+/// The users' work is shared by two threads in parts, each sorted on its own: whatever the
+/// part size, the plan is the one of a single part, on a world where every kind of user
+/// change and note happens in several parts.
+#[test]
+fn the_plan_is_the_same_whatever_the_size_of_the_users_parts() {
+    let mut d = desired().org("Agency A", "A").org("Agency B", "B");
+    for n in 0..24 {
+        let roles: &[(&str, crate::model::Role)] = match n % 3 {
+            0 => &[("Agency A", Manager)],
+            1 => &[("Agency A", User), ("Agency B", User)],
+            _ => &[("Agency B", Manager)],
+        };
+        d = d.user(&format!("user{n:02}@x.gov"), 100 + n, roles);
+    }
+    let mut a = in_step_with(&d);
+    // Ids from 20 in email order: user `n` is Zendesk user 20 + n.
+    for n in 0..24u64 {
+        let id = 20 + n;
+        a = match n % 8 {
+            0 => a.primary_email(id, &format!("old{n}@x.gov")),
+            1 => a.roles_text(id, "stale"),
+            2 => a.tags(id, &["other"]),
+            3 => a.name(id, " "),
+            4 => a
+                .role(id, ZendeskRole::Agent)
+                .primary_email(id, &format!("was{n}@x.gov")),
+            5 => a.without_external_id(id),
+            6 => a.member(id, 11),
+            _ => a,
+        };
+    }
+    // Users Zendesk lacks, and an email another Zendesk user holds.
+    let d = d
+        .user("new1@x.gov", 200, &[("Agency A", User)])
+        .user("new2@x.gov", 201, &[("Agency B", Manager)])
+        .user("taken@x.gov", 202, &[("Agency A", User)]);
+    let a = a
+        .user(90, "Holder", "holder@x.gov")
+        .identity(90, "taken@x.gov");
+    let (d, a) = (d.build(), a.build());
+
+    let whole = super::plan_in_parts(&d, &a, &policy(), usize::MAX);
+    assert!(
+        whole.changes.len() > 20 && whole.notes.len() > 3,
+        "{whole:#?}"
+    );
+    for part in [1, 2, 3, 5, 7] {
+        assert_eq!(
+            super::plan_in_parts(&d, &a, &policy(), part),
+            whole,
+            "part {part}"
+        );
+    }
+}

@@ -5,12 +5,15 @@
 
 use crate::config::Policy;
 use crate::model::{DesiredUser, ZendeskRole, ZendeskUser};
+use crate::prefetch::AHEAD;
 
 use super::matching::{non_empty, ExtId, Matching, UserMatch};
 use super::{Change, Note, NoteKind, UserUpdate};
 
+/// Plans the Pages users of indexes `range` (in `matching.users`).
 pub(super) fn plan_users(
     matching: &Matching<'_>,
+    range: std::ops::Range<usize>,
     policy: &Policy,
     changes: &mut Vec<Change>,
     notes: &mut Vec<Note>,
@@ -26,7 +29,10 @@ pub(super) fn plan_users(
         }
     };
 
-    for (i, &(d, m)) in matching.users.iter().enumerate() {
+    for (i, &(d, m)) in range.clone().zip(&matching.users[range]) {
+        // A user's plan is long: half as far ahead as the quicker loops.
+        matching.prefetch_record(i + AHEAD);
+        matching.prefetch_fields(i + AHEAD / 2);
         match m {
             UserMatch::New => {
                 // why: "never overwriting an external_id that someone else set": an id
