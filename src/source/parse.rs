@@ -23,6 +23,7 @@ use crate::config::Policy;
 use crate::model::{
     DesiredOrg, DesiredUser, EmailKey, OrgKey, OrgNameBuffer, Role, Roles, SortedMap,
 };
+use crate::prefetch::{prefetch, AHEAD};
 use crate::threads::{join_if, two_cores};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -494,13 +495,21 @@ struct UserRows {
 
 impl UserRows {
     fn with_capacity(bytes: usize) -> Self {
-        // Pages rows are ~150 bytes; a rough capacity avoids most regrowth.
-        let estimate = bytes / 160 + 16;
         UserRows {
-            candidates: Vec::with_capacity(estimate),
-            memberships: Vec::with_capacity(estimate + estimate / 2),
+            candidates: Vec::with_capacity(Self::rows_in(bytes)),
+            memberships: Vec::with_capacity(Self::memberships_in(bytes)),
             ..UserRows::default()
         }
+    }
+
+    /// Rough room for the rows of `bytes` of users.csv (Pages rows are ~150 bytes), and
+    /// for their roles: enough to avoid most regrowth.
+    fn rows_in(bytes: usize) -> usize {
+        bytes / 160 + 16
+    }
+
+    fn memberships_in(bytes: usize) -> usize {
+        Self::rows_in(bytes) * 3 / 2
     }
 
     /// Sorts the candidates by email, then line (lines are unique, so the order is total
@@ -714,6 +723,9 @@ fn read_in_two_parts(
             Some(rows)
         });
         let mut rows = UserRows::with_capacity(at);
+        // Room for the second part's roles too: appended without moving these.
+        rows.memberships
+            .reserve(UserRows::memberships_in(text.len()));
         let ended = read_user_rows(
             &mut reader,
             &mut record,
@@ -1081,16 +1093,13 @@ pub(super) fn resolve_duplicates(
         let later_from = later.split_off(later.partition_point(below));
         let total = earlier.len() + later.len() + earlier_from.len() + later_from.len();
         let (mut first, second) = crate::threads::join(
-            || resolve_run(Merge::new(earlier, later), total, memberships, policy),
-            || {
-                let both = Merge::new(earlier_from, later_from);
-                resolve_run(both, 0, memberships, policy)
-            },
+            || resolve_run(Merge::new(earlier, later, memberships), total, policy),
+            || resolve_run(Merge::new(earlier_from, later_from, memberships), 0, policy),
         );
         first.append(second);
         first
     } else {
-        resolve_run(Merge::new(earlier, later), 0, memberships, policy)
+        resolve_run(Merge::new(earlier, later, memberships), 0, policy)
     };
     issues.append(&mut first.issues);
     protected_external_ids.append(&mut first.protected_external_ids);
@@ -1127,28 +1136,56 @@ fn taken_below(first: &[Candidate], second: &[Candidate], k: usize) -> (usize, u
 
 /// Two runs of candidates sorted by [`candidate_order`], as one run in that order
 /// (on equal candidates, which cannot occur since lines differ, the first run's first).
-struct Merge {
-    first: std::iter::Peekable<std::vec::IntoIter<Candidate>>,
-    second: std::iter::Peekable<std::vec::IntoIter<Candidate>>,
+///
+/// Candidates are in email order, their roles (in the arena) and emails' texts in file
+/// order: as a candidate is taken, the memory of the one [`AHEAD`] places on in its run is
+/// asked for ([`prefetch`]), so that resolving it does not wait.
+struct Merge<'m> {
+    first: std::vec::IntoIter<Candidate>,
+    second: std::vec::IntoIter<Candidate>,
+    memberships: &'m [(u32, Role)],
 }
 
-impl Merge {
-    fn new(first: Vec<Candidate>, second: Vec<Candidate>) -> Self {
+impl<'m> Merge<'m> {
+    fn new(first: Vec<Candidate>, second: Vec<Candidate>, memberships: &'m [(u32, Role)]) -> Self {
         Merge {
-            first: first.into_iter().peekable(),
-            second: second.into_iter().peekable(),
+            first: first.into_iter(),
+            second: second.into_iter(),
+            memberships,
         }
+    }
+
+    /// The next candidate of `run`, having warmed the memory of the one `AHEAD` after it.
+    fn take(
+        run: &mut std::vec::IntoIter<Candidate>,
+        memberships: &[(u32, Role)],
+    ) -> Option<Candidate> {
+        if let Some(ahead) = run.as_slice().get(AHEAD) {
+            prefetch(ahead.email.as_str());
+            if let Some(roles) = memberships.get(ahead.roles.start) {
+                prefetch(roles);
+            }
+        }
+        run.next()
     }
 }
 
-impl Iterator for Merge {
+impl Iterator for Merge<'_> {
     type Item = Candidate;
 
     fn next(&mut self) -> Option<Candidate> {
-        match (self.first.peek(), self.second.peek()) {
-            (Some(a), Some(b)) if candidate_order(a, b).is_gt() => self.second.next(),
-            (Some(_), _) => self.first.next(),
-            (None, _) => self.second.next(),
+        let from_second = match (
+            self.first.as_slice().first(),
+            self.second.as_slice().first(),
+        ) {
+            (Some(a), Some(b)) => candidate_order(a, b).is_gt(),
+            (Some(_), None) => false,
+            (None, _) => true,
+        };
+        if from_second {
+            Merge::take(&mut self.second, self.memberships)
+        } else {
+            Merge::take(&mut self.first, self.memberships)
         }
     }
 
@@ -1190,12 +1227,8 @@ impl Resolved {
 
 /// `capacity`: users to make room for (the first of two parts makes room for both, so
 /// that appending the second copies it once instead of moving both into a bigger vector).
-fn resolve_run(
-    candidates: Merge,
-    capacity: usize,
-    memberships: &[(u32, Role)],
-    policy: &Policy,
-) -> Resolved {
+fn resolve_run(candidates: Merge<'_>, capacity: usize, policy: &Policy) -> Resolved {
+    let memberships = candidates.memberships;
     let mut out = Resolved {
         users: Vec::with_capacity(capacity.max(candidates.size_hint().0)),
         in_order: true,
