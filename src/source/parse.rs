@@ -50,6 +50,7 @@ pub(super) fn parse_reports(
         users_label,
         policy,
         Split::Auto,
+        Reading::Simple,
     )
     .map(|(reports, _)| reports)
 }
@@ -89,6 +90,7 @@ pub(super) fn parse_users_report(
         users_label,
         policy,
         Split::Auto,
+        Reading::Simple,
     )
     .map(|(reports, _)| reports)
 }
@@ -102,6 +104,7 @@ pub(super) fn parse_reports_split(
     users_label: &str,
     policy: &Policy,
     split: Split,
+    reading: Reading,
 ) -> Result<(Reports, bool), SourceError> {
     // users.csv's encoding is checked (a pass or two over a big file) while
     // organizations.csv is parsed. Errors keep their order: organizations.csv's first.
@@ -116,6 +119,7 @@ pub(super) fn parse_reports_split(
         users_label,
         policy,
         split,
+        reading,
     )
 }
 
@@ -134,6 +138,7 @@ fn parse_users_report_split(
     users_label: &str,
     policy: &Policy,
     split: Split,
+    reading: Reading,
 ) -> Result<(Reports, bool), SourceError> {
     let ParsedOrganizations {
         orgs,
@@ -145,7 +150,7 @@ fn parse_users_report_split(
         users_label,
         &orgs,
         policy,
-        split,
+        (split, reading),
         &mut issues,
         &mut stats,
     )?;
@@ -228,7 +233,7 @@ struct Header {
 
 impl Header {
     fn read(
-        reader: &mut csv::Reader<&[u8]>,
+        reader: &mut csv::Reader<Cursor<'_>>,
         text: &str,
         label: &str,
     ) -> Result<(Header, ByteRecord), SourceError> {
@@ -275,13 +280,17 @@ impl Header {
     }
 }
 
-fn reader(text: &str) -> csv::Reader<&[u8]> {
+/// What the CSV reader reads: the checked text, seekable (the users' rows that
+/// [`simple_row`] reads are skipped by seeking past them).
+type Cursor<'a> = std::io::Cursor<&'a [u8]>;
+
+fn reader(text: &str) -> csv::Reader<Cursor<'_>> {
     // Headers are read by hand so that the header's own problems get our messages;
     // `flexible(false)` turns a row of the wrong width into an error with its line.
     ReaderBuilder::new()
         .has_headers(false)
         .flexible(false)
-        .from_reader(text.as_bytes())
+        .from_reader(std::io::Cursor::new(text.as_bytes()))
 }
 
 /// A field of a record from a checked buffer. The buffer is valid UTF-8 and the CSV parser
@@ -455,6 +464,17 @@ pub(super) enum Split {
     Near(usize),
 }
 
+/// How users.csv's rows are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(test), allow(dead_code))]
+pub(super) enum Reading {
+    /// A row that is one line of plain fields ([`simple_row`]) is split here; any other
+    /// by the CSV reader.
+    Simple,
+    /// Every row by the CSV reader (the reference the tests compare with).
+    Csv,
+}
+
 /// Below this size a second thread costs more than it saves.
 const SPLIT_MIN_BYTES: usize = 1 << 20;
 
@@ -467,6 +487,8 @@ struct Columns {
     details: usize,
     /// Fields in the header: every row has this many.
     width: usize,
+    /// Whether simple rows are split without the CSV reader ([`Reading::Simple`]).
+    simple_rows: bool,
 }
 
 /// What the rows of users.csv (all of them, or one part) give before duplicates are
@@ -569,7 +591,7 @@ fn parse_users(
     label: &str,
     orgs: &SortedMap<OrgKey, DesiredOrg>,
     policy: &Policy,
-    split: Split,
+    (split, reading): (Split, Reading),
     issues: &mut Vec<RowIssue>,
     stats: &mut SourceStats,
 ) -> Result<(ParsedUsers, bool), SourceError> {
@@ -605,6 +627,7 @@ fn parse_users(
         organizations: header.require(USER_ORGANIZATIONS, label)?,
         details: header.require(USER_DETAILS, label)?,
         width: header.names.len(),
+        simple_rows: reading == Reading::Simple,
     };
     let split_at = match split {
         Split::Never => None,
@@ -690,7 +713,7 @@ fn split_point(text: &str, near: usize) -> Option<usize> {
 /// reads on to the end, so errors and their lines are always the one reader's.
 #[allow(clippy::too_many_arguments)]
 fn read_in_two_parts(
-    mut reader: csv::Reader<&[u8]>,
+    mut reader: csv::Reader<Cursor<'_>>,
     mut record: ByteRecord,
     text: &str,
     at: usize,
@@ -781,11 +804,17 @@ fn read_in_two_parts(
 }
 
 /// Reads rows of users.csv into `rows` until the end, or until a record starts exactly
-/// at byte `stop_at` of `text` (that record is read but not added). `text` is what the
-/// reader reads; `lines_before` the lines of the file before it.
+/// at byte `stop_at` of `text` (that record is read but not added, and left in `record`).
+/// `text` is what the reader reads; `lines_before` the lines of the file before it.
+///
+/// A row that is one line of plain fields (see [`simple_row`]: nearly every row of a
+/// Pages report) is split here, its cells read in place in `text`; any other row, a
+/// quote inside a field, a line break inside quotes, a blank line or a row of the wrong
+/// width, is read by the CSV reader, sought to where the row starts, exactly as if it had
+/// read every row (its line numbers, its errors). A test compares both on such files.
 #[allow(clippy::too_many_arguments)]
 fn read_user_rows(
-    reader: &mut csv::Reader<&[u8]>,
+    reader: &mut csv::Reader<Cursor<'_>>,
     record: &mut ByteRecord,
     text: &str,
     lines_before: u64,
@@ -795,7 +824,35 @@ fn read_user_rows(
     policy: &Policy,
     rows: &mut UserRows,
 ) -> Result<Ended, RowsError> {
-    while reader.read_byte_record(record)? {
+    let mut fields = Vec::with_capacity(columns.width);
+    // Where the next row starts (or the line breaks before it), as the reader counts.
+    let mut at = reader.position().clone();
+    loop {
+        let start = usize::try_from(at.byte()).unwrap_or(usize::MAX);
+        if columns.simple_rows && stop_at != Some(start) {
+            if let Some(next) = simple_row(text, start, columns.width, &mut fields) {
+                rows.rows += 1;
+                let line = lines_before + at.line();
+                let cell = |index: usize| {
+                    let (from, to) = fields.get(index).copied().unwrap_or_default();
+                    // Ranges split at ASCII bytes of a checked text: never fails.
+                    text.get(from..to).ok_or(RowsError::Utf8 { line })
+                };
+                add_user_cells(cell, line, columns, org_index, policy, rows)?;
+                // One line, one record on.
+                let (line, record_count) = (at.line() + 1, at.record() + 1);
+                at.set_byte(next as u64)
+                    .set_line(line)
+                    .set_record(record_count);
+                continue;
+            }
+        }
+        if reader.position().byte() != at.byte() {
+            reader.seek(at.clone())?;
+        }
+        if !reader.read_byte_record(record)? {
+            return Ok(Ended::Eof);
+        }
         if let Some(stop_at) = stop_at {
             if record_start(text, record) == stop_at {
                 return Ok(Ended::AtSplit);
@@ -809,8 +866,62 @@ fn read_user_rows(
         rows.rows += 1;
         let line = lines_before + line_of(text, record);
         add_user_row(record, line, columns, org_index, policy, rows)?;
+        at = reader.position().clone();
     }
-    Ok(Ended::Eof)
+}
+
+/// The fields (byte ranges in `text`) of the row starting at `start`, and where the next
+/// row starts, if the row is one line of plain fields: each either unquoted without a
+/// quote, or quoted without a quote inside and followed by a comma or the line's end; no
+/// carriage return but a line's final `\r\n`; exactly `width` fields. Such a row is read
+/// by the CSV reader into exactly these fields; for any other, `None`.
+fn simple_row(
+    text: &str,
+    start: usize,
+    width: usize,
+    fields: &mut Vec<(usize, usize)>,
+) -> Option<usize> {
+    let bytes = text.as_bytes();
+    if matches!(bytes.get(start), None | Some(b'\r' | b'\n')) {
+        return None;
+    }
+    let (mut end, next) = match memchr::memchr(b'\n', &bytes[start..]) {
+        Some(n) => (start + n, start + n + 1),
+        None => (bytes.len(), bytes.len()),
+    };
+    if bytes[..end].ends_with(b"\r") {
+        end -= 1;
+    }
+    if memchr::memchr(b'\r', &bytes[start..end]).is_some() {
+        return None;
+    }
+    fields.clear();
+    let mut at = start;
+    loop {
+        if bytes.get(at) == Some(&b'"') && at < end {
+            let close = at + 1 + memchr::memchr(b'"', &bytes[at + 1..end])?;
+            fields.push((at + 1, close));
+            match bytes.get(close + 1) {
+                _ if close + 1 == end => break,
+                Some(b',') => at = close + 2,
+                _ => return None,
+            }
+        } else {
+            let stop = memchr::memchr2(b',', b'"', &bytes[at..end]).map_or(end, |n| at + n);
+            if stop < end && bytes[stop] == b'"' {
+                return None;
+            }
+            fields.push((at, stop));
+            if stop == end {
+                break;
+            }
+            at = stop + 1;
+        }
+        if fields.len() > width {
+            return None;
+        }
+    }
+    (fields.len() == width).then_some(next)
 }
 
 /// The byte offset of a record's first byte (csv's position can be at line breaks
@@ -842,6 +953,18 @@ fn add_user_row(
         None => Ok(""),
         Some(range) => fields.get(range).ok_or(RowsError::Utf8 { line }),
     };
+    add_user_cells(cell, line, columns, org_index, policy, rows)
+}
+
+/// One data row of users.csv given by its cells (`cell(i)`, the `i`th field's text).
+fn add_user_cells<'c>(
+    cell: impl Fn(usize) -> Result<&'c str, RowsError>,
+    line: u64,
+    columns: Columns,
+    org_index: &OrgIndex<'_>,
+    policy: &Policy,
+    rows: &mut UserRows,
+) -> Result<(), RowsError> {
     let organizations = cell(columns.organizations)?;
     let UserRows {
         candidates,

@@ -588,6 +588,14 @@ fn two_part_users() -> String {
 }
 
 fn parse_split(users: &[u8], split: parse::Split) -> Result<(Reports, bool), SourceError> {
+    parse_with(users, split, parse::Reading::Simple)
+}
+
+fn parse_with(
+    users: &[u8],
+    split: parse::Split,
+    reading: parse::Reading,
+) -> Result<(Reports, bool), SourceError> {
     parse::parse_reports_split(
         ORGS,
         "organizations.csv",
@@ -595,6 +603,7 @@ fn parse_split(users: &[u8], split: parse::Split) -> Result<(Reports, bool), Sou
         "users.csv",
         &Policy::default(),
         split,
+        reading,
     )
 }
 
@@ -819,4 +828,88 @@ fn users_resolved_out_of_email_order_are_sorted_not_lost() {
     assert_eq!(emails, ["a@x.gov", "b@x.gov", "c@x.gov"]);
     assert_eq!(users[&email("a@x.gov")].pages_id, 1);
     assert_eq!(users[&email("c@x.gov")].pages_id, 3);
+}
+
+// --- simple rows split without the CSV reader -----------------------------------------
+
+/// One field of a users.csv row as a file may write it: plain, quoted, or one of the
+/// spellings the simple rows leave to the CSV reader (a quote inside, a line break or a
+/// carriage return inside quotes, text after a closing quote, a quote in an unquoted
+/// field). Fields `a` and `b` name organizations of the fixture.
+fn field() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    prop_oneof![
+        4 => Just("agency-a-web".to_string()),
+        4 => Just("\"agency-a-web\"".to_string()),
+        2 => Just("\"agency-a-web|Tribunal: user, appeals\"".to_string()),
+        2 => Just("\"agency-a-web: user\"".to_string()),
+        2 => Just(String::new()),
+        1 => Just("\"\"".to_string()),
+        1 => Just("\"say \"\"hi\"\"\"".to_string()),
+        1 => Just("\"two\nlines\"".to_string()),
+        1 => Just("\"cr\rinside\"".to_string()),
+        1 => Just("\"closed\"after".to_string()),
+        1 => Just("un\"quoted".to_string()),
+        1 => Just("lone\rreturn".to_string()),
+        1 => Just("\"a,b\"".to_string()),
+    ]
+}
+
+/// A users.csv row: an id, an email (some shared, some in capitals), four more fields
+/// (rarely one too few or too many), then a line ending, sometimes with blank lines.
+fn row() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    (
+        0u32..30,
+        prop_oneof![
+            Just("u{}@example.gov"),
+            Just("\"U{}@Example.gov\""),
+            Just("\"u{}@example.gov\""),
+            Just("\"\"")
+        ],
+        prop_oneof![
+            6 => Just("\"agency-a-web\"".to_string()),
+            1 => field()
+        ],
+        prop_oneof![
+            6 => Just("\"agency-a-web: user\"".to_string()),
+            1 => field()
+        ],
+        prop_oneof![
+            40 => proptest::collection::vec(field(), 2..=2),
+            1 => proptest::collection::vec(field(), 1..=3),
+        ],
+        prop_oneof![8 => Just("\n"), 3 => Just("\r\n"), 1 => Just("\n\n"), 1 => Just("\r\n\r\n")],
+    )
+        .prop_map(|(n, email, orgs, details, rest, end)| {
+            let email = email.replace("{}", &(n % 9).to_string());
+            // Two trailing fields make the header's six; one or three, a wrong width.
+            format!("{n},{email},{orgs},{details},{}{end}", rest.join(","))
+        })
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// Splitting simple rows without the CSV reader gives exactly what the reader gives:
+    /// the same users, issues and their lines, counts, or the same file error, whatever
+    /// the rows, with or without a second thread.
+    #[test]
+    fn simple_rows_read_exactly_as_the_csv_reader_reads_them(
+        rows in proptest::collection::vec(row(), 1..40),
+        last_line_break in proptest::bool::ANY,
+    ) {
+        let mut text = format!("{USERS_HEADER}{}", rows.concat());
+        if !last_line_break {
+            text.truncate(text.trim_end_matches(['\r', '\n']).len());
+        }
+        let csv = parse_with(text.as_bytes(), parse::Split::Never, parse::Reading::Csv);
+        let simple = parse_with(text.as_bytes(), parse::Split::Never, parse::Reading::Simple);
+        proptest::prop_assert_eq!(&simple, &csv);
+        for (offset, _) in text.match_indices('\n').step_by(3) {
+            let two = parse_with(text.as_bytes(), parse::Split::Near(offset), parse::Reading::Simple)
+                .map(|(reports, _)| reports);
+            proptest::prop_assert_eq!(two, csv.clone().map(|(reports, _)| reports));
+        }
+    }
 }
