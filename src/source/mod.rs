@@ -285,9 +285,11 @@ pub async fn load_limited(
     let orgs = async {
         let bytes = read(&orgs_location, authorization, max_bytes).await?;
         let label = orgs_label.clone();
-        tokio::task::spawn_blocking(move || parse::parse_organizations_report(&bytes, &label))
-            .await
-            .context("parsing the Pages reports")
+        tokio::task::spawn_blocking(move || {
+            parse::parse_organizations_report(&bytes, &label, parse::Reading::Simple)
+        })
+        .await
+        .context("parsing the Pages reports")
     };
     let (orgs, users_bytes) = tokio::join!(orgs, read(&users_location, authorization, max_bytes));
     let (orgs, users_bytes) = (orgs?, users_bytes?);

@@ -66,10 +66,11 @@ pub(crate) struct ParsedOrganizations {
 pub(super) fn parse_organizations_report(
     bytes: &[u8],
     label: &str,
+    reading: Reading,
 ) -> Result<ParsedOrganizations, SourceError> {
     let mut issues = Vec::new();
     let mut stats = SourceStats::default();
-    let orgs = parse_organizations(bytes, label, &mut issues, &mut stats)?;
+    let orgs = parse_organizations(bytes, label, reading, &mut issues, &mut stats)?;
     Ok(ParsedOrganizations {
         orgs,
         issues,
@@ -110,7 +111,7 @@ pub(super) fn parse_reports_split(
     // organizations.csv is parsed. Errors keep their order: organizations.csv's first.
     let (orgs, users_text) = join_if(
         two_cores() && users_bytes.len() >= SPLIT_MIN_BYTES,
-        || parse_organizations_report(orgs_bytes, orgs_label),
+        || parse_organizations_report(orgs_bytes, orgs_label, reading),
         || check_encoding(users_bytes, users_label),
     );
     parse_users_report_split(
@@ -327,6 +328,7 @@ fn physical_line(text: &str, pos: &csv::Position) -> u64 {
 fn parse_organizations(
     bytes: &[u8],
     label: &str,
+    reading: Reading,
     issues: &mut Vec<RowIssue>,
     stats: &mut SourceStats,
 ) -> Result<SortedMap<OrgKey, DesiredOrg>, SourceError> {
@@ -348,17 +350,29 @@ fn parse_organizations(
 
     let mut orgs = build::OrgRows::default();
     let mut rows = 0usize;
+    let simple = reading == Reading::Simple;
+    let mut rows_in = RowReader::new(&mut reader, text, header.names.len(), simple);
     loop {
-        match reader.read_byte_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
+        match rows_in.next(&mut record, None) {
+            Ok(Next::End) => break,
+            Ok(Next::Simple { line }) => {
+                rows += 1;
+                orgs.add(
+                    issues,
+                    line,
+                    rows_in.cell(name_col),
+                    rows_in.cell(agency_col),
+                );
+            }
+            Ok(Next::Record) => {
+                rows += 1;
+                let line = line_of(text, &record);
+                let name = field(&record, name_col, label, line)?;
+                let agency = field(&record, agency_col, label, line)?;
+                orgs.add(issues, line, name, agency);
+            }
             Err(e) => return Err(csv_error(label, text, &e)),
         }
-        rows += 1;
-        let line = line_of(text, &record);
-        let name = field(&record, name_col, label, line)?;
-        let agency = field(&record, agency_col, label, line)?;
-        orgs.add(issues, line, name, agency);
     }
     if rows == 0 {
         return Err(error(
@@ -464,7 +478,7 @@ pub(super) enum Split {
     Near(usize),
 }
 
-/// How users.csv's rows are read.
+/// How the reports' rows are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(not(test), allow(dead_code))]
 pub(super) enum Reading {
@@ -824,49 +838,110 @@ fn read_user_rows(
     policy: &Policy,
     rows: &mut UserRows,
 ) -> Result<Ended, RowsError> {
-    let mut fields = Vec::with_capacity(columns.width);
-    // Where the next row starts (or the line breaks before it), as the reader counts.
-    let mut at = reader.position().clone();
+    let mut rows_in = RowReader::new(reader, text, columns.width, columns.simple_rows);
     loop {
-        let start = usize::try_from(at.byte()).unwrap_or(usize::MAX);
-        if columns.simple_rows && stop_at != Some(start) {
-            if let Some(next) = simple_row(text, start, columns.width, &mut fields) {
+        match rows_in.next(record, stop_at)? {
+            Next::End => return Ok(Ended::Eof),
+            Next::Simple { line } => {
                 rows.rows += 1;
-                let line = lines_before + at.line();
-                let cell = |index: usize| {
-                    let (from, to) = fields.get(index).copied().unwrap_or_default();
-                    // Ranges split at ASCII bytes of a checked text: never fails.
-                    text.get(from..to).ok_or(RowsError::Utf8 { line })
-                };
+                let line = lines_before + line;
+                let cell = |index: usize| Ok(rows_in.cell(index));
                 add_user_cells(cell, line, columns, org_index, policy, rows)?;
+            }
+            Next::Record => {
+                if let Some(stop_at) = stop_at {
+                    if record_start(text, record) == stop_at {
+                        return Ok(Ended::AtSplit);
+                    }
+                }
+                if record.len() != columns.width {
+                    // Only a part that does not start at the top can get here (the reader
+                    // compares with its own first row): the caller reads that part again.
+                    return Err(csv::Error::from(std::io::Error::other("unequal lengths")).into());
+                }
+                rows.rows += 1;
+                let line = lines_before + line_of(text, record);
+                add_user_row(record, line, columns, org_index, policy, rows)?;
+            }
+        }
+    }
+}
+
+/// The rows of a report after its header, in file order: a simple row ([`simple_row`]:
+/// nearly every row of a Pages report) split here, its cells read in place in the text;
+/// any other row (a quote inside a field, a line break inside quotes, a blank line, a row
+/// of the wrong width) read by the CSV reader, sought to where the row starts, exactly as
+/// if it had read every row: its line numbers, record counts and errors are the reader's.
+/// A property test compares both ways on such files.
+struct RowReader<'r, 'c, 't> {
+    reader: &'r mut csv::Reader<Cursor<'c>>,
+    text: &'t str,
+    width: usize,
+    /// Whether simple rows are split here ([`Reading::Simple`]).
+    simple: bool,
+    /// Where the next row starts (or the line breaks before it), as the reader counts.
+    at: csv::Position,
+    /// The fields of the last simple row, as byte ranges in `text`.
+    fields: Vec<(usize, usize)>,
+}
+
+/// What [`RowReader::next`] found.
+enum Next {
+    /// A simple row (its cells: [`RowReader::cell`]), starting on line `line`.
+    Simple {
+        line: u64,
+    },
+    /// A row the reader read into the record.
+    Record,
+    End,
+}
+
+impl<'r, 'c, 't> RowReader<'r, 'c, 't> {
+    fn new(
+        reader: &'r mut csv::Reader<Cursor<'c>>,
+        text: &'t str,
+        width: usize,
+        simple: bool,
+    ) -> Self {
+        let at = reader.position().clone();
+        RowReader {
+            reader,
+            text,
+            width,
+            simple,
+            at,
+            fields: Vec::with_capacity(width),
+        }
+    }
+
+    /// The next row; one that starts at byte `to_reader` is always read by the reader.
+    fn next(&mut self, record: &mut ByteRecord, to_reader: Option<usize>) -> csv::Result<Next> {
+        let start = usize::try_from(self.at.byte()).unwrap_or(usize::MAX);
+        if self.simple && to_reader != Some(start) {
+            if let Some(next) = simple_row(self.text, start, self.width, &mut self.fields) {
+                let line = self.at.line();
                 // One line, one record on.
-                let (line, record_count) = (at.line() + 1, at.record() + 1);
-                at.set_byte(next as u64)
-                    .set_line(line)
+                let record_count = self.at.record() + 1;
+                self.at
+                    .set_byte(next as u64)
+                    .set_line(line + 1)
                     .set_record(record_count);
-                continue;
+                return Ok(Next::Simple { line });
             }
         }
-        if reader.position().byte() != at.byte() {
-            reader.seek(at.clone())?;
+        if self.reader.position().byte() != self.at.byte() {
+            self.reader.seek(self.at.clone())?;
         }
-        if !reader.read_byte_record(record)? {
-            return Ok(Ended::Eof);
-        }
-        if let Some(stop_at) = stop_at {
-            if record_start(text, record) == stop_at {
-                return Ok(Ended::AtSplit);
-            }
-        }
-        if record.len() != columns.width {
-            // Only a part that does not start at the top can get here (the reader
-            // compares with its own first row): the caller reads that part again.
-            return Err(csv::Error::from(std::io::Error::other("unequal lengths")).into());
-        }
-        rows.rows += 1;
-        let line = lines_before + line_of(text, record);
-        add_user_row(record, line, columns, org_index, policy, rows)?;
-        at = reader.position().clone();
+        let more = self.reader.read_byte_record(record)?;
+        self.at = self.reader.position().clone();
+        Ok(if more { Next::Record } else { Next::End })
+    }
+
+    /// Field `index` of the last simple row ("" past its end).
+    fn cell(&self, index: usize) -> &'t str {
+        let (from, to) = self.fields.get(index).copied().unwrap_or_default();
+        // Ranges split at ASCII bytes of a checked text: always within it.
+        self.text.get(from..to).unwrap_or_default()
     }
 }
 

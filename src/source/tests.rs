@@ -913,3 +913,46 @@ proptest::proptest! {
         }
     }
 }
+
+use proptest::prelude::Just;
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// The same for organizations.csv: its organizations, issues and lines, or its error.
+    #[test]
+    fn organization_rows_read_exactly_as_the_csv_reader_reads_them(
+        rows in proptest::collection::vec(
+            (
+                proptest::prop_oneof![
+                    Just("\"Agency {}\"".to_string()), Just("Agency {}".to_string()), field()
+                ],
+                field(),
+                proptest::prop_oneof![80 => Just(Some("true")), 1 => Just(None)],
+                proptest::prop_oneof![8 => Just("\n"), 2 => Just("\r\n"), 1 => Just("\n\n")],
+            ),
+            1..30,
+        ),
+    ) {
+        let mut text = String::from("\"Organization\",\"Agency\",\"Self Authorized\"\n");
+        for (n, (name, agency, third, end)) in rows.iter().enumerate() {
+            let name = name.replace("{}", &(n % 7).to_string());
+            match third {
+                Some(third) => text.push_str(&format!("{name},{agency},{third}{end}")),
+                None => text.push_str(&format!("{name},{agency}{end}")),
+            }
+        }
+        let parse = |reading| {
+            parse::parse_reports_split(
+                text.as_bytes(),
+                "organizations.csv",
+                USERS,
+                "users.csv",
+                &Policy::default(),
+                parse::Split::Never,
+                reading,
+            )
+        };
+        proptest::prop_assert_eq!(parse(parse::Reading::Simple), parse(parse::Reading::Csv));
+    }
+}
