@@ -796,7 +796,10 @@ fn read_in_two_parts(
                 // The second part failed: read it here, where errors get their true lines.
                 rows.rows += 1;
                 let line = line_of(text, &record);
-                add_user_row(&record, line, columns, org_index, policy, &mut rows)
+                record_cells(&record, line)
+                    .and_then(|cell| {
+                        add_user_cells(cell, line, columns, org_index, policy, &mut rows)
+                    })
                     .map_err(|e| rows_error(label, text, &e))?;
                 read_user_rows(
                     &mut reader,
@@ -861,7 +864,14 @@ fn read_user_rows(
                 }
                 rows.rows += 1;
                 let line = lines_before + line_of(text, record);
-                add_user_row(record, line, columns, org_index, policy, rows)?;
+                add_user_cells(
+                    record_cells(record, line)?,
+                    line,
+                    columns,
+                    org_index,
+                    policy,
+                    rows,
+                )?;
             }
         }
     }
@@ -1013,25 +1023,22 @@ fn record_start(text: &str, record: &ByteRecord) -> usize {
         .count()
 }
 
-/// One data row of users.csv: a candidate user, or a row issue, or a count.
-fn add_user_row(
-    record: &ByteRecord,
+/// The cells of a record the CSV reader read (`cell(i)`, the `i`th field's text), for
+/// [`add_user_cells`]. One check of the whole record (its fields side by side) rather
+/// than one per cell.
+fn record_cells<'r>(
+    record: &'r ByteRecord,
     line: u64,
-    columns: Columns,
-    org_index: &OrgIndex<'_>,
-    policy: &Policy,
-    rows: &mut UserRows,
-) -> Result<(), RowsError> {
-    // One check of the whole record (its fields side by side) rather than one per cell.
+) -> Result<impl Fn(usize) -> Result<&'r str, RowsError> + 'r, RowsError> {
     let fields = std::str::from_utf8(record.as_slice()).map_err(|_| RowsError::Utf8 { line })?;
-    let cell = |index: usize| match record.range(index) {
+    Ok(move |index: usize| match record.range(index) {
         None => Ok(""),
         Some(range) => fields.get(range).ok_or(RowsError::Utf8 { line }),
-    };
-    add_user_cells(cell, line, columns, org_index, policy, rows)
+    })
 }
 
-/// One data row of users.csv given by its cells (`cell(i)`, the `i`th field's text).
+/// One data row of users.csv, given by its cells (`cell(i)`, the `i`th field's text): a
+/// candidate user, or a row issue, or a count.
 fn add_user_cells<'c>(
     cell: impl Fn(usize) -> Result<&'c str, RowsError>,
     line: u64,
