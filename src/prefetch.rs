@@ -16,8 +16,8 @@ pub(crate) const AHEAD: usize = 8;
 pub(crate) fn prefetch<T: ?Sized>(value: &T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: SSE is part of every x86_64 processor, and a prefetch never faults, reads
-    // into a register or writes: it only warms the cache line of an address (here that of
-    // a live reference).
+    // into a register or writes: it only warms the cache line of an address, whatever the
+    // address (here that of a reference, which an empty slice's may not back with memory).
     unsafe {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
         _mm_prefetch::<_MM_HINT_T0>((value as *const T).cast::<i8>());

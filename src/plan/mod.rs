@@ -290,8 +290,8 @@ fn plan_in_parts(
 ) -> Plan {
     let matching = matching::Matching::new(desired, actual, &policy.external_id_prefix);
     // Organizations are planned here while memberships, which only read the matching too,
-    // are planned on a second thread; then both threads plan the users, a part at a time
-    // (users are the most work, memberships the least: so both threads end together).
+    // are planned on a second thread; then both threads plan the users (the most work), a
+    // part at a time, so that both end together whichever finished its first task first.
     // Each part is sorted on its own: the parts make disjoint kinds in dependency order
     // (organizations < users and identities < memberships), and the users' parts, each
     // sorted and put back in user order, sort stably into exactly the stable sort of all
@@ -326,6 +326,10 @@ fn plan_in_parts(
             },
         );
     let org_count = changes.len();
+    // Room for every change at once: the users' and then the memberships' are moved in
+    // without the vector growing (and copying) on the way.
+    let user_count: usize = user_changes.iter().map(|(c, _)| c.len()).sum();
+    changes.reserve(user_count + membership_changes.len());
     for (part_changes, part_notes) in user_changes {
         changes.extend(part_changes);
         notes.extend(part_notes);
