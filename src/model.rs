@@ -292,7 +292,8 @@ impl fmt::Debug for DesiredUser {
 }
 
 /// A user's role per organization, each organization by its position in
-/// [`DesiredState::orgs`] (key order), sorted by that position (see [`RoleList`]).
+/// [`DesiredState::orgs`] (key order), sorted by that position (up to two held in place,
+/// more on the heap).
 /// A million users mostly have one or two roles each: 8 bytes a role, and building or
 /// dropping one touches no shared organization key (a reference-counted key per role
 /// cost a locked increment on one of 100,000 scattered counters, measured as nearly half

@@ -46,8 +46,9 @@ pub(crate) struct Matching<'a> {
     /// The configured external_id prefix, lower-cased: what makes an [`ExtId::Pages`].
     ext_prefix: String,
     /// Zendesk users by id, each with the Pages user matched to it (a hash index whose
-    /// slots loops prefetch: the snapshot's tree is slow at a million lookups). One lookup answers both "who is
-    /// Zendesk user `id`" and "which Pages user is it", which a membership needs together.
+    /// slots loops prefetch: the snapshot's tree is slow at a million lookups). One lookup
+    /// answers both "who is Zendesk user `id`" and "which Pages user is it", which a
+    /// membership needs together.
     by_id: IdTable<Held<'a>>,
     /// One entry per Pages user, in email order.
     pub users: Vec<(&'a DesiredUser, UserMatch)>,

@@ -281,8 +281,8 @@ impl Header {
     }
 }
 
-/// What the CSV reader reads: the checked text, seekable (the users' rows that
-/// [`simple_row`] reads are skipped by seeking past them).
+/// What the CSV reader reads: the checked text, seekable (the rows [`RowReader`] splits
+/// itself are skipped by seeking past them).
 type Cursor<'a> = std::io::Cursor<&'a [u8]>;
 
 fn reader(text: &str) -> csv::Reader<Cursor<'_>> {
@@ -823,12 +823,7 @@ fn read_in_two_parts(
 /// Reads rows of users.csv into `rows` until the end, or until a record starts exactly
 /// at byte `stop_at` of `text` (that record is read but not added, and left in `record`).
 /// `text` is what the reader reads; `lines_before` the lines of the file before it.
-///
-/// A row that is one line of plain fields (see [`simple_row`]: nearly every row of a
-/// Pages report) is split here, its cells read in place in `text`; any other row, a
-/// quote inside a field, a line break inside quotes, a blank line or a row of the wrong
-/// width, is read by the CSV reader, sought to where the row starts, exactly as if it had
-/// read every row (its line numbers, its errors). A test compares both on such files.
+/// Simple rows are split in place, the others read by the reader ([`RowReader`]).
 #[allow(clippy::too_many_arguments)]
 fn read_user_rows(
     reader: &mut csv::Reader<Cursor<'_>>,
